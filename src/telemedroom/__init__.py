@@ -1,0 +1,59 @@
+"""telemedroom: build a telemedicine room from connected medical devices, video and HL7 FHIR.
+
+The stable names are importable from here; see the API reference for each subpackage
+(``telemedroom.devices`` and, as they land, ``fhir``, ``session``, ``scheduling``,
+``monitoring``, ``testing``).
+
+Example:
+    >>> import telemedroom
+    >>> from telemedroom.devices import gatt
+    >>> reading = gatt.decode("2a35", bytes.fromhex("00 7800 5000 5900"))
+    >>> isinstance(reading, telemedroom.BloodPressure)
+    True
+"""
+
+from __future__ import annotations
+
+from telemedroom._version import __version__
+from telemedroom.errors import (
+    CodecError,
+    DeviceConnectionError,
+    DeviceError,
+    DeviceNotFound,
+    MeasurementDecodeError,
+    MeasurementEncodeError,
+    TelemedroomError,
+    UnsupportedCharacteristic,
+)
+from telemedroom.measurements import (
+    BloodGlucose,
+    BloodPressure,
+    BodyTemperature,
+    BodyWeight,
+    DeviceInfo,
+    GlucoseContext,
+    HeartRate,
+    Measurement,
+    OxygenSaturation,
+)
+
+__all__ = [
+    "BloodGlucose",
+    "BloodPressure",
+    "BodyTemperature",
+    "BodyWeight",
+    "CodecError",
+    "DeviceConnectionError",
+    "DeviceError",
+    "DeviceInfo",
+    "DeviceNotFound",
+    "GlucoseContext",
+    "HeartRate",
+    "Measurement",
+    "MeasurementDecodeError",
+    "MeasurementEncodeError",
+    "OxygenSaturation",
+    "TelemedroomError",
+    "UnsupportedCharacteristic",
+    "__version__",
+]
