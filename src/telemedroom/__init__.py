@@ -57,3 +57,10 @@ __all__ = [
     "UnsupportedCharacteristic",
     "__version__",
 ]
+
+# Show the short public path in reprs, tracebacks and docs (as httpx does).
+for _name in __all__:
+    _obj = globals()[_name]
+    if isinstance(_obj, type):
+        _obj.__module__ = "telemedroom"
+del _name, _obj

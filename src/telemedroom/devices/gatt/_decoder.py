@@ -13,7 +13,9 @@ from telemedroom.devices.gatt import (
     health_thermometer,
     weight_scale,
 )
+from telemedroom.devices.gatt._dispatch import MEASUREMENT_CHARACTERISTICS
 from telemedroom.devices.gatt._wire import fail, short_uuid
+from telemedroom.errors import UnsupportedCharacteristic
 from telemedroom.measurements import BloodGlucose, BodyTemperature, DeviceInfo, Measurement
 
 if TYPE_CHECKING:
@@ -69,9 +71,6 @@ class Decoder:
             MeasurementDecodeError: The value is malformed, or a glucose context has no
                 measurement waiting for it.
         """
-        # Imported here: the package's decode table lives in gatt/__init__, which imports us.
-        from telemedroom.devices.gatt import MEASUREMENT_CHARACTERISTICS
-
         uuid = short_uuid(characteristic_uuid)
         data = bytes(data)
         if uuid in MEASUREMENT_CHARACTERISTICS:
@@ -100,8 +99,6 @@ class Decoder:
         elif uuid == current_time.CURRENT_TIME:
             self.device_time = current_time.decode_current_time(data, self.tz)
         else:
-            from telemedroom.errors import UnsupportedCharacteristic
-
             raise UnsupportedCharacteristic(f"{uuid:04x}")
         return []
 

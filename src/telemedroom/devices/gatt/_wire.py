@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import functools
 from datetime import datetime, tzinfo
 from typing import NoReturn
 
@@ -39,7 +39,7 @@ def short_uuid(uuid: str | int) -> int:
             return int(text, 16)
         except ValueError:
             pass
-    raise UnsupportedCharacteristic(text)
+    raise UnsupportedCharacteristic(text or repr(uuid))
 
 
 def uuid_name(uuid: int) -> str:
@@ -87,9 +87,10 @@ def date_time(uuid: int, data: bytes, offset: int, tz: tzinfo, status: set[str])
     return value
 
 
-def names(bits: int, table: StatusTable) -> Iterable[str]:
-    """The names of the bits set in ``bits``."""
-    return [name for mask, name in table if bits & mask]
+@functools.lru_cache(maxsize=1024)
+def names(bits: int, table: StatusTable) -> tuple[str, ...]:
+    """The names of the bits set in ``bits`` (cached: devices repeat the same few flags)."""
+    return tuple(name for mask, name in table if bits & mask)
 
 
 def bits_of(status: frozenset[str], table: StatusTable) -> int:

@@ -186,4 +186,7 @@ def encode_temperature(m: BodyTemperature, tz: tzinfo) -> bytes:
     if m.site is not None:
         flags |= _TEMPERATURE_TYPE
         out += encode_temperature_type(m.site)
+    elif "temperature_type_reserved" in m.status:
+        flags |= _TEMPERATURE_TYPE
+        out.append(0)  # a reserved code, as the device sent
     return bytes([flags]) + bytes(out)

@@ -1,0 +1,19 @@
+"""Shared test configuration: hypothesis profiles and the system-component policy."""
+
+from __future__ import annotations
+
+import os
+
+from hypothesis import HealthCheck, settings
+
+# "dev" keeps the edit-test loop quick; "ci" (set by .ci/run) runs many thousands of
+# examples for the fuzz properties so rare byte layouts are reached.
+settings.register_profile("dev", max_examples=150, deadline=None)
+settings.register_profile(
+    "ci",
+    max_examples=2000,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow],
+    print_blob=True,
+)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "dev"))

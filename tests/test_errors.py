@@ -1,0 +1,46 @@
+"""The exception tree: one root, data on every error, ValueError where it helps."""
+
+from __future__ import annotations
+
+import pytest
+
+from telemedroom import errors
+from telemedroom.devices import gatt
+
+
+def test_every_error_is_a_telemedroom_error() -> None:
+    for name in errors.__all__:
+        assert issubclass(getattr(errors, name), errors.TelemedroomError)
+
+
+def test_the_tree_in_the_module_docstring_names_every_error() -> None:
+    assert errors.__doc__ is not None
+    for name in errors.__all__:
+        assert name in errors.__doc__
+
+
+def test_codec_errors_are_value_errors() -> None:
+    assert issubclass(errors.CodecError, ValueError)
+    assert issubclass(errors.MeasurementEncodeError, errors.CodecError)
+
+
+def test_decode_error_carries_the_input() -> None:
+    with pytest.raises(errors.MeasurementDecodeError) as info:
+        gatt.decode(0x2A35, bytes.fromhex("1e 7800"))
+    err = info.value
+    assert (err.uuid, err.data_hex, err.offset) == ("2a35", "1e7800", 3)
+    assert "truncated" in err.reason
+    assert "2a35" in str(err)
+    assert "1e7800" in str(err)
+
+
+def test_device_errors_keep_address_and_reason() -> None:
+    cause = OSError("adapter gone")
+    try:
+        raise errors.DeviceConnectionError("C0:FF:EE:00:00:01", "link lost") from cause
+    except errors.DeviceError as exc:
+        assert isinstance(exc, errors.DeviceConnectionError)
+        assert exc.address == "C0:FF:EE:00:00:01"
+        assert exc.__cause__ is cause
+    assert errors.DeviceNotFound("AA:BB").address == "AA:BB"
+    assert errors.UnsupportedCharacteristic("2a00").uuid == "2a00"

@@ -1,0 +1,33 @@
+"""Every script in examples/ runs and prints what its README promises."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+EXAMPLES = Path(__file__).parents[1] / "examples"
+SCRIPTS = sorted(EXAMPLES.glob("*.py"))
+
+EXPECTED = {
+    "decode_readings.py": [
+        "Acme Medical: 128/82 mm[Hg], pulse 64/min at 2026-11-24 09:15 CET, flags: irregular_pulse",
+        "temperature: 36.8 Cel (tympanum)",
+        "glucose: 104 mg/dL, fasting, tested by self",
+        "refused: characteristic 2a35, byte 5",
+    ],
+}
+
+
+def test_every_example_is_checked() -> None:
+    assert {script.name for script in SCRIPTS} == set(EXPECTED)
+
+
+@pytest.mark.parametrize("script", SCRIPTS, ids=lambda p: p.name)
+def test_example_runs(script: Path) -> None:
+    result = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    for line in EXPECTED[script.name]:
+        assert line in result.stdout
