@@ -4,7 +4,7 @@ The stable names are importable from here; see the API reference for each subpac
 (``telemedroom.devices`` and, as they land, ``fhir``, ``session``, ``scheduling``,
 ``monitoring``, ``testing``).
 
-Example:
+Examples:
     >>> import telemedroom
     >>> from telemedroom.devices import gatt
     >>> reading = gatt.decode("2a35", bytes.fromhex("00 7800 5000 5900"))

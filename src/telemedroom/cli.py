@@ -3,7 +3,7 @@
 ``telemedroom demo`` sends a sample reading of every supported Bluetooth health profile
 through the encoder and the decoder and prints what a room would receive.
 
-Example:
+Examples:
     >>> main(["--version"])  # doctest: +ELLIPSIS
     telemedroom ...
     0
@@ -105,7 +105,7 @@ def _demo(timezone: str) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit status.
 
-    Example:
+    Examples:
         >>> main(["demo", "--tz", "Mars/Olympus"])
         telemedroom: unknown time zone 'Mars/Olympus'; use an IANA name such as Europe/Berlin
         2

@@ -18,7 +18,7 @@ TelemedroomError
 Later layers add ``FhirError``, ``SessionError`` and ``SchedulingError`` under the same
 root.
 
-Example:
+Examples:
     >>> from telemedroom import errors
     >>> from telemedroom.devices import gatt
     >>> try:
@@ -45,7 +45,7 @@ __all__ = [
 class TelemedroomError(Exception):
     """Base of every error raised by telemedroom.
 
-    Example:
+    Examples:
         >>> issubclass(DeviceNotFound, TelemedroomError)
         True
     """
@@ -54,7 +54,7 @@ class TelemedroomError(Exception):
 class DeviceError(TelemedroomError):
     """Something went wrong with a medical device or the data it sent.
 
-    Example:
+    Examples:
         >>> isinstance(UnsupportedCharacteristic("2a00"), DeviceError)
         True
     """
@@ -69,7 +69,7 @@ class MeasurementDecodeError(DeviceError):
         offset: The byte offset at which decoding failed.
         reason: What was wrong, in words.
 
-    Example:
+    Examples:
         >>> err = MeasurementDecodeError("2a1c", b"\\x00", 1, "truncated")
         >>> str(err)
         'cannot decode characteristic 2a1c at byte 1: truncated (value 00)'
@@ -94,7 +94,7 @@ class UnsupportedCharacteristic(DeviceError):
     Attributes:
         uuid: The characteristic as given, normalised to lower case.
 
-    Example:
+    Examples:
         >>> str(UnsupportedCharacteristic("2a00"))
         'no decoder for characteristic 2a00; a device driver plugin can add one'
     """
@@ -109,7 +109,7 @@ class CodecError(DeviceError, ValueError):
 
     It is also a :class:`ValueError`, so ``except ValueError`` keeps working.
 
-    Example:
+    Examples:
         >>> from telemedroom.devices.codecs import encode_sfloat
         >>> try:
         ...     encode_sfloat(123456.7)
@@ -122,7 +122,7 @@ class CodecError(DeviceError, ValueError):
 class MeasurementEncodeError(CodecError):
     """A measurement cannot be put on the wire of its Bluetooth profile.
 
-    Example:
+    Examples:
         >>> from telemedroom import BodyWeight
         >>> from telemedroom.devices import gatt
         >>> try:
@@ -139,7 +139,7 @@ class DeviceNotFound(DeviceError):
     Attributes:
         address: The Bluetooth address or name that was looked for.
 
-    Example:
+    Examples:
         >>> str(DeviceNotFound("C0:FF:EE:00:00:01", "not seen within 10 s"))
         'device C0:FF:EE:00:00:01 not found: not seen within 10 s'
     """
@@ -157,7 +157,7 @@ class DeviceConnectionError(DeviceError):
         address: The device's Bluetooth address.
         reason: The underlying reason, in words; the original exception is ``__cause__``.
 
-    Example:
+    Examples:
         >>> str(DeviceConnectionError("C0:FF:EE:00:00:01", "link lost"))
         'connection to device C0:FF:EE:00:00:01 failed: link lost'
     """

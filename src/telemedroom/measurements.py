@@ -5,7 +5,7 @@ UCUM codes, times are timezone-aware, and a value the device could not produce (
 11073 NaN, NRes, ±INF) is ``None`` with the reason in :attr:`Measurement.status`, never
 a float NaN.
 
-Example:
+Examples:
     >>> from datetime import datetime, UTC
     >>> bp = BloodPressure(systolic=128, diastolic=82, mean_arterial=97.3, pulse_rate=64,
     ...                    measured_at=datetime(2026, 11, 24, 9, 15, tzinfo=UTC),
@@ -53,7 +53,7 @@ class DeviceInfo(_Frozen):
     ``system_id`` is the IEEE EUI-64 as upper-case hex pairs joined by dashes, the form
     the HL7 Personal Health Device IG uses as the device identifier.
 
-    Example:
+    Examples:
         >>> DeviceInfo(manufacturer="Acme Medical", model="BP-7", system_id="00-1B-2C-FF-FE-3D-4E-5F")
         DeviceInfo(manufacturer='Acme Medical', model='BP-7', serial_number=None, ...)
     """
@@ -82,7 +82,7 @@ class Measurement(_Frozen):
             ``"device_clock_not_set"``, ``"value_nan"``. The table per profile is in
             the devices guide.
 
-    Example:
+    Examples:
         >>> HeartRate(bpm=72).status
         frozenset()
     """
@@ -104,7 +104,7 @@ class BloodPressure(Measurement):
         pulse_rate: Pulse rate in beats per minute, when reported.
         intermediate: ``True`` for an Intermediate Cuff Pressure notification.
 
-    Example:
+    Examples:
         >>> BloodPressure(systolic=16.0, diastolic=10.7, unit="kPa").unit
         'kPa'
     """
@@ -127,7 +127,7 @@ class HeartRate(Measurement):
         energy_expended_kj: Accumulated energy expended in kilojoules.
         sensor_contact: Skin contact, or ``None`` when the sensor cannot tell.
 
-    Example:
+    Examples:
         >>> HeartRate(bpm=61, rr_intervals_s=(0.984375,)).rr_intervals_s
         (0.984375,)
     """
@@ -152,7 +152,7 @@ class OxygenSaturation(Measurement):
         spo2_slow_percent: Continuous mode: the slow-responding SpO2 average.
         pulse_rate_slow: Continuous mode: the slow-responding pulse-rate average.
 
-    Example:
+    Examples:
         >>> OxygenSaturation(spo2_percent=97, pulse_rate=68).spo2_percent
         97.0
     """
@@ -177,7 +177,7 @@ class BodyTemperature(Measurement):
         site: Where it was taken (``"armpit"``, ``"ear"``, ``"mouth"``, ``"tympanum"``, ...).
         intermediate: ``True`` for an Intermediate Temperature notification.
 
-    Example:
+    Examples:
         >>> BodyTemperature(value=36.8, site="tympanum").unit
         'Cel'
     """
@@ -199,7 +199,7 @@ class BodyWeight(Measurement):
         height_unit: ``"m"`` or ``"[in_i]"`` (UCUM).
         bmi: Body mass index in kg/m², if sent.
 
-    Example:
+    Examples:
         >>> BodyWeight(value=72.4, height=1.78, bmi=22.9).height_unit
         'm'
     """
@@ -232,7 +232,7 @@ class GlucoseContext(_Frozen):
         medication_unit: ``"mg"`` or ``"mL"`` (UCUM).
         hba1c_percent: HbA1c in percent.
 
-    Example:
+    Examples:
         >>> GlucoseContext(meal="fasting", tester="self").meal
         'fasting'
     """
@@ -266,7 +266,7 @@ class BloodGlucose(Measurement):
             ``"control_solution"``.
         context: The meal/medication context the device sent with the reading.
 
-    Example:
+    Examples:
         >>> BloodGlucose(value=95, sequence_number=17, sample_type="capillary_plasma").unit
         'mg/dL'
     """

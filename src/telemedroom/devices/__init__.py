@@ -4,7 +4,7 @@
 - :mod:`telemedroom.devices.gatt`: one module per Bluetooth SIG health profile,
   ``gatt.decode(uuid, data)`` / ``gatt.encode(measurement)``.
 
-Example:
+Examples:
     >>> from telemedroom.devices import gatt
     >>> gatt.decode(0x2A37, bytes.fromhex("0048")).bpm
     72

@@ -19,7 +19,7 @@ Decoders return either a ``float`` or a :class:`Special`; encoders accept both a
 choose the smallest exponent that represents a float *exactly* (its shortest decimal
 form, as ``repr`` prints it), raising :class:`~telemedroom.errors.CodecError` otherwise.
 
-Example:
+Examples:
     >>> decode_sfloat(0xF4B5)          # mantissa 1205, exponent -1
     120.5
     >>> hex(encode_sfloat(120.5))
@@ -56,7 +56,7 @@ __all__ = [
 class Special(enum.Enum):
     """A reserved IEEE 11073 value; its ``value`` is the status flag it becomes.
 
-    Example:
+    Examples:
         >>> Special.NRES.value
         'value_not_at_resolution'
     """
@@ -114,7 +114,7 @@ def decode_sfloat(raw: int, exponent_shift: int = 0) -> float | Special:
     Raises:
         CodecError: ``raw`` is not an unsigned 16-bit integer.
 
-    Example:
+    Examples:
         >>> decode_sfloat(0xB05F, exponent_shift=5)   # 95e-5 kg/L
         95.0
     """
@@ -144,7 +144,7 @@ def decode_float(raw: int, exponent_shift: int = 0) -> float | Special:
     Raises:
         CodecError: ``raw`` is not an unsigned 32-bit integer.
 
-    Example:
+    Examples:
         >>> decode_float(0xFF00016C)   # mantissa 364, exponent -1
         36.4
     """
@@ -199,7 +199,7 @@ def encode_sfloat(value: float | Special, exponent_shift: int = 0) -> int:
         CodecError: The value has more significant digits than 4 (a mantissa above
             2045), or its exponent falls outside -8..7.
 
-    Example:
+    Examples:
         >>> hex(encode_sfloat(95.0, exponent_shift=5))
         '0xb05f'
         >>> hex(encode_sfloat(Special.NRES))
@@ -228,7 +228,7 @@ def encode_float(value: float | Special, exponent_shift: int = 0) -> int:
     Raises:
         CodecError: The value needs a mantissa above 8388605 or an exponent outside -128..127.
 
-    Example:
+    Examples:
         >>> hex(encode_float(36.4))
         '0xff00016c'
     """
@@ -267,7 +267,7 @@ def decode_date_time(data: bytes, offset: int, tz: tzinfo) -> datetime | None:
         CodecError: A field is out of range (month 13, 31 February, hour 24) or the
             buffer is too short; the message names the field.
 
-    Example:
+    Examples:
         >>> from datetime import UTC
         >>> decode_date_time(bytes.fromhex("ea070b180e1e00"), 0, UTC)
         datetime.datetime(2026, 11, 24, 14, 30, tzinfo=datetime.timezone.utc)
@@ -303,7 +303,7 @@ def encode_date_time(value: datetime | None, tz: tzinfo) -> bytes:
     Raises:
         CodecError: The datetime is naive or its year is outside 1582-9999.
 
-    Example:
+    Examples:
         >>> from datetime import UTC
         >>> encode_date_time(datetime(2026, 11, 24, 14, 30, tzinfo=UTC), UTC).hex()
         'ea070b180e1e00'
@@ -324,7 +324,7 @@ def uint(value: int, size: int) -> bytes:
     Raises:
         CodecError: The value does not fit.
 
-    Example:
+    Examples:
         >>> uint(0x123456, 3).hex()
         '563412'
     """
@@ -340,7 +340,7 @@ def sint(value: int, size: int) -> bytes:
     Raises:
         CodecError: The value does not fit.
 
-    Example:
+    Examples:
         >>> sint(-2, 2).hex()
         'feff'
     """

@@ -7,7 +7,7 @@ UUID (:func:`decode`, :func:`encode`) and a small stateful :class:`Decoder` for 
 connection, which joins what belongs together (glucose contexts, the thermometer's
 fixed site, the Device Information).
 
-Example:
+Examples:
     >>> from telemedroom.devices import gatt
     >>> bp = gatt.decode("2a35", bytes.fromhex("00 7800 5000 5900"))
     >>> bp.systolic, bp.diastolic

@@ -42,7 +42,7 @@ class Decoder:
         battery_level: The last Battery Level (0x2A19) in percent, if read.
         device_time: The last Current Time (0x2A2B) read from the device.
 
-    Example:
+    Examples:
         >>> from datetime import UTC
         >>> d = Decoder(tz=UTC)
         >>> d.feed(0x2A29, b"Acme Medical")
@@ -105,7 +105,7 @@ class Decoder:
     def flush(self) -> list[Measurement]:
         """Release a glucose measurement still waiting for a context that never came.
 
-        Example:
+        Examples:
             >>> from datetime import UTC
             >>> d = Decoder(tz=UTC)
             >>> d.feed(0x2A18, bytes.fromhex("12 1100 ea070b18071e00 5fb0 11"))

@@ -72,7 +72,7 @@ def decode(characteristic_uuid: str | int, data: bytes, *, tz: tzinfo = UTC) -> 
             bytes, impossible date, ...), or a Glucose Measurement Context arrived
             alone (use :class:`Decoder` or :func:`glucose.join_context`).
 
-    Example:
+    Examples:
         >>> from zoneinfo import ZoneInfo
         >>> t = decode(0x2A1C, bytes.fromhex("02 6c0100ff ea070714091e00"), tz=ZoneInfo("Europe/Berlin"))
         >>> t.value, t.measured_at.isoformat()
@@ -97,7 +97,7 @@ def encode(measurement: Measurement, *, tz: tzinfo = UTC) -> bytes:
         MeasurementEncodeError: The measurement cannot be represented (a value finer than
             the profile's resolution, a site without a code, ...).
 
-    Example:
+    Examples:
         >>> from telemedroom import HeartRate
         >>> encode(HeartRate(bpm=72)).hex()
         '0048'
@@ -111,7 +111,7 @@ def encode(measurement: Measurement, *, tz: tzinfo = UTC) -> bytes:
 def characteristic_of(measurement: Measurement) -> int:
     """The characteristic a device sends ``measurement`` on.
 
-    Example:
+    Examples:
         >>> from telemedroom import BloodPressure
         >>> hex(characteristic_of(BloodPressure(systolic=150, diastolic=None, intermediate=True)))
         '0x2a36'

@@ -2,7 +2,7 @@
 
 GATT Specification Supplement §3.27 Battery Level: one byte, 0-100 percent.
 
-Example:
+Examples:
     >>> decode_battery_level(b"\\x57")
     87
 """
@@ -23,7 +23,7 @@ def decode_battery_level(data: bytes) -> int:
     Raises:
         MeasurementDecodeError: The value is not one byte or above 100.
 
-    Example:
+    Examples:
         >>> decode_battery_level(b"\\x64")
         100
     """
@@ -40,7 +40,7 @@ def encode_battery_level(percent: int) -> bytes:
     Raises:
         MeasurementEncodeError: The level is outside 0-100.
 
-    Example:
+    Examples:
         >>> encode_battery_level(87)
         b'W'
     """

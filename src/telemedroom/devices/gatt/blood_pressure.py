@@ -8,7 +8,7 @@ Layout, little-endian::
     flags u8 | systolic SFLOAT | diastolic SFLOAT | mean arterial SFLOAT
     [time stamp Date Time] [pulse rate SFLOAT] [user id u8] [measurement status u16]
 
-Example:
+Examples:
     >>> from datetime import UTC
     >>> m = decode_blood_pressure(bytes.fromhex("14 7800 5000 5900 4000 0400"), UTC)
     >>> m.systolic, m.diastolic, m.mean_arterial, m.pulse_rate, sorted(m.status)
@@ -137,7 +137,7 @@ def decode_blood_pressure(data: bytes, tz: tzinfo) -> BloodPressure:
         MeasurementDecodeError: The value is truncated, has unannounced trailing bytes
             or an impossible time stamp.
 
-    Example:
+    Examples:
         >>> from datetime import UTC
         >>> decode_blood_pressure(bytes.fromhex("00780050005900"), UTC).systolic
         120.0
@@ -151,7 +151,7 @@ def decode_intermediate_cuff_pressure(data: bytes, tz: tzinfo) -> BloodPressure:
     The current pressure is in ``systolic``; ``diastolic`` and ``mean_arterial`` are
     ``None`` because the profile leaves them unused.
 
-    Example:
+    Examples:
         >>> from datetime import UTC
         >>> m = decode_intermediate_cuff_pressure(bytes.fromhex("00a000ff07ff07"), UTC)
         >>> m.systolic, m.diastolic, m.intermediate
@@ -169,7 +169,7 @@ def encode_blood_pressure(m: BloodPressure, tz: tzinfo) -> bytes:
     Raises:
         MeasurementEncodeError: A value does not fit an SFLOAT exactly.
 
-    Example:
+    Examples:
         >>> from datetime import UTC
         >>> encode_blood_pressure(BloodPressure(systolic=120, diastolic=80, mean_arterial=89), UTC).hex()
         '00780050005900'

@@ -8,7 +8,7 @@ Week, Fractions256) and Adjust Reason. Ten bytes::
 
 Writing it sets the clock of cuffs and scales that stamp readings with their own time.
 
-Example:
+Examples:
     >>> from datetime import datetime, UTC
     >>> ct = CurrentTime(time=datetime(2026, 11, 24, 14, 30, tzinfo=UTC),
     ...                  adjust_reason=frozenset({"manual_time_update"}))
@@ -49,7 +49,7 @@ class CurrentTime(BaseModel):
             Its microseconds carry the 1/256 s fractions.
         adjust_reason: Names from :data:`ADJUST_REASONS`.
 
-    Example:
+    Examples:
         >>> CurrentTime(time=None).adjust_reason
         frozenset()
     """
@@ -67,7 +67,7 @@ def decode_current_time(data: bytes, tz: tzinfo) -> CurrentTime:
         MeasurementDecodeError: The value is not ten bytes, the date is impossible, or the
             day of week contradicts the date.
 
-    Example:
+    Examples:
         >>> from datetime import UTC
         >>> decode_current_time(bytes.fromhex("ea070b180e1e00028000"), UTC).time.isoformat()
         '2026-11-24T14:30:00.500000+00:00'
@@ -95,7 +95,7 @@ def encode_current_time(value: CurrentTime, tz: tzinfo) -> bytes:
     Raises:
         MeasurementEncodeError: The time is naive or outside the Date Time range.
 
-    Example:
+    Examples:
         >>> from datetime import UTC
         >>> encode_current_time(CurrentTime(time=None), UTC).hex()
         '00000000000000000000'

@@ -5,7 +5,7 @@ Number String (0x2A24), §3.196 Serial Number String (0x2A25), §3.91 Firmware R
 String (0x2A26), §3.118 Hardware Revision String (0x2A27), §3.207 Software Revision
 String (0x2A28), §3.216 System ID (0x2A23); Device Information Service 1.1.
 
-Example:
+Examples:
     >>> info = decode_device_information({
     ...     0x2A29: b"Acme Medical", 0x2A24: b"BP-7",
     ...     0x2A23: bytes.fromhex("5f4e3dfeff2c1b00"),
@@ -53,7 +53,7 @@ def decode_system_id(data: bytes) -> str:
     Raises:
         MeasurementDecodeError: The value is not eight bytes.
 
-    Example:
+    Examples:
         >>> decode_system_id(bytes.fromhex("0100000000563412"))
         '12-34-56-00-00-00-00-01'
     """
@@ -68,7 +68,7 @@ def encode_system_id(eui64: str) -> bytes:
     Raises:
         MeasurementEncodeError: The text is not eight hex bytes.
 
-    Example:
+    Examples:
         >>> encode_system_id("12-34-56-00-00-00-00-01").hex()
         '0100000000563412'
     """
@@ -100,7 +100,7 @@ def decode_device_information(values: Mapping[int | str, bytes], *, address: str
         UnsupportedCharacteristic: A key is not a Device Information characteristic.
         MeasurementDecodeError: The System ID is not eight bytes.
 
-    Example:
+    Examples:
         >>> decode_device_information({"2a25": b"SN-0042\\x00\\x00"}).serial_number
         'SN-0042'
     """
@@ -119,7 +119,7 @@ def decode_device_information(values: Mapping[int | str, bytes], *, address: str
 def encode_device_information(info: DeviceInfo) -> dict[int, bytes]:
     """The characteristic values a device with ``info`` exposes (for virtual devices).
 
-    Example:
+    Examples:
         >>> encode_device_information(DeviceInfo(manufacturer="Acme"))
         {10793: b'Acme'}
     """

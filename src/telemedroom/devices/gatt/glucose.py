@@ -17,7 +17,7 @@ A measurement whose flags say "context follows" is completed by the context with
 same sequence number; :func:`join_context` (or :class:`~telemedroom.devices.gatt.Decoder`
 for a live stream) puts them together.
 
-Example:
+Examples:
     >>> from datetime import UTC
     >>> m = decode_glucose(bytes.fromhex("02 1100 ea070b18071e00 5fb0 11"), UTC)
     >>> m.value, m.unit, m.sequence_number, m.sample_type, m.sample_location
@@ -176,7 +176,7 @@ def decode_glucose(data: bytes, tz: tzinfo) -> BloodGlucose:
         MeasurementDecodeError: The value is truncated, has unannounced trailing bytes
             or an impossible base time.
 
-    Example:
+    Examples:
         >>> from datetime import UTC
         >>> m = decode_glucose(bytes.fromhex("0e 0200 ea070b18071e00 38c0 11 0100"), UTC)
         >>> m.value, m.unit, sorted(m.status)
@@ -228,7 +228,7 @@ def decode_glucose(data: bytes, tz: tzinfo) -> BloodGlucose:
 def context_follows(data: bytes) -> bool:
     """Whether a Glucose Measurement announces a Glucose Measurement Context after it.
 
-    Example:
+    Examples:
         >>> context_follows(bytes.fromhex("10 0100 ea070b18071e00"))
         True
     """
@@ -247,7 +247,7 @@ def encode_glucose(m: BloodGlucose, tz: tzinfo, *, with_context: bool | None = N
         MeasurementEncodeError: The concentration does not fit an SFLOAT exactly, the
             reading has no time, or a sample type is given without a concentration.
 
-    Example:
+    Examples:
         >>> from datetime import datetime, UTC
         >>> m = BloodGlucose(value=95, sequence_number=17, sample_type="capillary_whole_blood",
         ...                  sample_location="finger", measured_at=datetime(2026, 11, 24, 7, 30, tzinfo=UTC))
@@ -292,7 +292,7 @@ def encode_glucose(m: BloodGlucose, tz: tzinfo, *, with_context: bool | None = N
 class GlucoseContextRecord:
     """A decoded Glucose Measurement Context and the sequence number it belongs to.
 
-    Example:
+    Examples:
         >>> r = decode_glucose_context(bytes.fromhex("02 1100 03"))
         >>> r.sequence_number, r.context.meal
         (17, 'fasting')
@@ -315,7 +315,7 @@ def decode_glucose_context(data: bytes) -> GlucoseContextRecord:
     Raises:
         MeasurementDecodeError: The value is truncated or has unannounced trailing bytes.
 
-    Example:
+    Examples:
         >>> r = decode_glucose_context(bytes.fromhex("45 0500 01 40d0 51 2df0"))
         >>> c = r.context
         >>> c.carbohydrate, c.carbohydrate_g, c.tester, c.health, c.hba1c_percent
@@ -380,7 +380,7 @@ def encode_glucose_context(sequence_number: int, context: GlucoseContext) -> byt
     Raises:
         MeasurementEncodeError: A number does not fit an SFLOAT or a name has no code.
 
-    Example:
+    Examples:
         >>> encode_glucose_context(17, GlucoseContext(meal="fasting")).hex()
         '02110003'
     """
@@ -448,7 +448,7 @@ def join_context(measurement: BloodGlucose, record: GlucoseContextRecord) -> Blo
     Raises:
         MeasurementDecodeError: The sequence numbers differ: a context without its measurement.
 
-    Example:
+    Examples:
         >>> from datetime import UTC
         >>> m = decode_glucose(bytes.fromhex("12 1100 ea070b18071e00 5fb0 11"), UTC)
         >>> join_context(m, decode_glucose_context(bytes.fromhex("02 1100 01"))).context.meal

@@ -9,7 +9,7 @@ Layout, little-endian::
 
     flags u8 | temperature FLOAT | [time stamp Date Time] | [temperature type u8]
 
-Example:
+Examples:
     >>> from datetime import UTC
     >>> m = decode_temperature(bytes.fromhex("06 6c0100ff ea070b180e1e00 09"), UTC)
     >>> m.value, m.unit, m.site, m.measured_at.isoformat()
@@ -108,7 +108,7 @@ def decode_temperature(data: bytes, tz: tzinfo) -> BodyTemperature:
         MeasurementDecodeError: The value is truncated, has unannounced trailing bytes
             or an impossible time stamp.
 
-    Example:
+    Examples:
         >>> from datetime import UTC
         >>> decode_temperature(bytes.fromhex("01 720300ff"), UTC).unit   # 98.6 °F
         '[degF]'
@@ -119,7 +119,7 @@ def decode_temperature(data: bytes, tz: tzinfo) -> BodyTemperature:
 def decode_intermediate_temperature(data: bytes, tz: tzinfo) -> BodyTemperature:
     """Decode an Intermediate Temperature (0x2A1E), sent while the reading settles.
 
-    Example:
+    Examples:
         >>> from datetime import UTC
         >>> decode_intermediate_temperature(bytes.fromhex("00 690100ff"), UTC).intermediate
         True
@@ -136,7 +136,7 @@ def decode_temperature_type(data: bytes) -> str | None:
     Raises:
         MeasurementDecodeError: The value is not one byte.
 
-    Example:
+    Examples:
         >>> decode_temperature_type(b"\\x03")
         'ear'
     """
@@ -151,7 +151,7 @@ def encode_temperature_type(site: str) -> bytes:
     Raises:
         MeasurementEncodeError: The site has no code in the profile.
 
-    Example:
+    Examples:
         >>> encode_temperature_type("mouth").hex()
         '06'
     """
@@ -169,7 +169,7 @@ def encode_temperature(m: BodyTemperature, tz: tzinfo) -> bytes:
     Raises:
         MeasurementEncodeError: The value does not fit a FLOAT exactly or the site has no code.
 
-    Example:
+    Examples:
         >>> from datetime import UTC
         >>> encode_temperature(BodyTemperature(value=36.4, site="tympanum"), UTC).hex()
         '046c0100ff09'

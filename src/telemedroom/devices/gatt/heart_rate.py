@@ -8,7 +8,7 @@ Layout, little-endian::
 
 The RR-intervals fill the rest of the value, so their count is the remaining length / 2.
 
-Example:
+Examples:
     >>> from datetime import UTC
     >>> m = decode_heart_rate(bytes.fromhex("1e 48 e803 0004"), UTC)
     >>> m.bpm, m.sensor_contact, m.energy_expended_kj, m.rr_intervals_s
@@ -50,7 +50,7 @@ def decode_heart_rate(data: bytes, tz: tzinfo) -> HeartRate:
         MeasurementDecodeError: The value is truncated, announces RR-intervals without
             sending any, or has an odd byte where RR-intervals should be.
 
-    Example:
+    Examples:
         >>> from datetime import UTC
         >>> decode_heart_rate(bytes.fromhex("0048"), UTC).bpm
         72
@@ -97,7 +97,7 @@ def encode_heart_rate(m: HeartRate, tz: tzinfo) -> bytes:
     Raises:
         MeasurementEncodeError: An RR-interval is not a multiple of 1/1024 s or exceeds 64 s.
 
-    Example:
+    Examples:
         >>> from datetime import UTC
         >>> encode_heart_rate(HeartRate(bpm=72, sensor_contact=True, rr_intervals_s=(1.0,)), UTC).hex()
         '16480004'

@@ -11,7 +11,7 @@ Layouts, little-endian::
     continuous:  flags u8 | SpO2 SFLOAT | PR SFLOAT | [SpO2 fast, PR fast] [SpO2 slow, PR slow]
                  [measurement status u16] [device and sensor status u24] [pulse amplitude index SFLOAT]
 
-Example:
+Examples:
     >>> from datetime import UTC
     >>> m = decode_plx_spot_check(bytes.fromhex("04 6100 4400 200000"), UTC)
     >>> m.spo2_percent, m.pulse_rate, sorted(m.status)
@@ -126,7 +126,7 @@ def decode_plx_spot_check(data: bytes, tz: tzinfo) -> OxygenSaturation:
         MeasurementDecodeError: The value is truncated, has unannounced trailing bytes
             or an impossible time stamp.
 
-    Example:
+    Examples:
         >>> from datetime import UTC
         >>> decode_plx_spot_check(bytes.fromhex("10 6200 4800"), UTC).status
         frozenset({'device_clock_not_set'})
@@ -182,7 +182,7 @@ def decode_plx_continuous(data: bytes, tz: tzinfo) -> OxygenSaturation:
         data: The notified value.
         tz: Unused (the profile has no time stamp); present for a uniform signature.
 
-    Example:
+    Examples:
         >>> from datetime import UTC
         >>> m = decode_plx_continuous(bytes.fromhex("01 6100 4400 6200 4500"), UTC)
         >>> m.continuous, m.spo2_fast_percent, m.pulse_rate_fast
@@ -256,7 +256,7 @@ def encode_plx(m: OxygenSaturation, tz: tzinfo) -> bytes:
     Raises:
         MeasurementEncodeError: A value does not fit an SFLOAT exactly.
 
-    Example:
+    Examples:
         >>> from datetime import UTC
         >>> encode_plx(OxygenSaturation(spo2_percent=97, pulse_rate=68), UTC).hex()
         '0061004400'

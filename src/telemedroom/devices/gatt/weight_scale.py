@@ -10,7 +10,7 @@ Layout, little-endian::
 Weight is in units of 0.005 kg (SI) or 0.01 lb (imperial), BMI of 0.1 kg/m², height of
 0.001 m or 0.1 in. A weight of 0xFFFF means "measurement unsuccessful".
 
-Example:
+Examples:
     >>> from datetime import UTC
     >>> m = decode_weight(bytes.fromhex("08 4038 e500 f406"), UTC)
     >>> m.value, m.unit, m.bmi, m.height, m.height_unit
@@ -76,7 +76,7 @@ class WeightScaleFeature(BaseModel):
 
     Resolutions are ``None`` when the scale does not specify them.
 
-    Example:
+    Examples:
         >>> f = decode_weight_scale_feature(bytes.fromhex("27010000"))
         >>> f.bmi_supported, f.weight_resolution_kg, f.height_resolution_m
         (True, 0.05, 0.005)
@@ -104,7 +104,7 @@ def decode_weight(data: bytes, tz: tzinfo) -> BodyWeight:
         MeasurementDecodeError: The value is truncated, has unannounced trailing bytes
             or an impossible time stamp.
 
-    Example:
+    Examples:
         >>> from datetime import UTC
         >>> m = decode_weight(bytes.fromhex("00 ffff"), UTC)
         >>> m.value, sorted(m.status)
@@ -176,7 +176,7 @@ def encode_weight(m: BodyWeight, tz: tzinfo) -> bytes:
             the height unit does not match the weight unit (the profile has one unit
             flag for both), or only one of height and BMI is given.
 
-    Example:
+    Examples:
         >>> from datetime import UTC
         >>> encode_weight(BodyWeight(value=72.0, bmi=22.9, height=1.78), UTC).hex()
         '084038e500f406'
@@ -221,7 +221,7 @@ def decode_weight_scale_feature(data: bytes) -> WeightScaleFeature:
     Raises:
         MeasurementDecodeError: The value is not four bytes.
 
-    Example:
+    Examples:
         >>> decode_weight_scale_feature(bytes.fromhex("03000000")).multiple_users_supported
         True
     """
@@ -247,7 +247,7 @@ def encode_weight_scale_feature(feature: WeightScaleFeature) -> bytes:
     Raises:
         MeasurementEncodeError: A resolution has no code in the profile.
 
-    Example:
+    Examples:
         >>> encode_weight_scale_feature(WeightScaleFeature(bmi_supported=True,
         ...     weight_resolution_kg=0.05, weight_resolution_lb=0.1)).hex()
         '24000000'
