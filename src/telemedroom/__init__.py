@@ -22,6 +22,8 @@ from telemedroom.errors import (
     DeviceNotFound,
     MeasurementDecodeError,
     MeasurementEncodeError,
+    MediaDeviceError,
+    MissingExtraError,
     TelemedroomError,
     UnsupportedCharacteristic,
 )
@@ -52,6 +54,8 @@ __all__ = [
     "Measurement",
     "MeasurementDecodeError",
     "MeasurementEncodeError",
+    "MediaDeviceError",
+    "MissingExtraError",
     "OxygenSaturation",
     "TelemedroomError",
     "UnsupportedCharacteristic",

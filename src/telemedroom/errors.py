@@ -6,13 +6,15 @@ bumble, ``struct``) are translated at the boundary and chained as ``__cause__``.
 
 ```text
 TelemedroomError
+├── MissingExtraError (ImportError)  an optional part needs ``pip install 'telemedroom[extra]'``
 └── DeviceError                      something about a medical device or its data
     ├── MeasurementDecodeError       bytes from a device do not follow the profile
     ├── UnsupportedCharacteristic    no decoder for this GATT characteristic
     ├── CodecError (ValueError)      a value cannot be put on the wire
     │   └── MeasurementEncodeError   a Measurement cannot be put on the wire
     ├── DeviceNotFound               no device answered at this address
-    └── DeviceConnectionError        the link to a device failed
+    ├── DeviceConnectionError        the link to a device failed
+    └── MediaDeviceError             a camera, microphone or stethoscope cannot be opened or read
 ```
 
 Later layers add ``FhirError``, ``SessionError`` and ``SchedulingError`` under the same
@@ -37,6 +39,8 @@ __all__ = [
     "DeviceNotFound",
     "MeasurementDecodeError",
     "MeasurementEncodeError",
+    "MediaDeviceError",
+    "MissingExtraError",
     "TelemedroomError",
     "UnsupportedCharacteristic",
 ]
@@ -166,3 +170,44 @@ class DeviceConnectionError(DeviceError):
         self.address = address
         self.reason = reason
         super().__init__(f"connection to device {address} failed: {reason}")
+
+
+class MediaDeviceError(DeviceError):
+    """A camera, microphone or stethoscope (real, file or synthetic) cannot be opened or read.
+
+    Attributes:
+        device: The device path (``/dev/video0``), ALSA name (``hw:1,0``), file path, or
+            ``"synthetic"``.
+        kind: ``"video"`` or ``"audio"``.
+        reason: What went wrong, in words; an error from PyAV or aiortc is ``__cause__``.
+
+    Examples:
+        >>> str(MediaDeviceError("/dev/video0", "video", "no such device"))
+        'video device /dev/video0: no such device'
+    """
+
+    def __init__(self, device: str, kind: str, reason: str) -> None:
+        self.device = device
+        self.kind = kind
+        self.reason = reason
+        super().__init__(f"{kind} device {device}: {reason}")
+
+
+class MissingExtraError(TelemedroomError, ImportError):
+    """An optional part of telemedroom is used but its extra is not installed.
+
+    It is also an :class:`ImportError`, raised where the optional module is imported.
+
+    Attributes:
+        extra: The extra that provides it, e.g. ``"video"``.
+        feature: What needed it, e.g. ``"telemedroom.devices.media"``.
+
+    Examples:
+        >>> print(MissingExtraError("video", "telemedroom.devices.media"))
+        telemedroom.devices.media needs the 'video' extra: pip install 'telemedroom[video]'
+    """
+
+    def __init__(self, extra: str, feature: str) -> None:
+        self.extra = extra
+        self.feature = feature
+        super().__init__(f"{feature} needs the {extra!r} extra: pip install 'telemedroom[{extra}]'")
