@@ -26,13 +26,13 @@ Examples:
 
 from __future__ import annotations
 
-from telemedroom.errors import MissingExtraError
+from telemedroom import errors as _errors
 
 try:
     import aiortc  # noqa: F401
     import av  # noqa: F401
 except ImportError as _exc:
-    raise MissingExtraError("video", "telemedroom.devices.media") from _exc
+    raise _errors.MissingExtraError("video", "telemedroom.devices.media") from _exc
 
 from telemedroom.devices._media._device import MediaDevice, open_source
 from telemedroom.devices._media._enumerate import CaptureDevice, list_capture_devices

@@ -114,6 +114,8 @@ class ColourBars:
         self.label_x = 2 * self.scale
         self.label_y = self.label_top_band + (band - GLYPH_ROWS * self.scale) // 2
         self.label_length = label_length
+        # On tiny frames even the smallest text is wider than the frame: it is cut off.
+        self.visible_chars = min(label_length, (width - self.label_x) // (CELL_COLUMNS * self.scale))
         self.step = max(2, (width // 120) & ~1)
         self._y = self._luma()
         self._u = self._chroma(1, u_stride)
@@ -173,7 +175,7 @@ class ColourBars:
     def _draw_label(self, y_plane: bytearray, label: str) -> None:
         stride = self.strides[0]
         for row in range(GLYPH_ROWS):
-            line = b"".join(self._segment(char, row) for char in label)
+            line = b"".join(self._segment(char, row) for char in label)[: self.width - self.label_x]
             for repeat in range(self.scale):
                 start = (self.label_y + row * self.scale + repeat) * stride + self.label_x
                 y_plane[start : start + len(line)] = line
