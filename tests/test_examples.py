@@ -18,6 +18,13 @@ EXPECTED = {
         "glucose: 104 mg/dL, fasting, tested by self",
         "refused: characteristic 2a35, byte 5",
     ],
+    "snapshot_exam_camera.py": [
+        "exam camera: synthetic 1920x1080",
+        "preview frame: 1920x1080",
+        "snapshot: image/png 1920x1080",
+        "wrote exam-",
+        "camera released: True",
+    ],
 }
 
 

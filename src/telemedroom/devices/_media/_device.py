@@ -114,6 +114,7 @@ class MediaDevice:
         self._track: _GuardedTrack | None = None
         self._drain: MediaBlackhole | None = None
         self._drained: MediaStreamTrack | None = None
+        self._drain_task: asyncio.Future[None] | None = None
         self._consumers: list[MediaStreamTrack] = []
         self._closed = False
 
@@ -173,11 +174,11 @@ class MediaDevice:
         self._drained = other
         self._drain = MediaBlackhole()
         self._drain.addTrack(other)
-        return _GuardedTrack(wanted, on_first_read=lambda: asyncio.ensure_future(self._start_drain()))
+        return _GuardedTrack(wanted, on_first_read=self._start_drain)
 
-    async def _start_drain(self) -> None:
+    def _start_drain(self) -> None:
         if self._drain is not None and not self._closed:
-            await self._drain.start()
+            self._drain_task = asyncio.ensure_future(self._drain.start())
 
     def subscribe(self, *, buffered: bool | None = None) -> MediaStreamTrack:
         """A new track carrying this source's frames, for one consumer.
@@ -228,6 +229,8 @@ class MediaDevice:
         for consumer in self._consumers:
             consumer.stop()
         self._consumers.clear()
+        if self._drain_task is not None:
+            await self._drain_task
         if self._drain is not None:
             await self._drain.stop()
         if self._drained is not None:
