@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import fractions
 import math
+import string
 import subprocess
 import sys
 from array import array
@@ -763,15 +764,25 @@ def test_this_machine_lists_exactly_what_the_os_exposes() -> None:
         assert found == []
 
 
-card_ids = st.from_regex(r"[A-Za-z][A-Za-z0-9_]{0,14}", fullmatch=True)
-names = st.from_regex(r"[A-Za-z0-9][A-Za-z0-9 ._()-]{0,30}[A-Za-z0-9)]", fullmatch=True)
+LETTERS = string.ascii_letters
+ALNUM = LETTERS + string.digits
 
 
-@given(
-    st.lists(
-        st.tuples(card_ids, st.from_regex(r"[A-Za-z][A-Za-z0-9-]{0,15}", fullmatch=True), names), max_size=8
+def word(first: str, rest: str, max_rest: int, last: str = "") -> st.SearchStrategy[str]:
+    """Strings made of ``first`` + up to ``max_rest`` of ``rest`` (+ ``last``), as /proc prints them."""
+    return st.builds(
+        lambda a, b, c: a + b + c,
+        st.sampled_from(first),
+        st.text(alphabet=rest, max_size=max_rest),
+        st.sampled_from(last) if last else st.just(""),
     )
-)
+
+
+card_ids = word(LETTERS, ALNUM + "_", 14)
+names = word(ALNUM, ALNUM + " ._()-", 30, ALNUM + ")")
+
+
+@given(st.lists(st.tuples(card_ids, word(LETTERS, ALNUM + "-", 15), names), max_size=8))
 def test_cards_text_round_trips(cards: list[tuple[str, str, str]]) -> None:
     expected = [SoundCard(n, card_id, driver, name) for n, (card_id, driver, name) in enumerate(cards)]
     text = "".join(

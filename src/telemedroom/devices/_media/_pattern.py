@@ -106,7 +106,8 @@ class ColourBars:
         self.strides = (y_stride, u_stride, v_stride)
         self.bars_height = (height * 2 // 3) & ~1
         self.band_top = self.bars_height
-        self.box_size = (height // 6) & ~1
+        # a square of a sixth of the height, but narrow frames leave it room to move
+        self.box_size = min(height // 6, width // 4) & ~1
         self.label_top_band = self.band_top + self.box_size
         # Text scale: as large as fits both the label band and the width.
         band = height - self.label_top_band
@@ -132,16 +133,27 @@ class ColourBars:
         travel = self.width - self.box_size
         return (index * self.step) % travel & ~1
 
-    def render(self, index: int, label: str) -> tuple[bytes, bytes, bytes]:
-        """The Y, U and V planes of frame ``index`` with ``label`` burned in."""
-        y_plane = bytearray(self._y)
+    @property
+    def planes(self) -> tuple[bytes, bytes, bytes]:
+        """The Y, U and V planes without the square and the label (U and V never change)."""
+        return self._y, self._u, self._v
+
+    def draw(self, y_plane: bytearray | memoryview, index: int, label: str) -> None:
+        """Draw frame ``index``'s square and ``label`` into a copy of the background Y plane.
+
+        The square and the label sit on neutral-chroma bands, so only luma changes.
+        """
         stride = self.strides[0]
         x = self.box_x(index)
         for row in range(self.band_top, self.band_top + self.box_size):
             start = row * stride + x
             y_plane[start : start + self.box_size] = self._white_box
         self._draw_label(y_plane, label[: self.label_length])
-        # The square and the label sit on neutral-chroma bands, so U and V never change.
+
+    def render(self, index: int, label: str) -> tuple[bytes, bytes, bytes]:
+        """The Y, U and V planes of frame ``index`` with ``label`` burned in."""
+        y_plane = bytearray(self._y)
+        self.draw(y_plane, index, label)
         return bytes(y_plane), self._u, self._v
 
     def _luma(self) -> bytes:
@@ -172,7 +184,7 @@ class ColourBars:
             self._segments[key] = segment
         return segment
 
-    def _draw_label(self, y_plane: bytearray, label: str) -> None:
+    def _draw_label(self, y_plane: bytearray | memoryview, label: str) -> None:
         stride = self.strides[0]
         for row in range(GLYPH_ROWS):
             line = b"".join(self._segment(char, row) for char in label)[: self.width - self.label_x]

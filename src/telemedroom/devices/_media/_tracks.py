@@ -161,8 +161,10 @@ class TestPatternTrack(_PacedTrack):
         index, pts = await self._next()
         pattern = self.pattern
         frame = VideoFrame(pattern.width, pattern.height, "yuv420p")
-        for plane, data in zip(frame.planes, pattern.render(index, self.label_at(index, pts)), strict=True):
+        for plane, data in zip(frame.planes, pattern.planes, strict=True):
             plane.update(data)
+        # draw straight into the frame's luma buffer: no intermediate copy of the plane
+        pattern.draw(memoryview(frame.planes[0]), index, self.label_at(index, pts))
         frame.pts = pts
         frame.time_base = self.time_base
         return frame
