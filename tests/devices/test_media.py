@@ -503,6 +503,29 @@ async def test_snapshot_errors_name_the_track_and_reason() -> None:
 # --- opening sources: relay, close, devices, files ---------------------------------------
 
 
+@pytest.mark.parametrize(
+    ("role", "expected"),
+    [
+        (Role.EXAM_CAMERA, (VideoFrame, 1920, 1080, "EXAM CAMERA")),
+        (Role.ROOM_CAMERA, (VideoFrame, 1280, 720, "ROOM CAMERA")),
+        (Role.STETHOSCOPE, (AudioFrame, 960, 48000, "HeartbeatTrack")),
+        (Role.MICROPHONE, (AudioFrame, 960, 48000, "ToneTrack")),
+    ],
+)
+async def test_every_role_has_a_synthetic_source_of_its_kind(
+    role: Role, expected: tuple[object, ...]
+) -> None:
+    async with MediaDevice(MediaSource.synthetic(role), clock=VirtualClock()) as device:
+        frame = await device.subscribe().recv()
+        inner = device._track.inner  # type: ignore[union-attr]
+    assert device.kind == ROLE_KIND[role]
+    if isinstance(frame, VideoFrame):
+        label = read_label(luma(frame), inner.pattern, 11, stride=frame.width)
+        assert (type(frame), frame.width, frame.height, label) == expected
+    else:
+        assert (type(frame), frame.samples, frame.sample_rate, type(inner).__name__) == expected
+
+
 async def test_one_source_feeds_several_consumers() -> None:
     clock = VirtualClock()
     source = MediaSource.synthetic(Role.EXAM_CAMERA, width=320, height=240)

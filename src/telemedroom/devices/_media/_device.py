@@ -81,6 +81,8 @@ class _GuardedTrack(MediaStreamTrack):
         if not self._closed.done():
             self._closed.set_result(None)
         await self._idle.wait()
+        # For a MediaPlayer track this joins its decoding thread, which notices within one
+        # frame or audio period, and closes the container: the device is free afterwards.
         self.inner.stop()
         self.stop()
 

@@ -35,9 +35,9 @@ class CaptureDevice(BaseModel):
     name: str
     backend: str
 
-    def source(self, role: Role, **format: object) -> MediaSource:
-        """A :class:`MediaSource` that opens this device in ``role``."""
-        return MediaSource.device(role, self.location, backend=self.backend, **format)
+    def source(self, role: Role, **fields: object) -> MediaSource:
+        """A :class:`MediaSource` that opens this device in ``role`` (``fields``: its format)."""
+        return MediaSource.device(role, self.location, backend=self.backend, **fields)
 
 
 class SoundCard(NamedTuple):

@@ -62,9 +62,6 @@ SYNTHETIC_DEFAULTS: Final[dict[Role, dict[str, int]]] = {
     Role.STETHOSCOPE: {"sample_rate": 48000},
 }
 
-# Sample rates whose 20 ms audio frame (aiortc's packetisation time) is a whole number of samples.
-SAMPLE_RATES: Final = (8000, 16000, 24000, 32000, 44100, 48000)
-
 EvenSize = Annotated[int, Field(ge=16, le=8192, multiple_of=2)]
 
 
@@ -106,6 +103,7 @@ class MediaSource(BaseModel):
     width: EvenSize | None = None
     height: EvenSize | None = None
     frame_rate: Annotated[float, Field(gt=0, le=240)] | None = None
+    # rates whose 20 ms audio frame (aiortc's packet time) is a whole number of samples
     sample_rate: Literal[8000, 16000, 24000, 32000, 44100, 48000] | None = None
     channels: Annotated[int, Field(ge=1, le=8)] | None = None
     heart_rate_bpm: Annotated[float, Field(ge=20, le=300)] = 72.0
@@ -128,19 +126,19 @@ class MediaSource(BaseModel):
         return self
 
     @classmethod
-    def synthetic(cls, role: Role, **format: object) -> MediaSource:
+    def synthetic(cls, role: Role, **fields: object) -> MediaSource:
         """A generated source: test pattern (cameras), heartbeat (stethoscope), tone (microphone)."""
-        return cls.model_validate({"role": role, "origin": Origin.SYNTHETIC, **format})
+        return cls.model_validate({"role": role, "origin": Origin.SYNTHETIC, **fields})
 
     @classmethod
-    def device(cls, role: Role, location: str, **format: object) -> MediaSource:
+    def device(cls, role: Role, location: str, **fields: object) -> MediaSource:
         """A capture device such as ``/dev/video0`` or the ALSA device ``hw:1,0``."""
-        return cls.model_validate({"role": role, "origin": Origin.DEVICE, "location": location, **format})
+        return cls.model_validate({"role": role, "origin": Origin.DEVICE, "location": location, **fields})
 
     @classmethod
-    def file(cls, role: Role, path: str, **format: object) -> MediaSource:
+    def file(cls, role: Role, path: str, **fields: object) -> MediaSource:
         """A media file whose first stream of the role's kind is played in real time."""
-        return cls.model_validate({"role": role, "origin": Origin.FILE, "location": path, **format})
+        return cls.model_validate({"role": role, "origin": Origin.FILE, "location": path, **fields})
 
     @property
     def kind(self) -> MediaKind:
