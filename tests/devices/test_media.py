@@ -10,8 +10,10 @@ tested through the real FFmpeg errors for absent ones.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import fractions
 import math
+import os
 import string
 import subprocess
 import sys
@@ -660,6 +662,33 @@ async def test_a_file_source_plays_its_video_then_ends(tmp_path: Path) -> None:
     assert len(frames) == 4
     assert {(frame.width, frame.height) for frame in frames} == {(320, 240)}
     assert read_label(luma(frames[2]), ColourBars(320, 240, label_length=25), 4, stride=320) == "FILE"
+
+
+def open_files() -> set[str]:
+    """Paths this process has open, from Linux's /proc/self/fd."""
+    paths = set()
+    for fd in Path("/proc/self/fd").iterdir():
+        with contextlib.suppress(OSError):  # the fd of the listing itself is gone by now
+            paths.add(os.readlink(fd))
+    return paths
+
+
+@pytest.mark.skipif(not Path("/proc/self/fd").is_dir(), reason="reads open files from Linux /proc")
+async def test_closing_releases_the_file_even_mid_playback(tmp_path: Path) -> None:
+    clip = tmp_path / "long.mkv"
+    await write_clip(clip, frames=60, with_audio=True)
+    camera = await media.open_source(MediaSource.file(Role.EXAM_CAMERA, str(clip)))
+    assert str(clip) in open_files()
+    viewer = camera.subscribe()
+    await viewer.recv()  # the decoding thread and the drain of the audio stream now run
+    await camera.aclose()
+    assert str(clip) not in open_files()
+    assert viewer.readyState == "ended"
+    video_only = tmp_path / "video-only.mkv"
+    await write_clip(video_only, frames=1, with_audio=False)
+    with pytest.raises(errors.MediaDeviceError, match="has no audio stream"):
+        await media.open_source(MediaSource.file(Role.STETHOSCOPE, str(video_only)))
+    assert str(video_only) not in open_files()
 
 
 async def test_a_file_without_the_wanted_stream_is_refused(tmp_path: Path) -> None:
