@@ -691,6 +691,20 @@ async def test_closing_releases_the_file_even_mid_playback(tmp_path: Path) -> No
     assert str(video_only) not in open_files()
 
 
+@pytest.mark.skipif(not Path("/proc/self/fd").is_dir(), reason="reads open files from Linux /proc")
+async def test_closing_while_opening_leaves_nothing_open(tmp_path: Path) -> None:
+    clip = tmp_path / "clip.mkv"
+    await write_clip(clip, frames=2, with_audio=False)
+    device = MediaDevice(MediaSource.file(Role.EXAM_CAMERA, str(clip)))
+    # tasks start in the order they are made: open() hands the file to a worker thread,
+    # then aclose() runs while that thread is still opening it
+    opening = asyncio.ensure_future(device.open())
+    await asyncio.ensure_future(device.aclose())
+    with pytest.raises(errors.MediaDeviceError, match="closed while opening"):
+        await opening
+    assert str(clip) not in open_files()
+
+
 async def test_a_file_without_the_wanted_stream_is_refused(tmp_path: Path) -> None:
     clip = tmp_path / "video-only.mkv"
     await write_clip(clip, frames=1, with_audio=False)

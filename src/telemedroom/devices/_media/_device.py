@@ -165,9 +165,12 @@ class MediaDevice:
         wanted, other = (
             (player.video, player.audio) if source.kind == "video" else (player.audio, player.video)
         )
-        if wanted is None:
-            if other is not None:
-                other.stop()  # the player closes its container when its last track stops
+        if wanted is None or self._closed:
+            for track in (wanted, other):
+                if track is not None:
+                    track.stop()  # the player closes its container when its last track stops
+            if self._closed:  # aclose() ran while the device was being opened
+                raise self._error("closed while opening")
             raise self._error(f"has no {source.kind} stream")
         if other is None:
             return _GuardedTrack(wanted)
