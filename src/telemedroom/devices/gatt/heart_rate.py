@@ -17,6 +17,7 @@ Examples:
 
 from __future__ import annotations
 
+import math
 import struct
 from datetime import tzinfo
 
@@ -117,7 +118,8 @@ def encode_heart_rate(m: HeartRate, tz: tzinfo) -> bytes:
     if m.rr_intervals_s:
         flags |= _RR_INTERVALS
         for rr in m.rr_intervals_s:
-            raw = round(rr * _RR_RESOLUTION)
+            # NaN and infinity have no integer; round() would raise a bare ValueError/OverflowError.
+            raw = round(rr * _RR_RESOLUTION) if math.isfinite(rr) else -1
             if raw / _RR_RESOLUTION != rr or not 0 <= raw <= 0xFFFF:
                 raise MeasurementEncodeError(
                     f"RR-interval {rr} s is not a multiple of 1/1024 s between 0 and 64 s"
