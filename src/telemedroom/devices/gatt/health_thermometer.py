@@ -110,7 +110,7 @@ def decode_temperature(data: bytes, tz: tzinfo) -> BodyTemperature:
 
     Examples:
         >>> from datetime import UTC
-        >>> decode_temperature(bytes.fromhex("01 720300ff"), UTC).unit   # 98.6 °F
+        >>> decode_temperature(bytes.fromhex("01 da0300ff"), UTC).unit   # 986e-1: 98.6 °F
         '[degF]'
     """
     return _decode(TEMPERATURE_MEASUREMENT, data, tz)
