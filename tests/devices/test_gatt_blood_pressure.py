@@ -14,7 +14,7 @@ import pytest
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
-from telemedroom import BloodPressure, MeasurementDecodeError
+from telemedroom import BloodPressure, MeasurementDecodeError, MeasurementEncodeError
 from telemedroom.devices import gatt
 from telemedroom.devices.codecs import Special
 from telemedroom.devices.gatt import blood_pressure
@@ -359,6 +359,24 @@ def test_time_stamp_is_read_in_the_zone_given() -> None:
     data = h("02 7800 5000 5900 ea070b180e1e00")
     assert gatt.decode(BPM, data, tz=UTC).measured_at == datetime(2026, 11, 24, 14, 30, tzinfo=UTC)
     assert gatt.decode(BPM, data, tz=BERLIN).measured_at == datetime(2026, 11, 24, 13, 30, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    "when",
+    [
+        datetime(9999, 12, 31, 23, 30, tzinfo=UTC),  # year 10000 in Berlin
+        datetime(1582, 1, 1, tzinfo=UTC),  # 1581 in New York
+        datetime(1, 1, 1, tzinfo=UTC),  # before year 1 in New York
+    ],
+    ids=["after-9999", "before-1582", "before-year-1"],
+)
+def test_time_outside_the_date_time_range_is_refused(when: datetime) -> None:
+    """Bug fixed: datetime.astimezone overflowed into a bare OverflowError (GSS §3.70 years 1582-9999)."""
+    with pytest.raises(MeasurementEncodeError, match="1582-9999"):
+        gatt.encode(
+            BloodPressure(systolic=120, diastolic=80, measured_at=when),
+            tz=BERLIN if when.year > 1582 else ZoneInfo("America/New_York"),
+        )
 
 
 # --- *_truncated / *_invalid ---------------------------------------------------------------

@@ -217,6 +217,24 @@ def test_site_without_a_code_is_refused() -> None:
         gatt.encode(BodyTemperature(value=36.4, site="forehead"))
 
 
+@pytest.mark.parametrize(
+    "when",
+    [
+        datetime(9999, 12, 31, 23, 30, tzinfo=UTC),  # year 10000 in Berlin
+        datetime(1582, 1, 1, tzinfo=UTC),  # 1581 in New York
+        datetime(1, 1, 1, tzinfo=UTC),  # before year 1 in New York
+    ],
+    ids=["after-9999", "before-1582", "before-year-1"],
+)
+def test_time_outside_the_date_time_range_is_refused(when: datetime) -> None:
+    """Bug fixed: datetime.astimezone overflowed into a bare OverflowError (GSS §3.70 years 1582-9999)."""
+    with pytest.raises(MeasurementEncodeError, match="1582-9999"):
+        gatt.encode(
+            BodyTemperature(value=36.4, measured_at=when),
+            tz=BERLIN if when.year > 1582 else ZoneInfo("America/New_York"),
+        )
+
+
 # --- *_truncated / *_invalid ---------------------------------------------------------------
 
 FULL = h("07 da0300ff ea070b180e1e00 06")

@@ -14,7 +14,7 @@ import pytest
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
-from telemedroom import MeasurementDecodeError, OxygenSaturation
+from telemedroom import MeasurementDecodeError, MeasurementEncodeError, OxygenSaturation
 from telemedroom.devices import gatt
 from telemedroom.devices.codecs import Special
 from telemedroom.devices.gatt import pulse_oximeter
@@ -232,6 +232,21 @@ def test_special_in_the_pulse_amplitude_index_alone_loses_its_flag() -> None:
     got = gatt.decode(SPOT, h("08 6100 4400 ff07"), tz=BERLIN)
     assert got == spot(status=frozenset({"value_nan"}))
     assert gatt.encode(got, tz=BERLIN) == h("00 6100 4400")
+
+
+@pytest.mark.parametrize(
+    "when",
+    [
+        datetime(9999, 12, 31, 23, 30, tzinfo=UTC),  # year 10000 in Berlin
+        datetime(1582, 1, 1, tzinfo=UTC),  # 1581 in New York
+        datetime(1, 1, 1, tzinfo=UTC),  # before year 1 in New York
+    ],
+    ids=["after-9999", "before-1582", "before-year-1"],
+)
+def test_time_outside_the_date_time_range_is_refused(when: datetime) -> None:
+    """Bug fixed: datetime.astimezone overflowed into a bare OverflowError (GSS §3.70 years 1582-9999)."""
+    with pytest.raises(MeasurementEncodeError, match="1582-9999"):
+        gatt.encode(spot(measured_at=when), tz=BERLIN if when.year > 1582 else ZoneInfo("America/New_York"))
 
 
 # --- *_truncated / *_invalid ---------------------------------------------------------------

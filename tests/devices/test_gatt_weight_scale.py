@@ -183,6 +183,24 @@ def test_unrepresentable_reading_is_refused_with_a_telemedroom_error(m: BodyWeig
         gatt.encode(m)
 
 
+@pytest.mark.parametrize(
+    "when",
+    [
+        datetime(9999, 12, 31, 23, 30, tzinfo=UTC),  # year 10000 in Berlin
+        datetime(1582, 1, 1, tzinfo=UTC),  # 1581 in New York
+        datetime(1, 1, 1, tzinfo=UTC),  # before year 1 in New York
+    ],
+    ids=["after-9999", "before-1582", "before-year-1"],
+)
+def test_time_outside_the_date_time_range_is_refused(when: datetime) -> None:
+    """Bug fixed: datetime.astimezone overflowed into a bare OverflowError (GSS §3.70 years 1582-9999)."""
+    with pytest.raises(MeasurementEncodeError, match="1582-9999"):
+        gatt.encode(
+            BodyWeight(value=72, measured_at=when),
+            tz=BERLIN if when.year > 1582 else ZoneInfo("America/New_York"),
+        )
+
+
 # --- *_truncated / *_invalid ---------------------------------------------------------------
 
 FULL = h("0f 013e ea070b180e1e00 02 e500 bd02")
