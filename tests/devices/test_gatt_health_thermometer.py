@@ -1,8 +1,8 @@
 """Temperature Measurement (0x2A1C), Intermediate Temperature (0x2A1E), Temperature Type (0x2A1D).
 
-Vectors worked out from the GATT Specification Supplement (GSS) Temperature Measurement,
-Intermediate Temperature and Temperature Type sections, the IEEE 11073-20601 §F.8 FLOAT
-and the GSS §3.70 Date Time.
+Vectors worked out from the GATT Specification Supplement (GSS) §3.216 Temperature
+Measurement, §3.134 Intermediate Temperature and §3.219 Temperature Type, the IEEE
+11073-20601 §F.8 FLOAT and the GSS §3.70 Date Time.
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ def instant(value: datetime | None) -> float | None:
     return None if value is None else value.timestamp()
 
 
-# GSS Temperature Measurement: flags (bit 0 Fahrenheit, bit 1 time stamp, bit 2 temperature
+# GSS §3.216 Temperature Measurement: flags (bit 0 Fahrenheit, bit 1 time stamp, bit 2 temperature
 # type, 3-7 reserved) | temperature FLOAT | [Date Time] | [Temperature Type u8: 1 armpit,
 # 2 body, 3 ear, 4 finger, 5 gastrointestinal tract, 6 mouth, 7 rectum, 8 toe, 9 tympanum;
 # 0 and 10-255 reserved]. FLOAT: exponent s8 in the top byte, mantissa s24 below, little-endian.
@@ -194,7 +194,7 @@ def test_dst_gap_time_is_read_with_the_offset_before_the_gap() -> None:
     assert got.measured_at.astimezone(UTC) == datetime(2026, 3, 29, 1, 30, tzinfo=UTC)
 
 
-# GSS Temperature Type: one byte.
+# GSS §3.219 Temperature Type: one byte.
 @pytest.mark.parametrize(("code", "site"), [*health_thermometer.TEMPERATURE_TYPES.items()])
 def test_temperature_type_round_trip(code: int, site: str) -> None:
     assert health_thermometer.decode_temperature_type(bytes([code])) == site

@@ -134,8 +134,10 @@ def test_heart_rate_with_rr_truncated(cut: int) -> None:
         )
     elif rr_bytes >= 2:
         assert "one was sent" in assert_refused(data, cut - 1).reason
-    else:
+    elif rr_bytes >= 0:
         assert "none was sent" in assert_refused(data, cut).reason
+    else:  # the heart rate or the energy expended itself is cut
+        assert "truncated" in assert_refused(data, cut).reason
 
 
 @pytest.mark.parametrize(

@@ -63,6 +63,8 @@ def decode_heart_rate(data: bytes, tz: tzinfo) -> HeartRate:
     needed = 1 + (2 if flags & _UINT16_VALUE else 1) + (2 if flags & _ENERGY_EXPENDED else 0)
     size = len(data)
     if flags & _RR_INTERVALS:
+        if size < needed:  # the value or energy itself is cut, not only the RR-intervals
+            check_length(uuid, data, needed, flags, _RESERVED)
         if size < needed + 2:
             fail(uuid, data, size, "RR-intervals are announced but none was sent")
         if (size - needed) % 2 and not flags & _RESERVED:
