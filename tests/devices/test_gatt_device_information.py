@@ -134,6 +134,13 @@ def test_system_id_invalid_length(data: bytes, offset: int) -> None:
         assert (caught.value.uuid, caught.value.data_hex, caught.value.offset) == ("2a23", data.hex(), offset)
 
 
+@pytest.mark.parametrize("field", ["manufacturer", "model", "serial_number", "software_revision"])
+def test_text_without_a_utf8_form_is_refused(field: str) -> None:
+    """Bug fixed: a lone surrogate escaped as a bare UnicodeEncodeError."""
+    with pytest.raises(MeasurementEncodeError, match="UTF-8"):
+        device_information.encode_device_information(DeviceInfo(**{field: "Acme \ud800"}))
+
+
 @pytest.mark.parametrize("key", [0x2A19, "2a35", 0x180A])
 def test_characteristic_of_another_service_is_refused(key: int | str) -> None:
     with pytest.raises(UnsupportedCharacteristic):

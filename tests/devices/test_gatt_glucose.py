@@ -492,6 +492,18 @@ def test_glucose_invalid_date(date_time: str) -> None:
     assert_refused(GM, h("00 1100" + date_time), 3)
 
 
+def test_time_offset_past_year_9999_is_refused() -> None:
+    """Bug fixed: base time 9999-12-31 23:59 plus 32767 minutes escaped as a bare OverflowError."""
+    error = assert_refused(GM, h("01 0000 0f270c1f173b00 ff7f"), 10)
+    assert "after year 9999" in error.reason
+
+
+def test_time_offset_may_reach_before_the_date_time_range() -> None:
+    """The user facing time is computed, not sent: 1582-10-15 minus 32768 min is kept."""
+    got = gatt.decode(GM, h("01 0000 2e060a0f000000 0080"), tz=UTC)
+    assert got.measured_at == datetime(1582, 10, 15, tzinfo=UTC) - timedelta(minutes=32768)
+
+
 def test_context_without_its_measurement_is_refused() -> None:
     with pytest.raises(MeasurementDecodeError) as caught:
         gatt.decode(GMC, h("02 1100 03"))
