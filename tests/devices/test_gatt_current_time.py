@@ -122,6 +122,16 @@ def test_golden_value(data: bytes, expected: CurrentTime, canonical: bool) -> No
         assert current_time.decode_current_time(encoded, BERLIN) == expected
 
 
+def test_every_fraction_survives_decode_and_encode() -> None:
+    """Fractions256 become the next whole microsecond, which encodes back to the same fraction."""
+    for fractions in range(256):
+        data = h(NOV_24) + bytes([fractions, 0])
+        got = current_time.decode_current_time(data, BERLIN)
+        assert got.time is not None
+        assert got.time.microsecond == -(-fractions * 1_000_000 // 256)
+        assert current_time.encode_current_time(got, BERLIN) == data
+
+
 def test_time_is_written_in_the_device_zone() -> None:
     ct = CurrentTime(time=datetime(2026, 11, 24, 13, 30, tzinfo=UTC))
     assert current_time.encode_current_time(ct, BERLIN) == h(f"{NOV_24} 00 00")  # 14:30 CET

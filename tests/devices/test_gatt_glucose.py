@@ -436,7 +436,7 @@ def test_unrepresentable_context_is_refused(context: GlucoseContext) -> None:
     ids=["after-9999", "before-1582", "before-year-1"],
 )
 def test_time_outside_the_date_time_range_is_refused(when: datetime) -> None:
-    """Bug fixed: datetime.astimezone overflowed into a bare OverflowError (GSS §3.70 years 1582-9999)."""
+    """GSS §3.70 years 1582-9999; bug fixed: leaving datetime's range raised a bare OverflowError."""
     with pytest.raises(MeasurementEncodeError, match="1582-9999"):
         gatt.encode(
             reading(measured_at=when), tz=BERLIN if when.year > 1582 else ZoneInfo("America/New_York")

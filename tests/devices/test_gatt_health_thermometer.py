@@ -228,7 +228,7 @@ def test_site_without_a_code_is_refused() -> None:
     ids=["after-9999", "before-1582", "before-year-1"],
 )
 def test_time_outside_the_date_time_range_is_refused(when: datetime) -> None:
-    """Bug fixed: datetime.astimezone overflowed into a bare OverflowError (GSS §3.70 years 1582-9999)."""
+    """GSS §3.70 years 1582-9999; bug fixed: leaving datetime's range raised a bare OverflowError."""
     with pytest.raises(MeasurementEncodeError, match="1582-9999"):
         gatt.encode(
             BodyTemperature(value=36.4, measured_at=when),

@@ -245,7 +245,7 @@ def test_special_in_the_pulse_amplitude_index_alone_loses_its_flag() -> None:
     ids=["after-9999", "before-1582", "before-year-1"],
 )
 def test_time_outside_the_date_time_range_is_refused(when: datetime) -> None:
-    """Bug fixed: datetime.astimezone overflowed into a bare OverflowError (GSS §3.70 years 1582-9999)."""
+    """GSS §3.70 years 1582-9999; bug fixed: leaving datetime's range raised a bare OverflowError."""
     with pytest.raises(MeasurementEncodeError, match="1582-9999"):
         gatt.encode(spot(measured_at=when), tz=BERLIN if when.year > 1582 else ZoneInfo("America/New_York"))
 

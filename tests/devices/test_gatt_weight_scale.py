@@ -194,7 +194,7 @@ def test_unrepresentable_reading_is_refused_with_a_telemedroom_error(m: BodyWeig
     ids=["after-9999", "before-1582", "before-year-1"],
 )
 def test_time_outside_the_date_time_range_is_refused(when: datetime) -> None:
-    """Bug fixed: datetime.astimezone overflowed into a bare OverflowError (GSS §3.70 years 1582-9999)."""
+    """GSS §3.70 years 1582-9999; bug fixed: leaving datetime's range raised a bare OverflowError."""
     with pytest.raises(MeasurementEncodeError, match="1582-9999"):
         gatt.encode(
             BodyWeight(value=72, measured_at=when),
