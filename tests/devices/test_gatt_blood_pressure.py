@@ -7,6 +7,7 @@ IEEE 11073-20601 §F.8 SFLOAT special values and the GSS §3.70 Date Time.
 
 from __future__ import annotations
 
+import functools
 import struct
 from datetime import UTC, datetime, tzinfo
 from zoneinfo import ZoneInfo
@@ -434,44 +435,60 @@ def test_blood_pressure_invalid_date(date_time: str) -> None:
 # --- hypothesis round trip ------------------------------------------------------------------
 
 ZONES = st.sampled_from([UTC, BERLIN, ZoneInfo("America/New_York"), ZoneInfo("Asia/Kolkata")])
-SPECIALS = [s.value for s in Special]
+SPECIALS = tuple(s.value for s in Special)
 
 
+# Strategies are built once (functools.cache): hypothesis validates each new strategy object,
+# which would otherwise cost more than the property itself.
+@functools.cache
 def sfloats() -> st.SearchStrategy[float]:
     """Every number an SFLOAT carries: mantissa ±2045, exponent -8..7 (IEEE 11073-20601 §F.8)."""
     return st.builds(
-        lambda m, e: m * 10**e if e >= 0 else m / 10**-e,
+        lambda m, e: float(m * 10**e) if e >= 0 else m / 10**-e,
         st.integers(-2045, 2045),
         st.integers(-8, 7),
-    ).map(float)
+    )
 
 
-@st.composite
-def wall_times(draw: st.DrawFn, tz: tzinfo) -> datetime:
-    """A whole-second local time in ``tz`` that exists and, if repeated, is its first occurrence."""
-    naive = draw(st.datetimes(min_value=datetime(1583, 1, 1), max_value=datetime(9999, 12, 30)))
-    local = naive.replace(microsecond=0, tzinfo=tz)
-    assume(local.astimezone(UTC).astimezone(tz).replace(tzinfo=None) == local.replace(tzinfo=None))
-    return local
+@functools.cache
+def optional_sfloats() -> st.SearchStrategy[float | None]:
+    return st.none() | sfloats()
+
+
+NAIVE_WALL_TIMES = st.datetimes(min_value=datetime(1583, 1, 1), max_value=datetime(9999, 12, 30))
+
+
+@functools.cache
+def optional_wall_times(tz: tzinfo) -> st.SearchStrategy[datetime | None]:
+    """None, or a whole-second local time in ``tz`` that exists and, if repeated, is its first occurrence."""
+
+    def exists(local: datetime) -> bool:
+        return local.astimezone(UTC).astimezone(tz).replace(tzinfo=None) == local.replace(tzinfo=None)
+
+    return st.none() | NAIVE_WALL_TIMES.map(lambda naive: naive.replace(microsecond=0, tzinfo=tz)).filter(
+        exists
+    )
+
+
+STATUS_NAMES = st.sets(st.sampled_from([name for _, name in blood_pressure.MEASUREMENT_STATUS]))
+USER_INDEXES = st.none() | st.integers(0, 254)
+PULSE_RANGES = st.sampled_from([(), ("pulse_rate_exceeds_upper_limit",), ("pulse_rate_below_lower_limit",)])
 
 
 @st.composite
 def blood_pressures(draw: st.DrawFn, tz: tzinfo) -> BloodPressure:
     intermediate = draw(st.booleans())
-    systolic = draw(st.none() | sfloats())
+    systolic = draw(optional_sfloats())
     diastolic = mean_arterial = None
     if not intermediate:
-        diastolic = draw(st.none() | sfloats())
-        mean_arterial = draw(st.none() | sfloats())
-    status = set(draw(st.sets(st.sampled_from([name for _, name in blood_pressure.MEASUREMENT_STATUS]))))
-    status |= draw(
-        st.sampled_from([set(), {"pulse_rate_exceeds_upper_limit"}, {"pulse_rate_below_lower_limit"}])
-    )
+        diastolic = draw(optional_sfloats())
+        mean_arterial = draw(optional_sfloats())
+    status = set(draw(STATUS_NAMES)) | set(draw(PULSE_RANGES))
     # An absent number travels as the special value its flag names (one flag per reading);
     # the intermediate cuff pressure's unused diastolic and MAP carry no flag.
     if systolic is None or (not intermediate and None in (diastolic, mean_arterial)):
         status.add(draw(st.sampled_from(SPECIALS)))
-    measured_at = draw(st.none() | wall_times(tz))
+    measured_at = draw(optional_wall_times(tz))
     if measured_at is None and draw(st.booleans()):
         status.add("device_clock_not_set")
     return BloodPressure(
@@ -479,10 +496,10 @@ def blood_pressures(draw: st.DrawFn, tz: tzinfo) -> BloodPressure:
         diastolic=diastolic,
         mean_arterial=mean_arterial,
         unit=draw(st.sampled_from(["mm[Hg]", "kPa"])),
-        pulse_rate=draw(st.none() | sfloats()),
+        pulse_rate=draw(optional_sfloats()),
         intermediate=intermediate,
         measured_at=measured_at,
-        user_index=draw(st.none() | st.integers(0, 254)),
+        user_index=draw(USER_INDEXES),
         status=frozenset(status),
     )
 
@@ -496,7 +513,9 @@ def test_every_representable_reading_survives_encode_and_decode(data: st.DataObj
 
 
 # Canonical bytes built field by field from the specification, independently of the encoder.
-naive_times = st.datetimes(min_value=datetime(1582, 1, 1), max_value=datetime(9999, 12, 31, 23, 59, 59))
+optional_naive_times = st.none() | st.datetimes(
+    min_value=datetime(1582, 1, 1), max_value=datetime(9999, 12, 31, 23, 59, 59)
+)
 
 
 def date_time_bytes(naive: datetime | None) -> bytes:
@@ -512,7 +531,7 @@ def canonical_wires(draw: st.DrawFn) -> tuple[int, bytes]:
     special = draw(st.sampled_from(list(Special)))  # one status set: one special value per reading
 
     def pressure() -> int:
-        value = draw(st.none() | sfloats())
+        value = draw(optional_sfloats())
         return encode_sfloat(special if value is None else value)
 
     systolic = pressure()
@@ -520,7 +539,7 @@ def canonical_wires(draw: st.DrawFn) -> tuple[int, bytes]:
     flags = draw(st.integers(0, 0x1F))
     wire = bytes([flags]) + struct.pack("<HHH", systolic, diastolic, mean_arterial)
     if flags & 0x02:
-        wire += date_time_bytes(draw(st.none() | naive_times))
+        wire += date_time_bytes(draw(optional_naive_times))
     if flags & 0x04:
         wire += struct.pack("<H", encode_sfloat(draw(sfloats())))
     if flags & 0x08:

@@ -8,6 +8,7 @@ reference time update, 2 change of time zone, 3 change of DST, 4-7 reserved).
 
 from __future__ import annotations
 
+import functools
 import struct
 from datetime import UTC, datetime, tzinfo
 from zoneinfo import ZoneInfo
@@ -186,9 +187,10 @@ def test_unrepresentable_time_is_refused(value: CurrentTime) -> None:
 # --- hypothesis round trip ------------------------------------------------------------------
 
 ZONES = st.sampled_from([UTC, BERLIN, ZoneInfo("America/Los_Angeles"), ZoneInfo("Australia/Adelaide")])
-REASONS = [name for _, name in current_time.ADJUST_REASONS]
+REASONS = tuple(name for _, name in current_time.ADJUST_REASONS)
 
 
+@functools.cache
 @st.composite
 def wall_times(draw: st.DrawFn, tz: tzinfo) -> datetime:
     """A whole-second local time in ``tz`` that exists and, if repeated, is its first occurrence."""

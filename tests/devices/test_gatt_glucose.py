@@ -7,6 +7,7 @@ time = base time + time offset), the IEEE 11073-20601 §F.8 SFLOAT and GSS §3.7
 
 from __future__ import annotations
 
+import functools
 import struct
 from datetime import UTC, datetime, timedelta, tzinfo
 from zoneinfo import ZoneInfo
@@ -516,9 +517,10 @@ def test_context_without_its_measurement_is_refused() -> None:
 # --- hypothesis round trip ------------------------------------------------------------------
 
 ZONES = st.sampled_from([UTC, BERLIN, ZoneInfo("America/Havana"), ZoneInfo("Asia/Tehran")])
-SPECIALS = [s.value for s in Special]
+SPECIALS = tuple(s.value for s in Special)
 
 
+@functools.cache
 def sfloats(shift: int = 0) -> st.SearchStrategy[float]:
     """Every number an SFLOAT carries in the caller's unit: mantissa ±2045, exponent -8..7 + shift."""
     return st.builds(
@@ -528,6 +530,7 @@ def sfloats(shift: int = 0) -> st.SearchStrategy[float]:
     )
 
 
+@functools.cache
 @st.composite
 def wall_times(draw: st.DrawFn, tz: tzinfo) -> datetime:
     """A whole-second local time in ``tz`` that exists and, if repeated, is its first occurrence."""
@@ -537,6 +540,7 @@ def wall_times(draw: st.DrawFn, tz: tzinfo) -> datetime:
     return local
 
 
+@functools.cache
 def optional(strategy: st.SearchStrategy[object]) -> st.SearchStrategy[object]:
     return st.none() | strategy
 
@@ -544,17 +548,17 @@ def optional(strategy: st.SearchStrategy[object]) -> st.SearchStrategy[object]:
 @st.composite
 def contexts(draw: st.DrawFn) -> GlucoseContext:
     fields: dict[str, object] = {}
-    carbohydrate = draw(optional(st.sampled_from(sorted(glucose.CARBOHYDRATES.values()))))
+    carbohydrate = draw(optional(st.sampled_from(tuple(sorted(glucose.CARBOHYDRATES.values())))))
     grams = draw(optional(sfloats(3)))
     if carbohydrate is not None or grams is not None:
         fields |= {"carbohydrate": carbohydrate, "carbohydrate_g": grams}
-    fields["meal"] = draw(optional(st.sampled_from(sorted(glucose.MEALS.values()))))
-    fields["tester"] = draw(optional(st.sampled_from(sorted(glucose.TESTERS.values()))))
-    fields["health"] = draw(optional(st.sampled_from(sorted(glucose.HEALTH.values()))))
+    fields["meal"] = draw(optional(st.sampled_from(tuple(sorted(glucose.MEALS.values())))))
+    fields["tester"] = draw(optional(st.sampled_from(tuple(sorted(glucose.TESTERS.values())))))
+    fields["health"] = draw(optional(st.sampled_from(tuple(sorted(glucose.HEALTH.values())))))
     if draw(st.booleans()):  # duration and intensity travel together
         fields["exercise_duration_s"] = draw(st.integers(0, 0xFFFF))
         fields["exercise_intensity_percent"] = draw(st.integers(0, 0xFF))
-    medication = draw(optional(st.sampled_from(sorted(glucose.MEDICATIONS.values()))))
+    medication = draw(optional(st.sampled_from(tuple(sorted(glucose.MEDICATIONS.values())))))
     unit = draw(st.sampled_from(["mg", "mL"]))
     amount = draw(optional(sfloats(6 if unit == "mg" else 3)))
     if medication is not None or amount is not None:  # the unit travels with the medication only
@@ -568,14 +572,14 @@ def blood_glucoses(draw: st.DrawFn, tz: tzinfo) -> BloodGlucose:
     unit = draw(st.sampled_from(["mg/dL", "mmol/L"]))
     # kg/L -> mg/dL is 10^5, mol/L -> mmol/L is 10^3: the SFLOAT grid moves by that much
     value = draw(optional(sfloats(5 if unit == "mg/dL" else 3)))
-    status = set(draw(st.sets(st.sampled_from([name for _, name in glucose.SENSOR_STATUS]))))
+    status = set(draw(st.sets(st.sampled_from(tuple(name for _, name in glucose.SENSOR_STATUS)))))
     sample_type = sample_location = None
     concentration = value is not None or draw(st.booleans())
     if concentration:
         if value is None:  # a concentration field holding a special value
             status.add(draw(st.sampled_from(SPECIALS)))
-        sample_type = draw(optional(st.sampled_from(sorted(glucose.SAMPLE_TYPES.values()))))
-        sample_location = draw(optional(st.sampled_from(sorted(glucose.SAMPLE_LOCATIONS.values()))))
+        sample_type = draw(optional(st.sampled_from(tuple(sorted(glucose.SAMPLE_TYPES.values())))))
+        sample_location = draw(optional(st.sampled_from(tuple(sorted(glucose.SAMPLE_LOCATIONS.values())))))
     measured_at = draw(optional(wall_times(tz)))
     if measured_at is None:
         status.add("device_clock_not_set")  # the base time is mandatory
@@ -624,7 +628,7 @@ def canonical_wires(draw: st.DrawFn) -> bytes:
     wire += date_time_bytes(draw(st.none() | naive_times))
     if flags & 0x02:
         value = draw(st.none() | sfloats(shift))
-        raw = encode_sfloat(draw(st.sampled_from(list(Special))) if value is None else value, shift)
+        raw = encode_sfloat(draw(st.sampled_from(tuple(Special))) if value is None else value, shift)
         location = draw(st.sampled_from([1, 2, 3, 4, 0xF]))
         wire += struct.pack("<HB", raw, location << 4 | draw(st.integers(0, 10)))
     if flags & 0x08:

@@ -7,6 +7,7 @@ Measurement, §3.134 Intermediate Temperature and §3.219 Temperature Type, the 
 
 from __future__ import annotations
 
+import functools
 import struct
 from datetime import UTC, datetime, tzinfo
 from zoneinfo import ZoneInfo
@@ -287,9 +288,10 @@ def test_temperature_invalid_date(date_time: str) -> None:
 # --- hypothesis round trip ------------------------------------------------------------------
 
 ZONES = st.sampled_from([UTC, BERLIN, ZoneInfo("America/New_York"), ZoneInfo("Australia/Lord_Howe")])
-SPECIALS = [s.value for s in Special]
+SPECIALS = tuple(s.value for s in Special)
 
 
+@functools.cache
 def floats_11073() -> st.SearchStrategy[float]:
     """Every number a FLOAT carries: mantissa ±8388605, exponent -128..127 (IEEE 11073-20601 §F.8)."""
     return st.builds(
@@ -299,6 +301,7 @@ def floats_11073() -> st.SearchStrategy[float]:
     )
 
 
+@functools.cache
 @st.composite
 def wall_times(draw: st.DrawFn, tz: tzinfo) -> datetime:
     """A whole-second local time in ``tz`` that exists and, if repeated, is its first occurrence."""
@@ -317,7 +320,7 @@ def temperatures(draw: st.DrawFn, tz: tzinfo) -> BodyTemperature:
     measured_at = draw(st.none() | wall_times(tz))
     if measured_at is None and draw(st.booleans()):
         status.add("device_clock_not_set")
-    site = draw(st.none() | st.sampled_from(sorted(health_thermometer.TEMPERATURE_TYPES.values())))
+    site = draw(st.none() | st.sampled_from(tuple(sorted(health_thermometer.TEMPERATURE_TYPES.values()))))
     if site is None and draw(st.booleans()):
         status.add("temperature_type_reserved")
     return BodyTemperature(
@@ -353,7 +356,7 @@ def date_time_bytes(naive: datetime | None) -> bytes:
 def canonical_wires(draw: st.DrawFn) -> tuple[int, bytes]:
     flags = draw(st.integers(0, 0x07))
     value = draw(st.none() | floats_11073())
-    raw = encode_float(draw(st.sampled_from(list(Special))) if value is None else value)
+    raw = encode_float(draw(st.sampled_from(tuple(Special))) if value is None else value)
     wire = bytes([flags]) + struct.pack("<I", raw)
     if flags & 0x02:
         wire += date_time_bytes(draw(st.none() | naive_times))

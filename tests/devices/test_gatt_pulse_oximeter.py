@@ -7,6 +7,7 @@ and Sensor Status); Pulse Oximeter Service 1.0.1; SFLOAT per IEEE 11073-20601 §
 
 from __future__ import annotations
 
+import functools
 import struct
 from datetime import UTC, datetime, tzinfo
 from zoneinfo import ZoneInfo
@@ -301,9 +302,10 @@ def test_spot_check_invalid_date(date_time: str) -> None:
 # --- hypothesis round trip ------------------------------------------------------------------
 
 ZONES = st.sampled_from([UTC, BERLIN, ZoneInfo("America/New_York"), ZoneInfo("Asia/Kathmandu")])
-SPECIALS = [s.value for s in Special]
+SPECIALS = tuple(s.value for s in Special)
 
 
+@functools.cache
 def sfloats() -> st.SearchStrategy[float]:
     """Every number an SFLOAT carries: mantissa ±2045, exponent -8..7 (IEEE 11073-20601 §F.8)."""
     return st.builds(
@@ -313,6 +315,7 @@ def sfloats() -> st.SearchStrategy[float]:
     )
 
 
+@functools.cache
 @st.composite
 def wall_times(draw: st.DrawFn, tz: tzinfo) -> datetime:
     """A whole-second local time in ``tz`` that exists and, if repeated, is its first occurrence."""
@@ -333,8 +336,10 @@ def oxygen_saturations(draw: st.DrawFn, tz: tzinfo) -> OxygenSaturation:
             values = draw(st.just((None, None)) | st.tuples(number, sfloats()) | st.tuples(sfloats(), number))
             fields.update(zip(pair, values, strict=True))
             absent = absent or (None in values and values != (None, None))
-    status = set(draw(st.sets(st.sampled_from([name for _, name in pulse_oximeter.MEASUREMENT_STATUS]))))
-    status |= draw(st.sets(st.sampled_from([name for _, name in pulse_oximeter.DEVICE_AND_SENSOR_STATUS])))
+    status = set(draw(st.sets(st.sampled_from(tuple(name for _, name in pulse_oximeter.MEASUREMENT_STATUS)))))
+    status |= draw(
+        st.sets(st.sampled_from(tuple(name for _, name in pulse_oximeter.DEVICE_AND_SENSOR_STATUS)))
+    )
     if absent:
         status.add(draw(st.sampled_from(SPECIALS)))
     measured_at = None
@@ -376,7 +381,7 @@ MEASUREMENT_BITS = sum(mask for mask, _ in pulse_oximeter.MEASUREMENT_STATUS)
 @st.composite
 def canonical_wires(draw: st.DrawFn) -> tuple[int, bytes]:
     continuous = draw(st.booleans())
-    special = draw(st.sampled_from(list(Special)))  # one status set: one special value per reading
+    special = draw(st.sampled_from(tuple(Special)))  # one status set: one special value per reading
 
     def number(allow_special: bool = True) -> int:
         value = draw((st.none() | sfloats()) if allow_special else sfloats())

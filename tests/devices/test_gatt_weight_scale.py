@@ -6,6 +6,7 @@ and §3.253 Weight Scale Feature; Weight Scale Service 1.0; GSS §3.70 Date Time
 
 from __future__ import annotations
 
+import functools
 import struct
 from datetime import UTC, datetime, tzinfo
 from zoneinfo import ZoneInfo
@@ -337,6 +338,7 @@ def test_weight_scale_feature_without_a_code_is_refused(feature: WeightScaleFeat
 ZONES = st.sampled_from([UTC, BERLIN, ZoneInfo("America/Sao_Paulo"), ZoneInfo("Pacific/Chatham")])
 
 
+@functools.cache
 @st.composite
 def wall_times(draw: st.DrawFn, tz: tzinfo) -> datetime:
     """A whole-second local time in ``tz`` that exists and, if repeated, is its first occurrence."""
