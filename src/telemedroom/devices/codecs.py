@@ -301,7 +301,7 @@ def encode_date_time(value: datetime | None, tz: tzinfo) -> bytes:
         Seven bytes.
 
     Raises:
-        CodecError: The datetime is naive or its year is outside 1582-9999.
+        CodecError: The datetime is naive or its year in ``tz`` is outside 1582-9999.
 
     Examples:
         >>> from datetime import UTC
@@ -312,7 +312,10 @@ def encode_date_time(value: datetime | None, tz: tzinfo) -> bytes:
         return bytes(DATE_TIME_SIZE)
     if value.tzinfo is None or value.utcoffset() is None:
         raise CodecError(f"{value.isoformat()} is naive; give it a timezone")
-    local = value.astimezone(tz)
+    try:
+        local = value.astimezone(tz)
+    except OverflowError as exc:  # 9999-12-31 23:30 UTC is already year 10000 in Berlin
+        raise CodecError(f"{value.isoformat()} is outside the Date Time range 1582-9999 in {tz}") from exc
     if not 1582 <= local.year <= 9999:
         raise CodecError(f"year {local.year} is outside the Date Time range 1582-9999")
     return _DATE_TIME.pack(local.year, local.month, local.day, local.hour, local.minute, local.second)

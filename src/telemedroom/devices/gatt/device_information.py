@@ -119,15 +119,23 @@ def decode_device_information(values: Mapping[int | str, bytes], *, address: str
 def encode_device_information(info: DeviceInfo) -> dict[int, bytes]:
     """The characteristic values a device with ``info`` exposes (for virtual devices).
 
+    Raises:
+        MeasurementEncodeError: A text is not UTF-8 encodable (a lone surrogate) or the
+            System ID is not an EUI-64.
+
     Examples:
         >>> encode_device_information(DeviceInfo(manufacturer="Acme"))
         {10793: b'Acme'}
     """
-    values = {
-        uuid: getattr(info, name).encode()
-        for uuid, name in DEVICE_INFORMATION_FIELDS.items()
-        if getattr(info, name) is not None
-    }
+    values: dict[int, bytes] = {}
+    for uuid, name in DEVICE_INFORMATION_FIELDS.items():
+        text = getattr(info, name)
+        if text is None:
+            continue
+        try:  # GSS utf8s: a lone surrogate has no UTF-8 form
+            values[uuid] = text.encode()
+        except UnicodeEncodeError as exc:
+            raise MeasurementEncodeError(f"{name} {text!r} cannot be sent as UTF-8: {exc.reason}") from exc
     if info.system_id is not None:
         values[SYSTEM_ID] = encode_system_id(info.system_id)
     return values

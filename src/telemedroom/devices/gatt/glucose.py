@@ -173,8 +173,8 @@ def decode_glucose(data: bytes, tz: tzinfo) -> BloodGlucose:
         tz: The zone of the glucometer's clock (the room's).
 
     Raises:
-        MeasurementDecodeError: The value is truncated, has unannounced trailing bytes
-            or an impossible base time.
+        MeasurementDecodeError: The value is truncated, has unannounced trailing bytes,
+            an impossible base time, or a time offset that carries it past year 9999.
 
     Examples:
         >>> from datetime import UTC
@@ -202,7 +202,10 @@ def decode_glucose(data: bytes, tz: tzinfo) -> BloodGlucose:
     if flags & _TIME_OFFSET:
         minutes = _S16.unpack_from(data, offset)[0]
         if measured_at is not None:
-            measured_at = measured_at + timedelta(minutes=minutes)
+            try:
+                measured_at = measured_at + timedelta(minutes=minutes)
+            except OverflowError:  # 9999-12-31 23:59 plus a positive offset
+                fail(uuid, data, offset, f"base time plus {minutes} minutes is after year 9999")
         offset += 2
     unit = "mmol/L" if flags & _MOL_PER_L else "mg/dL"
     value = sample_type = sample_location = None

@@ -2,7 +2,7 @@
 
 Characteristics 0x2A1C, 0x2A1D and 0x2A1E.
 
-GATT Specification Supplement §3.216 (Temperature Measurement), §3.218 (Temperature
+GATT Specification Supplement §3.216 (Temperature Measurement), §3.219 (Temperature
 Type), §3.134 (Intermediate Temperature); Health Thermometer Service 1.0.
 
 Layout, little-endian::
@@ -47,7 +47,7 @@ _TIME_STAMP = 0x02
 _TEMPERATURE_TYPE = 0x04
 _RESERVED = 0xF8
 
-# GSS §3.218 Temperature Type; 0 and 10-255 are reserved.
+# GSS §3.219 Temperature Type; 0 and 10-255 are reserved.
 TEMPERATURE_TYPES = {
     1: "armpit",
     2: "body",
@@ -110,7 +110,7 @@ def decode_temperature(data: bytes, tz: tzinfo) -> BodyTemperature:
 
     Examples:
         >>> from datetime import UTC
-        >>> decode_temperature(bytes.fromhex("01 720300ff"), UTC).unit   # 98.6 °F
+        >>> decode_temperature(bytes.fromhex("01 da0300ff"), UTC).unit   # 986e-1: 98.6 °F
         '[degF]'
     """
     return _decode(TEMPERATURE_MEASUREMENT, data, tz)

@@ -17,6 +17,7 @@ Examples:
 
 from __future__ import annotations
 
+import math
 import struct
 from datetime import tzinfo
 
@@ -62,6 +63,8 @@ def decode_heart_rate(data: bytes, tz: tzinfo) -> HeartRate:
     needed = 1 + (2 if flags & _UINT16_VALUE else 1) + (2 if flags & _ENERGY_EXPENDED else 0)
     size = len(data)
     if flags & _RR_INTERVALS:
+        if size < needed:  # the value or energy itself is cut, not only the RR-intervals
+            check_length(uuid, data, needed, flags, _RESERVED)
         if size < needed + 2:
             fail(uuid, data, size, "RR-intervals are announced but none was sent")
         if (size - needed) % 2 and not flags & _RESERVED:
@@ -117,7 +120,8 @@ def encode_heart_rate(m: HeartRate, tz: tzinfo) -> bytes:
     if m.rr_intervals_s:
         flags |= _RR_INTERVALS
         for rr in m.rr_intervals_s:
-            raw = round(rr * _RR_RESOLUTION)
+            # NaN and infinity have no integer; round() would raise a bare ValueError/OverflowError.
+            raw = round(rr * _RR_RESOLUTION) if math.isfinite(rr) else -1
             if raw / _RR_RESOLUTION != rr or not 0 <= raw <= 0xFFFF:
                 raise MeasurementEncodeError(
                     f"RR-interval {rr} s is not a multiple of 1/1024 s between 0 and 64 s"

@@ -19,6 +19,7 @@ Examples:
 
 from __future__ import annotations
 
+import math
 import struct
 from datetime import tzinfo
 
@@ -158,9 +159,10 @@ def decode_weight(data: bytes, tz: tzinfo) -> BodyWeight:
     )
 
 
-def _fixed_point(value: float, divisor: int, what: str, unit: str) -> int:
-    raw = round(value * divisor)
-    if raw / divisor != value or not 0 <= raw < 0xFFFF:
+def _fixed_point(value: float, divisor: int, what: str, unit: str, top: int = 0xFFFF) -> int:
+    # NaN and infinity have no integer; round() would raise a bare ValueError/OverflowError.
+    raw = round(value * divisor) if math.isfinite(value) else -1
+    if raw / divisor != value or not 0 <= raw <= top:
         raise MeasurementEncodeError(
             f"{what} {value} {unit} is not a multiple of the {1 / divisor:g} {unit} resolution "
             "of the Weight Measurement"
@@ -192,7 +194,8 @@ def encode_weight(m: BodyWeight, tz: tzinfo) -> bytes:
     if m.value is None:
         weight = _UNSUCCESSFUL
     else:
-        weight = _fixed_point(m.value, _WEIGHT_DIVISOR[m.unit], "weight", unit_label)
+        # 0xFFFF is "measurement unsuccessful" (GSS §3.252), so the largest weight is 0xFFFE
+        weight = _fixed_point(m.value, _WEIGHT_DIVISOR[m.unit], "weight", unit_label, top=0xFFFE)
     out = bytearray(_U16.pack(weight))
     if m.measured_at is not None or "device_clock_not_set" in m.status:
         flags |= _TIME_STAMP
