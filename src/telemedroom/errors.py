@@ -12,7 +12,11 @@ TelemedroomError
     ├── CodecError (ValueError)      a value cannot be put on the wire
     │   └── MeasurementEncodeError   a Measurement cannot be put on the wire
     ├── DeviceNotFound               no device answered at this address
-    └── DeviceConnectionError        the link to a device failed
+    ├── DeviceConnectionError        the link to a device failed
+    │   └── PairingError             the device refused or failed pairing/bonding
+    ├── RecordAccessError            a Record Access Control Point procedure failed
+    └── DriverLoadError              a device driver plugin could not be loaded
+MissingExtra (ImportError)           an optional part needs a pip extra
 ```
 
 Later layers add ``FhirError``, ``SessionError`` and ``SchedulingError`` under the same
@@ -35,8 +39,12 @@ __all__ = [
     "DeviceConnectionError",
     "DeviceError",
     "DeviceNotFound",
+    "DriverLoadError",
     "MeasurementDecodeError",
     "MeasurementEncodeError",
+    "MissingExtra",
+    "PairingError",
+    "RecordAccessError",
     "TelemedroomError",
     "UnsupportedCharacteristic",
 ]
@@ -166,3 +174,84 @@ class DeviceConnectionError(DeviceError):
         self.address = address
         self.reason = reason
         super().__init__(f"connection to device {address} failed: {reason}")
+
+
+class PairingError(DeviceConnectionError):
+    """The device refused pairing or bonding, or pairing failed.
+
+    Glucometers and scales with user data require a bonded, encrypted link; without it
+    they do not hand out records.
+
+    Attributes:
+        address: The device's Bluetooth address.
+        reason: What went wrong, in words; the original exception is ``__cause__``.
+
+    Examples:
+        >>> str(PairingError("C0:FF:EE:00:00:06", "pairing not supported"))
+        'connection to device C0:FF:EE:00:00:06 failed: pairing refused: pairing not supported'
+    """
+
+    def __init__(self, address: str, reason: str) -> None:
+        super().__init__(address, f"pairing refused: {reason}")
+
+
+class RecordAccessError(DeviceError):
+    """A Record Access Control Point (0x2A52) procedure ended with an error response.
+
+    Attributes:
+        address: The device's Bluetooth address.
+        request: The name of the request op code (``"report_stored_records"``, ...).
+        response_code: The RACP response code (GATT Specification Supplement §3.181).
+        response: The name of the response code (``"operand_not_supported"``, ...).
+
+    Examples:
+        >>> err = RecordAccessError("C0:FF:EE:00:00:06", "report_stored_records", 0x09,
+        ...                         "operand_not_supported")
+        >>> err.response_code, str(err)
+        (9, 'device C0:FF:EE:00:00:06 answered report_stored_records with operand_not_supported (0x09)')
+    """
+
+    def __init__(self, address: str, request: str, response_code: int, response: str) -> None:
+        self.address = address
+        self.request = request
+        self.response_code = response_code
+        self.response = response
+        super().__init__(f"device {address} answered {request} with {response} (0x{response_code:02x})")
+
+
+class DriverLoadError(DeviceError):
+    """A device driver registered in the ``telemedroom.drivers`` entry-point group failed to load.
+
+    Attributes:
+        entry_point: The entry point as written in the plugin's metadata (``name = module:attr``).
+        reason: What went wrong; the original exception is ``__cause__``.
+
+    Examples:
+        >>> str(DriverLoadError("acme = acme_driver:Driver", "no module named 'acme_driver'"))
+        "device driver plugin 'acme = acme_driver:Driver' cannot be loaded: no module named 'acme_driver'"
+    """
+
+    def __init__(self, entry_point: str, reason: str) -> None:
+        self.entry_point = entry_point
+        self.reason = reason
+        super().__init__(f"device driver plugin {entry_point!r} cannot be loaded: {reason}")
+
+
+class MissingExtra(TelemedroomError, ImportError):
+    """An optional part of telemedroom needs a package that is not installed.
+
+    It is also an :class:`ImportError`.
+
+    Attributes:
+        extra: The pip extra that installs what is missing (``"ble"``, ``"sim"``, ...).
+        package: The missing package.
+
+    Examples:
+        >>> str(MissingExtra("ble", "bleak"))
+        "this needs the package 'bleak': pip install 'telemedroom[ble]'"
+    """
+
+    def __init__(self, extra: str, package: str) -> None:
+        self.extra = extra
+        self.package = package
+        super().__init__(f"this needs the package {package!r}: pip install 'telemedroom[{extra}]'")
