@@ -317,6 +317,9 @@ class DeviceManager:
             await scanner.start()
         self._scanners.add(scanner)
         seen: set[str] = set()
+        # A name may come in the scan response just after the advertisement: a device
+        # without one waits for its next packet (or the end of the scan) to be yielded.
+        unnamed: dict[str, DiscoveredDevice] = {}
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
         try:
@@ -324,10 +327,9 @@ class DeviceManager:
                 try:
                     ble_device, advertisement = await asyncio.wait_for(found.get(), remaining)
                 except TimeoutError:
-                    return
+                    break
                 if ble_device.address in seen:
                     continue
-                seen.add(ble_device.address)
                 device = DiscoveredDevice(
                     address=ble_device.address,
                     name=advertisement.local_name or ble_device.name,
@@ -335,6 +337,12 @@ class DeviceManager:
                     services=tuple(u.lower() for u in advertisement.service_uuids),
                     ble_device=ble_device,
                 )
+                if device.name is None and unnamed.setdefault(device.address, device) is device:
+                    continue
+                unnamed.pop(device.address, None)
+                seen.add(device.address)
+                yield _with_driver(device, self.driver_for(device))
+            for device in unnamed.values():
                 yield _with_driver(device, self.driver_for(device))
         finally:
             if scanner in self._scanners:

@@ -270,20 +270,23 @@ class VirtualDevice:
         device.add_services([*services, *self.extra_services()])
 
         await device.power_on()
-        advertising = AdvertisingData(
-            [
-                (AdvertisingData.Type.FLAGS, bytes([0x06])),  # LE General Discoverable, BR/EDR not supported
-                (
-                    AdvertisingData.Type.COMPLETE_LIST_OF_16_BIT_SERVICE_CLASS_UUIDS
-                    if isinstance(self.service, int)
-                    else AdvertisingData.Type.COMPLETE_LIST_OF_128_BIT_SERVICE_CLASS_UUIDS,
-                    bytes(_uuid(self.service)),
-                ),
-                (AdvertisingData.Type.COMPLETE_LOCAL_NAME, self.name.encode()),
-            ]
+        service_list = (
+            AdvertisingData.Type.COMPLETE_LIST_OF_16_BIT_SERVICE_CLASS_UUIDS
+            if isinstance(self.service, int)
+            else AdvertisingData.Type.COMPLETE_LIST_OF_128_BIT_SERVICE_CLASS_UUIDS
         )
+        # Flags: LE General Discoverable, BR/EDR not supported (Core Supplement Part A §1.3).
+        structures = [(AdvertisingData.Type.FLAGS, bytes([0x06])), (service_list, bytes(_uuid(self.service)))]
+        # A legacy advertisement holds 31 bytes; a name that does not fit is shortened
+        # (Core Specification Supplement Part A §1.2). bumble's virtual controller
+        # answers scan requests with the advertising data, so no scan response is used.
+        room = 31 - len(bytes(AdvertisingData(structures))) - 2
+        name = self.name.encode()
+        kind = AdvertisingData.Type.COMPLETE_LOCAL_NAME
+        if len(name) > room:
+            name, kind = name[: max(room, 0)], AdvertisingData.Type.SHORTENED_LOCAL_NAME
         await device.start_advertising(
-            advertising_data=bytes(advertising),
+            advertising_data=bytes(AdvertisingData([*structures, (kind, name)])),
             auto_restart=True,
             advertising_interval_min=20,
             advertising_interval_max=20,

@@ -321,6 +321,8 @@ def decode_request(data: bytes) -> RacpRequest:
             uuid, data, min(len(data), 3 + 2 * values), f"operator {operator.name} takes {values} u16 values"
         )
     operand = tuple(_U16.unpack_from(data, 3 + 2 * i)[0] for i in range(values))
+    if operator == Operator.WITHIN_RANGE_OF and operand[0] > operand[1]:
+        fail(uuid, data, 3, f"range {operand[0]}..{operand[1]} is empty: minimum above maximum")
     return RacpRequest(op, operator, operand)
 
 
