@@ -7,6 +7,7 @@ fake. Nothing sleeps; tests wait on the readings themselves.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 from datetime import UTC, datetime, timedelta
@@ -278,3 +279,16 @@ async def test_device_clock_not_set_is_flagged(radio: BumbleBackend) -> None:
         [reading] = await take(conn, 1)
         assert reading.measured_at is None
         assert "device_clock_not_set" in reading.status
+
+
+async def test_abort_mid_transfer_returns_the_records_so_far(radio: BumbleBackend) -> None:
+    meter = await radio.add(VirtualGlucometer(records=records(1000)))
+    async with DeviceManager(backend=radio) as dm, await dm.connect(meter.address) as conn:
+        transfer = asyncio.create_task(conn.glucose_records())
+        await meter.wait_sent(20)
+        await conn.abort_glucose_transfer()
+        fetched = await transfer
+        assert 0 < len(fetched) < 1000
+        assert [r.sequence_number for r in fetched] == list(range(1, len(fetched) + 1))
+        # the meter is ready for the next procedure
+        assert await conn.glucose_record_count() == 1000

@@ -153,6 +153,22 @@ class VirtualDevice:
         self._subscribed: set[UuidSpec] = set()
         self._player: asyncio.Task[None] | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
+        self._waiters: list[tuple[int, asyncio.Future[None]]] = []
+        for reading in self.readings:
+            self.encode(reading)  # a reading the profile cannot carry fails here, not mid-test
+
+    async def wait_sent(self, count: int) -> None:
+        """Wait until at least ``count`` measurement values have been sent.
+
+        Examples:
+            >>> import asyncio
+            >>> asyncio.run(VirtualHeartRateStrap().wait_sent(0))
+        """
+        if self.sent >= count:
+            return
+        waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._waiters.append((count, waiter))
+        await waiter
 
     # -- what subclasses change ------------------------------------------------------
 
@@ -403,6 +419,10 @@ class VirtualDevice:
             return False
         if count:
             self.sent += 1
+            for waiter in [w for w in self._waiters if w[0] <= self.sent]:
+                self._waiters.remove(waiter)
+                if not waiter[1].done():
+                    waiter[1].set_result(None)
             if (
                 self.faults.drop_after is not None
                 and not self._dropped
@@ -545,8 +565,10 @@ class VirtualGlucometer(VirtualDevice):
         requests: Every RACP request received, decoded, in order.
 
     Examples:
+        >>> from datetime import datetime, UTC
         >>> from telemedroom import BloodGlucose
-        >>> meter = VirtualGlucometer(records=[BloodGlucose(value=95, sequence_number=1)])
+        >>> at = datetime(2026, 11, 24, 7, 30, tzinfo=UTC)
+        >>> meter = VirtualGlucometer(records=[BloodGlucose(value=95, sequence_number=1, measured_at=at)])
         >>> [r.sequence_number for r in meter.records]
         [1]
     """
@@ -571,10 +593,13 @@ class VirtualGlucometer(VirtualDevice):
         super().__init__(readings, **kwargs)
         self.operators = frozenset(racp.Operator if operators is None else operators)
         self.records = sorted(records, key=lambda r: r.sequence_number)
+        for record in self.records:
+            self.encode(record)
         self.requests: list[racp.RacpRequest] = []
         self._racp: Characteristic[Any] | None = None
         self._racp_subscribed = False
         self._procedure: asyncio.Task[None] | None = None
+        self._busy = False
         self._abort = False
 
     def encode(self, measurement: Measurement) -> list[tuple[UuidSpec, bytes]]:
@@ -631,7 +656,7 @@ class VirtualGlucometer(VirtualDevice):
         value = bytes(value)
         if not self._racp_subscribed:
             raise att.ATT_Error(_ATT_CCCD_IMPROPERLY_CONFIGURED)
-        busy = self._procedure is not None and not self._procedure.done()
+        busy = self._busy
         if value[:1] == bytes([racp.OpCode.ABORT_OPERATION]):
             self._abort = True
             self._spawn(self._finish_abort(self._procedure if busy else None))
@@ -639,7 +664,7 @@ class VirtualGlucometer(VirtualDevice):
         if busy:
             raise att.ATT_Error(_ATT_PROCEDURE_ALREADY_IN_PROGRESS)
         self._abort = False
-        self._procedure = asyncio.get_running_loop().create_task(self._run(value))
+        self._procedure = self._spawn(self._run(value))
 
     async def _respond(self, response: racp.NumberOfRecords | racp.ResponseCodeValue) -> None:
         from bumble import core
@@ -656,34 +681,39 @@ class VirtualGlucometer(VirtualDevice):
         await self._respond(racp.ResponseCodeValue(racp.OpCode.ABORT_OPERATION, racp.ResponseCode.SUCCESS))
 
     async def _run(self, value: bytes) -> None:
+        self._busy = True
+        try:
+            answer = await self._procedure_answer(value)
+        finally:
+            self._busy = False  # free before the answer: the client may write again at once
+        if answer is not None:
+            await self._respond(answer)
+
+    async def _procedure_answer(self, value: bytes) -> racp.NumberOfRecords | racp.ResponseCodeValue | None:
         code = racp.ResponseCode
         try:
             request = racp.decode_request(value)
         except MeasurementDecodeError:
-            await self._respond(racp.ResponseCodeValue(value[0], self._refusal(value)))
-            return
+            return racp.ResponseCodeValue(value[0], self._refusal(value))
         self.requests.append(request)
         if request.operator not in self.operators:
-            await self._respond(racp.ResponseCodeValue(request.op_code, code.OPERATOR_NOT_SUPPORTED))
-            return
+            return racp.ResponseCodeValue(request.op_code, code.OPERATOR_NOT_SUPPORTED)
         selected = self._select(request)
         if request.op_code == racp.OpCode.REPORT_NUMBER_OF_STORED_RECORDS:
-            await self._respond(racp.NumberOfRecords(len(selected)))
-            return
+            return racp.NumberOfRecords(len(selected))
         if not selected:
-            await self._respond(racp.ResponseCodeValue(request.op_code, code.NO_RECORDS_FOUND))
-            return
+            return racp.ResponseCodeValue(request.op_code, code.NO_RECORDS_FOUND)
         if request.op_code == racp.OpCode.DELETE_STORED_RECORDS:
             gone = {r.sequence_number for r in selected}
             self.records = [r for r in self.records if r.sequence_number not in gone]
-            await self._respond(racp.ResponseCodeValue(request.op_code, code.SUCCESS))
-            return
+            return racp.ResponseCodeValue(request.op_code, code.SUCCESS)
         for record in selected:
             if self._abort:
-                return  # the abort's own response ends the procedure
+                return None  # the abort's own response ends the procedure
             if not await self._send_all(self.encode(self.stamp(record))):
-                return  # link lost: the procedure ends without a response
-        await self._respond(racp.ResponseCodeValue(request.op_code, code.SUCCESS))
+                return None  # link lost: the procedure ends without a response
+            await asyncio.sleep(0)  # one record per turn, as a radio paces them: an abort can get in
+        return racp.ResponseCodeValue(request.op_code, code.SUCCESS)
 
     @staticmethod
     def _refusal(value: bytes) -> int:
