@@ -17,6 +17,7 @@ from __future__ import annotations
 from telemedroom._version import __version__
 from telemedroom.errors import (
     CodecError,
+    ConsentError,
     DeviceConnectionError,
     DeviceError,
     DeviceNotFound,
@@ -47,6 +48,7 @@ __all__ = [
     "BodyTemperature",
     "BodyWeight",
     "CodecError",
+    "ConsentError",
     "DeviceConnectionError",
     "DeviceError",
     "DeviceInfo",

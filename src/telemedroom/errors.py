@@ -15,6 +15,7 @@ TelemedroomError
     ├── DeviceConnectionError        the link to a device failed
     │   └── PairingError             the device refused or failed pairing/bonding
     ├── RecordAccessError            a Record Access Control Point procedure failed
+    ├── ConsentError                 a multi-user device refused a user's consent code
     └── DriverLoadError              a device driver plugin could not be loaded
 MissingExtra (ImportError)           an optional part needs a pip extra
 ```
@@ -36,6 +37,7 @@ from __future__ import annotations
 
 __all__ = [
     "CodecError",
+    "ConsentError",
     "DeviceConnectionError",
     "DeviceError",
     "DeviceNotFound",
@@ -217,6 +219,28 @@ class RecordAccessError(DeviceError):
         self.response_code = response_code
         self.response = response
         super().__init__(f"device {address} answered {request} with {response} (0x{response_code:02x})")
+
+
+class ConsentError(DeviceError):
+    """A multi-user device (a scale with the User Data Service) refused a consent request.
+
+    Attributes:
+        address: The device's Bluetooth address.
+        user_index: The user slot asked for.
+        result: The User Control Point response value (UDS 1.0 §3.3.1).
+        reason: Its name (``"user_not_authorized"``, ...).
+
+    Examples:
+        >>> str(ConsentError("C0:FF:EE:00:00:04", 1, 5, "user_not_authorized"))
+        'device C0:FF:EE:00:00:04 refused consent for user 1: user_not_authorized (0x05)'
+    """
+
+    def __init__(self, address: str, user_index: int, result: int, reason: str) -> None:
+        self.address = address
+        self.user_index = user_index
+        self.result = result
+        self.reason = reason
+        super().__init__(f"device {address} refused consent for user {user_index}: {reason} (0x{result:02x})")
 
 
 class DriverLoadError(DeviceError):

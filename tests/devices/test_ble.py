@@ -19,6 +19,7 @@ from telemedroom import (
     BloodPressure,
     BodyTemperature,
     BodyWeight,
+    ConsentError,
     DeviceConnectionError,
     DeviceNotFound,
     GlucoseContext,
@@ -292,3 +293,29 @@ async def test_abort_mid_transfer_returns_the_records_so_far(radio: BumbleBacken
         assert [r.sequence_number for r in fetched] == list(range(1, len(fetched) + 1))
         # the meter is ready for the next procedure
         assert await conn.glucose_record_count() == 1000
+
+
+async def test_multi_user_scale_sends_after_consent_with_the_user_index(radio: BumbleBackend) -> None:
+    readings = [BodyWeight(value=72.4, measured_at=AT), BodyWeight(value=72.6, measured_at=AT)]
+    scale = await radio.add(VirtualWeightScale(readings, users={1: 1234, 2: 4321}))
+    async with DeviceManager(backend=radio) as dm:
+        found = await dm.find(scale.address)
+        assert found.driver is not None
+        assert found.driver.requires_pairing(found)  # it advertises the User Data Service
+        async with await dm.connect(found) as conn:
+            assert scale.sent == 0  # subscribed, but no user has consented
+            with pytest.raises(ConsentError) as info:
+                await conn.consent(2, 1111)
+            assert (info.value.user_index, info.value.reason) == (2, "user_not_authorized")
+            with pytest.raises(ConsentError, match="invalid_parameter"):
+                await conn.consent(7, 1234)
+            await conn.consent(2, 4321)
+            received = await take(conn, 2)
+    assert [(r.value, r.user_index) for r in received] == [(72.4, 2), (72.6, 2)]
+
+
+async def test_consent_needs_a_user_control_point(radio: BumbleBackend) -> None:
+    scale = await radio.add(VirtualWeightScale([BodyWeight(value=70)]))
+    async with DeviceManager(backend=radio) as dm, await dm.connect(scale.address) as conn:
+        with pytest.raises(DeviceConnectionError, match="no User Control Point"):
+            await conn.consent(1, 1234)

@@ -39,9 +39,11 @@ from typing import TYPE_CHECKING, Any, Final, Protocol, Self
 
 from telemedroom.devices import gatt
 from telemedroom.devices.gatt import record_access as racp
+from telemedroom.devices.gatt import user_data as uds
 from telemedroom.devices.gatt.current_time import CurrentTime
 from telemedroom.devices.registry import HEALTH_SERVICES, DeviceDriver, load_drivers, short_service
 from telemedroom.errors import (
+    ConsentError,
     DeviceConnectionError,
     DeviceNotFound,
     MeasurementDecodeError,
@@ -67,7 +69,9 @@ logger = logging.getLogger("telemedroom.devices")
 _BASE_SUFFIX = "-0000-1000-8000-00805f9b34fb"
 _RACP: Final = racp.RECORD_ACCESS_CONTROL_POINT
 # Values we subscribe to beside the measurement characteristics.
-_ALSO_SUBSCRIBED = frozenset({gatt.glucose.GLUCOSE_MEASUREMENT_CONTEXT, _RACP})
+_UCP: Final = uds.USER_CONTROL_POINT
+_CONTROL_POINTS = frozenset({_RACP, _UCP})
+_ALSO_SUBSCRIBED = frozenset({gatt.glucose.GLUCOSE_MEASUREMENT_CONTEXT, _RACP, _UCP})
 
 
 class _Signal:
@@ -451,6 +455,7 @@ class Connection:
         self._closed = False
         self._reading = asyncio.Lock()
         self._aborting = False
+        self._early: list[Measurement] = []  # readings that arrived while a procedure waited
 
     @property
     def address(self) -> str:
@@ -676,6 +681,8 @@ class Connection:
         """
         async with self._reading:
             while True:
+                while self._early:
+                    yield self._early.pop(0)
                 item = await self._inbox.get()
                 if item is _CLOSED:
                     return
@@ -686,8 +693,8 @@ class Connection:
                     continue
                 assert not isinstance(item, _Signal)
                 key, data = item
-                if key == _RACP:
-                    continue  # a late answer to a record transfer nobody waits for
+                if key in _CONTROL_POINTS:
+                    continue  # a late answer to a procedure nobody waits for
                 for measurement in self._decode(key, data):
                     yield measurement
 
@@ -749,7 +756,7 @@ class Connection:
         kept = []
         while not self._inbox.empty():
             item = self._inbox.get_nowait()
-            if isinstance(item, tuple) and item[0] == _RACP:
+            if isinstance(item, tuple) and item[0] in _CONTROL_POINTS:
                 continue
             kept.append(item)
         for item in kept:
@@ -776,7 +783,7 @@ class Connection:
                     assert not isinstance(item, _Signal)
                     key, data = item
                     if key != _RACP:
-                        self._decode(key, data)  # a value that arrived meanwhile; nothing asked for it
+                        self._keep_for_later(key, data)
                         continue
                     answer = self._racp_answer(data, request)
                     if isinstance(answer, racp.NumberOfRecords):
@@ -822,6 +829,8 @@ class Connection:
                 return False
             assert not isinstance(item, _Signal)
             key, data = item
+            if key == _UCP:
+                continue
             if key == _RACP:
                 answer = self._racp_answer(data, request)
                 if isinstance(answer, racp.ResponseCodeValue):
@@ -829,6 +838,11 @@ class Connection:
                     return True
                 continue
             self._keep(received, self._decode(key, data))
+
+    def _keep_for_later(self, key: int | str, data: bytes) -> None:
+        """A reading that arrived while a procedure waited: :meth:`measurements` yields it later."""
+        if key not in _CONTROL_POINTS:
+            self._early.extend(self._decode(key, data))
 
     def _keep(self, received: dict[int, BloodGlucose], decoded: list[Measurement]) -> None:
         for record in decoded:
@@ -871,3 +885,49 @@ class Connection:
         """
         self._aborting = True
         await self._racp_write(racp.abort_operation())
+
+    # -- users of multi-user scales (User Data Service) ------------------------------
+
+    async def consent(self, user_index: int, consent_code: int) -> None:
+        """Give a user's consent code for their slot (UDS User Control Point "Consent").
+
+        A multi-user scale sends (and stamps with ``user_index``) a user's readings only
+        after this; the connection must be paired (the standard driver pairs with
+        devices that advertise the User Data Service).
+
+        Raises:
+            ConsentError: The scale refused (wrong code, unknown user, ...).
+            DeviceConnectionError: The device has no User Control Point, or the link failed.
+            CodecError: ``user_index`` or ``consent_code`` is out of range.
+        """
+        request = uds.consent(user_index, consent_code)
+        data = uds.encode_request(request)
+        characteristic = self._characteristic(_UCP)
+        if characteristic is None or self._client is None:
+            raise DeviceConnectionError(self.address, "the device has no User Control Point (0x2A9F)")
+        async with self._reading:
+            self._drain_answers()
+            with _translated(self.address, "cannot write the consent"):
+                async with asyncio.timeout(self._manager.timeout):
+                    await self._client.write_gatt_char(characteristic, data, response=True)
+            while True:
+                item = await self._next_item("consent")
+                if isinstance(item, _Signal):
+                    raise DeviceConnectionError(
+                        self.address, f"{item!r} while waiting for the consent answer"
+                    )
+                key, value = item
+                if key != _UCP:
+                    self._keep_for_later(key, value)
+                    continue
+                try:
+                    answer = uds.decode_response(value)
+                except MeasurementDecodeError as exc:
+                    raise DeviceConnectionError(self.address, f"unreadable consent answer: {exc}") from exc
+                if answer.request_op_code != uds.UcpOpCode.CONSENT:
+                    continue
+                if answer.result != uds.UcpResult.SUCCESS:
+                    raise ConsentError(
+                        self.address, user_index, answer.result, uds.result_name(answer.result)
+                    )
+                return

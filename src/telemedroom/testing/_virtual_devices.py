@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 from telemedroom.devices import gatt
 from telemedroom.devices.gatt import record_access as racp
+from telemedroom.devices.gatt import user_data as uds
 from telemedroom.devices.gatt.current_time import CurrentTime
 from telemedroom.errors import MeasurementDecodeError
 from telemedroom.measurements import BloodGlucose, DeviceInfo, Measurement
@@ -43,6 +44,7 @@ UuidSpec = int | str
 _DEVICE_INFORMATION = 0x180A
 _BATTERY = 0x180F
 _CURRENT_TIME_SERVICE = 0x1805
+_USER_DATA = 0x181C
 # ATT error codes (Core Vol 3 Part F §3.4.1.1; CSS Part B §1.2 for 0xFD, 0xFE).
 _ATT_CCCD_IMPROPERLY_CONFIGURED = 0xFD
 _ATT_PROCEDURE_ALREADY_IN_PROGRESS = 0xFE
@@ -187,6 +189,10 @@ class VirtualDevice:
         """More services (bumble ``gatt.Service``) beside the health service."""
         return []
 
+    def advertised_services(self) -> list[UuidSpec]:
+        """The services named in the advertisement (same UUID size as :attr:`service`)."""
+        return [self.service]
+
     def wants_to_send(self) -> bool:
         """Whether the scripted readings may start (all measurement characteristics subscribed)."""
         return self._subscribed >= set(self.characteristics)
@@ -286,13 +292,17 @@ class VirtualDevice:
         device.add_services([*services, *self.extra_services()])
 
         await device.power_on()
+        advertised = self.advertised_services()
         service_list = (
             AdvertisingData.Type.COMPLETE_LIST_OF_16_BIT_SERVICE_CLASS_UUIDS
             if isinstance(self.service, int)
             else AdvertisingData.Type.COMPLETE_LIST_OF_128_BIT_SERVICE_CLASS_UUIDS
         )
         # Flags: LE General Discoverable, BR/EDR not supported (Core Supplement Part A §1.3).
-        structures = [(AdvertisingData.Type.FLAGS, bytes([0x06])), (service_list, bytes(_uuid(self.service)))]
+        structures = [
+            (AdvertisingData.Type.FLAGS, bytes([0x06])),
+            (service_list, b"".join(bytes(_uuid(uuid)) for uuid in advertised)),
+        ]
         # A legacy advertisement holds 31 bytes; a name that does not fit is shortened
         # (Core Specification Supplement Part A §1.2). bumble's virtual controller
         # answers scan requests with the advertising data, so no scan response is used.
@@ -351,14 +361,14 @@ class VirtualDevice:
                 self._subscribed.add(uuid)
             else:
                 self._subscribed.discard(uuid)
-            if (
-                self.wants_to_send()
-                and self._next < len(self.readings)
-                and (self._player is None or self._player.done())
-            ):
-                self._player = asyncio.get_running_loop().create_task(self._play())
+            self._maybe_play()
 
         return on_subscription
+
+    def _maybe_play(self) -> None:
+        idle = self._player is None or self._player.done()
+        if idle and self.wants_to_send() and self._next < len(self.readings):
+            self._player = asyncio.get_running_loop().create_task(self._play())
 
     # -- sending ---------------------------------------------------------------------
 
@@ -502,9 +512,20 @@ class VirtualThermometer(VirtualDevice):
 class VirtualWeightScale(VirtualDevice):
     """A weight scale: Weight Measurement (indicate) and Weight Scale Feature (read).
 
+    With ``users`` (user index -> consent code) it is a multi-user scale: it also offers
+    the User Data Service (0x181C) with its User Control Point (0x2A9F, write with
+    encryption, indicate) and User Index (0x2A9A), advertises it (so the room pairs), and
+    sends nothing until a user's consent code is given; readings then carry that user's
+    index. A wrong code is answered "user not authorized" (UDS 1.0 §3.3.2.2).
+
+    Attributes:
+        user_index: The user who consented on this connection, ``None`` before.
+
     Examples:
         >>> VirtualWeightScale().feature.weight_resolution_kg
         0.005
+        >>> VirtualWeightScale(users={1: 1234}).advertised_services() == [0x181D, 0x181C]
+        True
     """
 
     service = 0x181D
@@ -514,6 +535,33 @@ class VirtualWeightScale(VirtualDevice):
     default_info = DeviceInfo(manufacturer="Acme Medical", model="WS-3", serial_number="SN-0004")
     # Time stamp, multiple users, BMI; 0.005 kg and 0.001 m resolution (GSS Weight Scale Feature).
     feature = gatt.weight_scale.decode_weight_scale_feature(bytes.fromhex("bf010000"))
+
+    def __init__(
+        self, readings: Sequence[Measurement] = (), *, users: dict[int, int] | None = None, **kwargs: Any
+    ) -> None:
+        super().__init__(readings, **kwargs)
+        self.users = dict(users or {})
+        self.user_index: int | None = None
+        self._control_point: Characteristic[Any] | None = None
+
+    def advertised_services(self) -> list[UuidSpec]:
+        """Weight Scale, and User Data when it has users."""
+        return [self.service, _USER_DATA] if self.users else [self.service]
+
+    def wants_to_send(self) -> bool:
+        """Subscribed, and (for a multi-user scale) a user has consented."""
+        return super().wants_to_send() and (not self.users or self.user_index is not None)
+
+    def stamp(self, measurement: Measurement) -> Measurement:
+        """Stamp the clock, and the consented user's index."""
+        stamped = super().stamp(measurement)
+        if self.user_index is not None and stamped.user_index is None:
+            stamped = stamped.model_copy(update={"user_index": self.user_index})
+        return stamped
+
+    def _on_connection(self, connection: Connection) -> None:
+        super()._on_connection(connection)
+        self.user_index = None
 
     def extra_characteristics(self) -> list[Characteristic[Any]]:
         """Weight Scale Feature (0x2A9E), read-only."""
@@ -527,6 +575,61 @@ class VirtualWeightScale(VirtualDevice):
                 gatt.weight_scale.encode_weight_scale_feature(self.feature),
             )
         ]
+
+    def extra_services(self) -> list[Any]:
+        """The User Data Service, for a multi-user scale."""
+        if not self.users:
+            return []
+        from bumble import gatt as bgatt
+
+        control_point: Characteristic[Any] = bgatt.Characteristic(
+            _uuid(uds.USER_CONTROL_POINT),
+            bgatt.Characteristic.Properties.WRITE | bgatt.Characteristic.Properties.INDICATE,
+            bgatt.Characteristic.WRITE_REQUIRES_ENCRYPTION,
+            bgatt.CharacteristicValue(write=self._on_control_point_write),
+        )
+        self._control_point = control_point
+        user_index: Characteristic[bytes] = bgatt.Characteristic(
+            _uuid(uds.USER_INDEX),
+            bgatt.Characteristic.Properties.READ,
+            bgatt.Characteristic.READABLE,
+            bgatt.CharacteristicValue(
+                read=lambda _c: bytes([0xFF if self.user_index is None else self.user_index])
+            ),
+        )
+        return [bgatt.Service(_uuid(_USER_DATA), [control_point, user_index])]
+
+    def _on_control_point_write(self, connection: Connection | None, value: bytes) -> None:
+        from bumble import att
+
+        try:
+            request = uds.decode_request(bytes(value))
+        except MeasurementDecodeError:
+            if value[:1] and value[0] not in {int(o) for o in uds.UcpOpCode}:
+                self._spawn(self._answer(uds.UcpResponse(value[0], uds.UcpResult.OP_CODE_NOT_SUPPORTED)))
+                return
+            raise att.ATT_Error(_ATT_VALUE_NOT_ALLOWED) from None
+        if request.op_code != uds.UcpOpCode.CONSENT:
+            self._spawn(self._answer(uds.UcpResponse(request.op_code, uds.UcpResult.OP_CODE_NOT_SUPPORTED)))
+            return
+        if request.user_index not in self.users:
+            result = uds.UcpResult.INVALID_PARAMETER
+        elif self.users[request.user_index] != request.consent_code:
+            result = uds.UcpResult.USER_NOT_AUTHORIZED
+        else:
+            result = uds.UcpResult.SUCCESS
+            self.user_index = request.user_index
+        self._spawn(self._answer(uds.UcpResponse(request.op_code, result)))
+
+    async def _answer(self, response: uds.UcpResponse) -> None:
+        from bumble import core
+
+        connection, device = self._connection, self._device
+        if connection is None or device is None or self._control_point is None:
+            return
+        with contextlib.suppress(core.BaseBumbleError, ConnectionError, TimeoutError):
+            await device.indicate_subscriber(connection, self._control_point, uds.encode_response(response))
+        self._maybe_play()
 
 
 class VirtualHeartRateStrap(VirtualDevice):

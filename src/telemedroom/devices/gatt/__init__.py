@@ -2,8 +2,8 @@
 
 One module per profile (``blood_pressure``, ``heart_rate``, ``health_thermometer``,
 ``pulse_oximeter``, ``weight_scale``, ``glucose``, ``device_information``, ``battery``,
-``current_time``, ``record_access``), each a set of pure functions. This package adds the dispatch by
-UUID (:func:`decode`, :func:`encode`) and a small stateful :class:`Decoder` for a live
+``current_time``, ``record_access``, ``user_data``), each a set of pure functions. This
+package adds the dispatch by UUID (:func:`decode`, :func:`encode`) and a small stateful :class:`Decoder` for a live
 connection, which joins what belongs together (glucose contexts, the thermometer's
 fixed site, the Device Information).
 
@@ -28,6 +28,7 @@ from telemedroom.devices.gatt import (
     heart_rate,
     pulse_oximeter,
     record_access,
+    user_data,
     weight_scale,
 )
 from telemedroom.devices.gatt._decoder import Decoder
@@ -55,6 +56,7 @@ __all__ = [
     "pulse_oximeter",
     "record_access",
     "short_uuid",
+    "user_data",
     "weight_scale",
 ]
 
