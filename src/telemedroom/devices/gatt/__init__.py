@@ -2,10 +2,10 @@
 
 One module per profile (``blood_pressure``, ``heart_rate``, ``health_thermometer``,
 ``pulse_oximeter``, ``weight_scale``, ``glucose``, ``device_information``, ``battery``,
-``current_time``, ``record_access``, ``user_data``), each a set of pure functions. This
-package adds the dispatch by UUID (:func:`decode`, :func:`encode`) and a small stateful :class:`Decoder` for a live
-connection, which joins what belongs together (glucose contexts, the thermometer's
-fixed site, the Device Information).
+``current_time``, ``record_access``, ``user_data``), each a set of pure functions.
+This package adds the dispatch by UUID (:func:`decode`, :func:`encode`) and a small
+stateful :class:`Decoder` for a live connection, which joins what belongs together
+(glucose contexts, the thermometer's fixed site, the Device Information).
 
 Examples:
     >>> from telemedroom.devices import gatt
