@@ -31,7 +31,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Iterable, Iterator, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, tzinfo
 from types import TracebackType
@@ -290,7 +290,7 @@ class DeviceManager:
 
     async def scan(
         self, timeout: float = 10.0, *, services: Iterable[int | str] | None = None
-    ) -> AsyncIterator[DiscoveredDevice]:
+    ) -> AsyncGenerator[DiscoveredDevice, None]:
         """Yield each device that advertises within ``timeout`` seconds, once.
 
         Stop early with ``break``; use :func:`contextlib.aclosing` to stop the radio
@@ -372,13 +372,10 @@ class DeviceManager:
             telemedroom.DeviceNotFound: device C0:FF:EE:00:00:42 not found: not seen within 0.2 s
         """
         timeout = self.timeout if timeout is None else timeout
-        devices = self.scan(timeout)
-        try:
+        async with contextlib.aclosing(self.scan(timeout)) as devices:
             async for device in devices:
                 if device.address.upper() == address.upper():
                     return device
-        finally:
-            await devices.aclose()  # type: ignore[attr-defined]  # an async generator
         raise DeviceNotFound(address, f"not seen within {timeout:g} s")
 
     async def connect(self, device: str | DiscoveredDevice, *, pair: bool | None = None) -> Connection:
