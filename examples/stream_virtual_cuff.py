@@ -34,9 +34,8 @@ async def main() -> None:
                     if reading.intermediate:
                         print(f"inflating: {reading.systolic:g} {reading.unit}")
                         continue
-                    print(
-                        f"result: {reading.systolic:g}/{reading.diastolic:g} {reading.unit}, pulse {reading.pulse_rate:g}"
-                    )
+                    pressure = f"{reading.systolic:g}/{reading.diastolic:g} {reading.unit}"
+                    print(f"result: {pressure}, pulse {reading.pulse_rate:g}")
                     break
                 print(f"received {connection.stats.received} values, {connection.stats.malformed} malformed")
 
