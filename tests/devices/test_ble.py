@@ -29,7 +29,7 @@ from telemedroom import (
     PairingError,
     RecordAccessError,
 )
-from telemedroom.devices import Connection, DeviceManager, ReconnectPolicy
+from telemedroom.devices import Connection, DeviceDriver, DeviceManager, DiscoveredDevice, ReconnectPolicy
 from telemedroom.devices.gatt import record_access as racp
 from telemedroom.testing import (
     BumbleBackend,
@@ -319,3 +319,56 @@ async def test_consent_needs_a_user_control_point(radio: BumbleBackend) -> None:
     async with DeviceManager(backend=radio) as dm, await dm.connect(scale.address) as conn:
         with pytest.raises(DeviceConnectionError, match="no User Control Point"):
             await conn.consent(1, 1234)
+
+
+class SilentGlucometer(VirtualGlucometer):
+    """A faulty meter (still a real GATT server) that takes RACP requests and never answers."""
+
+    async def _procedure_answer(self, value: bytes) -> None:
+        return None
+
+
+async def test_a_device_that_never_answers_times_out(radio: BumbleBackend) -> None:
+    meter = await radio.add(SilentGlucometer(records=records(3)))
+    async with DeviceManager(backend=radio, timeout=0.2) as dm, await dm.connect(meter.address) as conn:
+        with pytest.raises(DeviceConnectionError) as info:
+            await conn.glucose_record_count()
+    assert "no answer within 0.2 s" in info.value.reason
+    assert isinstance(info.value.__cause__, TimeoutError)
+
+
+class NothingDriver(DeviceDriver):
+    name = "nothing"
+
+    def matches(self, device: DiscoveredDevice) -> bool:
+        return False
+
+
+async def test_a_device_no_driver_handles_is_refused(radio: BumbleBackend) -> None:
+    cuff = await radio.add(VirtualBloodPressureCuff())
+    async with DeviceManager(backend=radio, drivers=[NothingDriver()]) as dm:
+        found = await dm.find(cuff.address)
+        assert found.driver is None
+        with pytest.raises(DeviceConnectionError, match="no driver handles this device"):
+            await dm.connect(found)
+
+
+async def test_driver_stream_yields_the_connection_readings(radio: BumbleBackend) -> None:
+    strap = await radio.add(VirtualHeartRateStrap([HeartRate(bpm=71), HeartRate(bpm=72)]))
+    async with DeviceManager(backend=radio) as dm, await dm.connect(strap.address) as conn:
+        got = []
+        async for reading in conn.driver.stream(conn):
+            assert isinstance(reading, HeartRate)
+            got.append(reading.bpm)
+            if len(got) == 2:
+                break
+    assert got == [71, 72]
+
+
+async def test_closing_the_connection_ends_the_stream(radio: BumbleBackend) -> None:
+    strap = await radio.add(VirtualHeartRateStrap())
+    async with DeviceManager(backend=radio) as dm:
+        conn = await dm.connect(strap.address)
+        await conn.aclose()
+        assert [m async for m in conn.measurements()] == []
+        assert not conn.is_connected

@@ -423,7 +423,9 @@ class Connection:
     """An open link to one device: its readings, its information, its records.
 
     Values arrive from the moment of connecting and wait in order until read through
-    :meth:`measurements` or :meth:`glucose_records`. When the device drops the link,
+    :meth:`measurements` or :meth:`glucose_records`. One reader at a time:
+    :meth:`measurements`, :meth:`glucose_records`, :meth:`glucose_record_count` and
+    :meth:`consent` take turns (leave the ``async for`` before fetching records). When the device drops the link,
     the connection reconnects with exponential backoff (:class:`ReconnectPolicy`) and
     goes on where it stopped.
 
@@ -669,7 +671,8 @@ class Connection:
     async def measurements(self) -> AsyncIterator[Measurement]:
         """Every reading from every supported characteristic, as it arrives.
 
-        Malformed values are logged with their hex, counted in :attr:`stats` and
+        Values received before the connection was closed are still yielded; then the
+        iterator ends. Malformed values are logged with their hex, counted in :attr:`stats` and
         skipped. A dropped link is re-established (see :class:`ReconnectPolicy`). Ends
         when the connection is closed.
 
