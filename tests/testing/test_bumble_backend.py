@@ -9,6 +9,7 @@ radio is the only fake.
 from __future__ import annotations
 
 import asyncio
+import subprocess
 import sys
 
 import pytest
@@ -104,3 +105,16 @@ async def test_missing_ble_extra_says_what_to_install(monkeypatch: pytest.Monkey
     with pytest.raises(MissingExtra, match=r"telemedroom\[ble\]"):
         async with DeviceManager():
             pass
+
+
+def test_packages_import_without_the_optional_extras() -> None:
+    code = (
+        "import sys\n"
+        "sys.modules['bumble'] = None\n"
+        "sys.modules['bleak'] = None\n"
+        "import telemedroom.devices, telemedroom.testing\n"
+        "cuff = telemedroom.testing.VirtualBloodPressureCuff()\n"
+        "print(cuff.name, telemedroom.devices.DeviceManager().timeout)\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert result.stdout.split() == ["TM", "Cuff", "10.0"]

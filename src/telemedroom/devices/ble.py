@@ -425,9 +425,9 @@ class Connection:
     Values arrive from the moment of connecting and wait in order until read through
     :meth:`measurements` or :meth:`glucose_records`. One reader at a time:
     :meth:`measurements`, :meth:`glucose_records`, :meth:`glucose_record_count` and
-    :meth:`consent` take turns (leave the ``async for`` before fetching records). When the device drops the link,
-    the connection reconnects with exponential backoff (:class:`ReconnectPolicy`) and
-    goes on where it stopped.
+    :meth:`consent` take turns (leave the ``async for`` before fetching records). When
+    the device drops the link, the connection reconnects with exponential backoff
+    (:class:`ReconnectPolicy`) and goes on where it stopped.
 
     Attributes:
         device: What was discovered about the device, with its driver.
@@ -484,7 +484,8 @@ class Connection:
         self._manager._forget(self)
         if client is not None:
             with _translated(self.address, "disconnect failed"):
-                await client.disconnect()
+                async with asyncio.timeout(self._manager.timeout):
+                    await client.disconnect()
 
     # -- the link --------------------------------------------------------------------
 
