@@ -106,6 +106,12 @@ class Backend(Protocol):
 
     ``scanner_backend`` and ``client_backend`` are passed to bleak as ``BleakScanner(backend=...)``
     and ``BleakClient(backend=...)``. :class:`telemedroom.testing.BumbleBackend` is one.
+
+    Examples:
+        >>> from telemedroom.testing import BumbleBackend
+        >>> radio: Backend = BumbleBackend()
+        >>> radio.scanner_backend.__name__, radio.client_backend.__name__
+        ('BumbleScanner', 'BumbleClient')
     """
 
     @property
@@ -436,6 +442,22 @@ class Connection:
         clock_skew: How far the device's clock is ahead of the host's, ``None`` if it
             has no readable Current Time or its clock is not set.
         clock_set: ``False`` when the device says its clock was never set.
+
+    Examples:
+        >>> import asyncio
+        >>> from datetime import datetime, UTC
+        >>> from telemedroom import BloodGlucose
+        >>> from telemedroom.testing import BumbleBackend, VirtualGlucometer
+        >>> at = datetime(2026, 11, 24, 7, 30, tzinfo=UTC)
+        >>> stored = [BloodGlucose(value=90 + n, sequence_number=n, measured_at=at) for n in (1, 2, 3)]
+        >>> async def main():
+        ...     async with BumbleBackend() as radio:
+        ...         meter = await radio.add(VirtualGlucometer(records=stored))
+        ...         async with DeviceManager(backend=radio) as dm, await dm.connect(meter.address) as conn:
+        ...             new = await conn.glucose_records(since=2)
+        ...             return [(r.sequence_number, r.value) for r in new], conn.stats.records
+        >>> asyncio.run(main())
+        ([(2, 92.0), (3, 93.0)], 2)
     """
 
     def __init__(self, manager: DeviceManager, device: DiscoveredDevice, *, pair: bool) -> None:
@@ -613,6 +635,18 @@ class Connection:
 
         Raises:
             DeviceConnectionError: The link failed while reading.
+
+        Examples:
+            >>> import asyncio
+            >>> from telemedroom.testing import BumbleBackend, VirtualThermometer
+            >>> async def main():
+            ...     async with BumbleBackend() as radio:
+            ...         device = await radio.add(VirtualThermometer(battery_level=64))
+            ...         async with DeviceManager(backend=radio) as dm, await dm.connect(device.address) as c:
+            ...             info = await c.device_info()
+            ...             return info.manufacturer, info.model, await c.battery_level()
+            >>> asyncio.run(main())
+            ('Acme Medical', 'TH-1', 64)
         """
         if self._client is None:
             raise DeviceConnectionError(self.address, "not connected")
@@ -655,6 +689,20 @@ class Connection:
 
         Raises:
             DeviceConnectionError: The link failed or the device rejected the value.
+
+        Examples:
+            >>> import asyncio
+            >>> from datetime import timedelta
+            >>> from telemedroom.testing import BumbleBackend, VirtualBloodPressureCuff
+            >>> async def main():
+            ...     async with BumbleBackend() as radio:
+            ...         cuff = await radio.add(VirtualBloodPressureCuff(clock_offset=timedelta(hours=-1)))
+            ...         async with DeviceManager(backend=radio) as dm, await dm.connect(cuff.address) as c:
+            ...             before = round(c.clock_skew.total_seconds() / 60)
+            ...             await c.set_time()
+            ...             return before, round(c.clock_skew.total_seconds() / 60)
+            >>> asyncio.run(main())
+            (-60, 0)
         """
         characteristic = self._characteristic(gatt.current_time.CURRENT_TIME)
         if characteristic is None or self._client is None or "write" not in characteristic.properties:
@@ -679,6 +727,23 @@ class Connection:
 
         Raises:
             DeviceConnectionError: The link dropped and every reconnect attempt failed.
+
+        Examples:
+            >>> import asyncio
+            >>> from telemedroom import HeartRate
+            >>> from telemedroom.testing import BumbleBackend, Faults, VirtualHeartRateStrap
+            >>> async def main():
+            ...     script = [HeartRate(bpm=bpm) for bpm in (61, 62, 63)]
+            ...     async with BumbleBackend() as radio:
+            ...         strap = await radio.add(VirtualHeartRateStrap(script, faults=Faults(malformed_at=1)))
+            ...         async with DeviceManager(backend=radio) as dm, await dm.connect(strap.address) as c:
+            ...             bpm = []
+            ...             async for reading in c.measurements():
+            ...                 bpm.append(reading.bpm)
+            ...                 if len(bpm) == 3:
+            ...                     return bpm, c.stats.malformed
+            >>> asyncio.run(main())
+            ([61, 62, 63], 1)
         """
         async with self._reading:
             while True:
@@ -769,6 +834,21 @@ class Connection:
         Raises:
             RecordAccessError: The glucometer refused the request.
             DeviceConnectionError: The link failed and could not be re-established.
+
+        Examples:
+            >>> import asyncio
+            >>> from datetime import datetime, UTC
+            >>> from telemedroom import BloodGlucose
+            >>> from telemedroom.testing import BumbleBackend, VirtualGlucometer
+            >>> at = datetime(2026, 11, 24, 7, 30, tzinfo=UTC)
+            >>> stored = [BloodGlucose(value=95, sequence_number=n, measured_at=at) for n in range(1, 8)]
+            >>> async def main():
+            ...     async with BumbleBackend() as radio:
+            ...         meter = await radio.add(VirtualGlucometer(records=stored))
+            ...         async with DeviceManager(backend=radio) as dm, await dm.connect(meter.address) as c:
+            ...             return await c.glucose_record_count(), await c.glucose_record_count(since=6)
+            >>> asyncio.run(main())
+            (7, 2)
         """
         request = racp.report_number_of_stored_records(since)
         async with self._reading:
@@ -900,6 +980,20 @@ class Connection:
             ConsentError: The scale refused (wrong code, unknown user, ...).
             DeviceConnectionError: The device has no User Control Point, or the link failed.
             CodecError: ``user_index`` or ``consent_code`` is out of range.
+
+        Examples:
+            >>> import asyncio
+            >>> from telemedroom import BodyWeight
+            >>> from telemedroom.testing import BumbleBackend, VirtualWeightScale
+            >>> async def main():
+            ...     async with BumbleBackend() as radio:
+            ...         scale = await radio.add(VirtualWeightScale([BodyWeight(value=70)], users={2: 1234}))
+            ...         async with DeviceManager(backend=radio) as dm, await dm.connect(scale.address) as c:
+            ...             await c.consent(user_index=2, consent_code=1234)
+            ...             async for reading in c.measurements():
+            ...                 return reading.value, reading.user_index
+            >>> asyncio.run(main())
+            (70.0, 2)
         """
         request = uds.consent(user_index, consent_code)
         data = uds.encode_request(request)
