@@ -4,7 +4,8 @@ For every profile a full-featured record (every optional field present) is decod
 ``telemedroom.devices.gatt`` and, in the same run, unpacked with a precompiled
 ``struct.Struct`` of the same fixed layout: the least any Python decoder must do. A third
 column times building the validated pydantic model alone, from ready values: the floor
-of any decoder that returns our domain models.
+of any decoder that returns our domain models. A fourth times a ``SimpleNamespace`` with
+the same fields: the floor of any decoder that returns a Python object at all.
 
 Run: ``make bench`` (or ``.venv/bin/python benchmarks/bench_decode.py [--quick]``).
 Prints a Markdown table; copy it into benchmarks/RESULTS.md with the date and machine.
@@ -19,6 +20,7 @@ import sys
 import timeit
 from collections.abc import Callable
 from datetime import UTC, datetime
+from types import SimpleNamespace
 
 from telemedroom import (
     BloodGlucose,
@@ -116,8 +118,11 @@ def main() -> int:
     args = parser.parse_args()
 
     print(f"Python {platform.python_version()} on {platform.machine()}, one core\n")
-    print("| profile | bytes | telemedroom readings/s | bare struct.unpack/s | ratio | model alone/s |")
-    print("|---|---:|---:|---:|---:|---:|")
+    print(
+        "| profile | bytes | telemedroom readings/s | bare struct.unpack/s | ratio "
+        "| model alone/s | plain object/s | struct vs plain object |"
+    )
+    print("|---|---:|---:|---:|---:|---:|---:|---:|")
     failures = []
     for name, reading, layout in CASES:
         uuid = gatt.characteristic_of(reading)
@@ -133,9 +138,10 @@ def main() -> int:
         ours = per_second(lambda: decode(data, UTC), args.quick)  # noqa: B023
         baseline = per_second(lambda: layout_struct.unpack(data), args.quick)  # noqa: B023
         floor = per_second(lambda: model(**fields), args.quick)  # noqa: B023
+        plain = per_second(lambda: SimpleNamespace(**fields), args.quick)  # noqa: B023
         print(
             f"| {name} | {len(data)} | {ours:,.0f} | {baseline:,.0f} | {baseline / ours:.1f}x "
-            f"| {floor:,.0f} |"
+            f"| {floor:,.0f} | {plain:,.0f} | {baseline / plain:.1f}x |"
         )
     for failure in failures:
         print(failure, file=sys.stderr)
