@@ -187,6 +187,7 @@ async def test_refused_pairing_is_a_pairing_error_with_the_cause(radio: BumbleBa
             await dm.connect(meter.address)
     assert info.value.address == meter.address
     assert "pairing refused" in str(info.value)
+    assert "PAIRING_NOT_SUPPORTED" in info.value.reason  # the SMP reason, from bumble through bleak
     assert info.value.__cause__ is not None  # bleak's error, itself chained to bumble's
 
 

@@ -213,16 +213,17 @@ def _translated(
 ) -> Iterator[None]:
     """Turn bleak's (and the OS's) errors into ours, at the boundary, with the cause chained."""
     bleak = _bleak()
+    prefix = f"{doing}: " if doing else ""
     try:
         yield
     except TelemedroomError:
         raise
     except bleak.exc.BleakDeviceNotFoundError as exc:
-        raise DeviceNotFound(address, f"{doing}: {exc}") from exc
+        raise DeviceNotFound(address, f"{prefix}{exc}") from exc
     except TimeoutError as exc:
-        raise error(address, f"{doing}: timed out") from exc
+        raise error(address, f"{prefix}timed out") from exc
     except (bleak.exc.BleakError, OSError, EOFError) as exc:
-        raise error(address, f"{doing}: {exc}") from exc
+        raise error(address, f"{prefix}{exc}") from exc
 
 
 class DeviceManager:
@@ -526,7 +527,7 @@ class Connection:
                 await client.connect()
         try:
             if self._pair:
-                with _translated(self.address, "pairing failed", PairingError):
+                with _translated(self.address, "", PairingError):
                     async with asyncio.timeout(manager.timeout):
                         await client.pair()
             self._client = client
