@@ -373,3 +373,13 @@ async def test_closing_the_connection_ends_the_stream(radio: BumbleBackend) -> N
         await conn.aclose()
         assert [m async for m in conn.measurements()] == []
         assert not conn.is_connected
+
+
+async def test_adapter_choice_reaches_the_backend(radio: BumbleBackend) -> None:
+    """``adapter=`` becomes bleak's ``bluez={"adapter": ...}``; the virtual backend accepts and ignores it."""
+    strap = await radio.add(VirtualHeartRateStrap([HeartRate(bpm=66)]))
+    async with DeviceManager("hci1", backend=radio) as dm, await dm.connect(strap.address) as conn:
+        [reading] = await take(conn, 1)
+    assert isinstance(reading, HeartRate)
+    assert reading.bpm == 66
+    assert repr(strap) == "VirtualHeartRateStrap(name='TM Strap', address='C0:FF:EE:00:00:05', readings=1)"
