@@ -62,7 +62,7 @@ class Latency:
         )
 
 
-async def latency_telemedroom(count: int) -> Latency:
+async def latency_telemedroom(count: int) -> list[float]:
     async with BumbleBackend() as radio:
         cuff = await radio.add(VirtualBloodPressureCuff())
         async with DeviceManager(backend=radio) as dm, await dm.connect(cuff.address) as conn:
@@ -76,7 +76,7 @@ async def latency_telemedroom(count: int) -> Latency:
                 assert isinstance(reading, BloodPressure)
                 assert reading.systolic == 128
                 await sending
-            await readings.aclose()  # type: ignore[attr-defined]
+            await readings.aclose()
     return samples
 
 
@@ -131,11 +131,14 @@ async def transfer_bare_bumble(count: int) -> float:
             UUID.from_16_bits(racp.RECORD_ACCESS_CONTROL_POINT)
         )
         raw: list[bytes] = []
-        done = asyncio.get_running_loop().create_future()
+        done: asyncio.Future[bytes] = asyncio.get_running_loop().create_future()
+
+        def answered(value: bytes) -> None:
+            if not done.done():
+                done.set_result(value)
+
         await measurement.subscribe(raw.append)
-        await control_point.subscribe(
-            lambda value: done.done() or done.set_result(value), prefer_notify=False
-        )
+        await control_point.subscribe(answered, prefer_notify=False)
         started = time.perf_counter()
         await control_point.write_value(racp.encode_request(racp.report_stored_records()), with_response=True)
         await done

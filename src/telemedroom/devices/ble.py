@@ -31,7 +31,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncGenerator, AsyncIterator, Iterable, Iterator, Sequence
+from collections.abc import AsyncGenerator, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, tzinfo
 from types import TracebackType
@@ -718,7 +718,7 @@ class Connection:
         self._learn_clock(await self._read(self._client, characteristic))
         return True
 
-    async def measurements(self) -> AsyncIterator[Measurement]:
+    async def measurements(self) -> AsyncGenerator[Measurement, None]:
         """Every reading from every supported characteristic, as it arrives.
 
         Values received before the connection was closed are still yielded; then the
