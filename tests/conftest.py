@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import os
+from collections.abc import AsyncIterator
 
+import pytest
 from hypothesis import HealthCheck, settings
+
+from telemedroom.testing import BumbleBackend
 
 # "dev" keeps the edit-test loop quick; "ci" (set by .ci/run) runs many thousands of
 # examples for the fuzz properties so rare byte layouts are reached.
@@ -17,3 +21,10 @@ settings.register_profile(
     print_blob=True,
 )
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "dev"))
+
+
+@pytest.fixture
+async def radio() -> AsyncIterator[BumbleBackend]:
+    """A virtual Bluetooth radio (bumble controllers on an in-memory link): a fake radio only."""
+    async with BumbleBackend() as backend:
+        yield backend

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 import struct
+import sys
 from datetime import UTC
 from pathlib import Path
 
@@ -34,3 +35,19 @@ def test_media_benchmark_cases_produce_what_they_time() -> None:
     assert bench.SIZES == [(1280, 720), (1920, 1080)]
     assert bench.IMAGE_FORMATS == ["png", "jpeg"]
     bench.check_cases()  # asserts frame sizes, formats, and that each snapshot decodes back
+
+
+async def test_ble_benchmark_cases_run_and_check_their_results() -> None:
+    """A tiny run of benchmarks/bench_ble.py over the virtual radio (a fake radio only)."""
+    spec = importlib.util.spec_from_file_location("bench_ble", BENCH.with_name("bench_ble.py"))
+    assert spec is not None
+    assert spec.loader is not None
+    bench = importlib.util.module_from_spec(spec)
+    sys.modules["bench_ble"] = bench  # its dataclass resolves annotations through sys.modules
+    spec.loader.exec_module(bench)
+    result = await bench.run(indications=5, records=20, repeats=1)
+    assert result["records"] == 20
+    assert result["bare_p50_ms"] > 0
+    assert 0 < result["p50_ms"] <= result["p99_ms"]
+    assert result["transfer_s"] > 0
+    assert result["transfer_bare_s"] > 0

@@ -25,6 +25,18 @@ EXPECTED = {
         "wrote exam-",
         "camera released: True",
     ],
+    "stream_virtual_cuff.py": [
+        "found TM Cuff at C0:FF:EE:00:00:01",
+        "inflating: 150 mm[Hg]",
+        "result: 131/84 mm[Hg], pulse 71",
+        "received 2 values, 0 malformed",
+    ],
+    "glucose_records.py": [
+        "the glucometer stores 5 records",
+        "new: #4 96 mg/dL, fasting",
+        "new: #5 97 mg/dL, fasting",
+        "fetched 2 new records; next visit asks from #6",
+    ],
 }
 
 

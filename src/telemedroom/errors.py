@@ -14,6 +14,10 @@ TelemedroomError
     │   └── MeasurementEncodeError   a Measurement cannot be put on the wire
     ├── DeviceNotFound               no device answered at this address
     ├── DeviceConnectionError        the link to a device failed
+    │   └── PairingError             the device refused or failed pairing/bonding
+    ├── RecordAccessError            a Record Access Control Point procedure failed
+    ├── ConsentError                 a multi-user device refused a user's consent code
+    ├── DriverLoadError              a device driver plugin could not be loaded
     └── MediaDeviceError             a camera, microphone or stethoscope cannot be opened or read
 ```
 
@@ -34,13 +38,17 @@ from __future__ import annotations
 
 __all__ = [
     "CodecError",
+    "ConsentError",
     "DeviceConnectionError",
     "DeviceError",
     "DeviceNotFound",
+    "DriverLoadError",
     "MeasurementDecodeError",
     "MeasurementEncodeError",
     "MediaDeviceError",
     "MissingExtraError",
+    "PairingError",
+    "RecordAccessError",
     "TelemedroomError",
     "UnsupportedCharacteristic",
 ]
@@ -211,3 +219,86 @@ class MissingExtraError(TelemedroomError, ImportError):
         self.extra = extra
         self.feature = feature
         super().__init__(f"{feature} needs the {extra!r} extra: pip install 'telemedroom[{extra}]'")
+
+
+class PairingError(DeviceConnectionError):
+    """The device refused pairing or bonding, or pairing failed.
+
+    Glucometers and scales with user data require a bonded, encrypted link; without it
+    they do not hand out records.
+
+    Attributes:
+        address: The device's Bluetooth address.
+        reason: What went wrong, in words; the original exception is ``__cause__``.
+
+    Examples:
+        >>> str(PairingError("C0:FF:EE:00:00:06", "pairing not supported"))
+        'connection to device C0:FF:EE:00:00:06 failed: pairing refused: pairing not supported'
+    """
+
+    def __init__(self, address: str, reason: str) -> None:
+        super().__init__(address, f"pairing refused: {reason}")
+
+
+class RecordAccessError(DeviceError):
+    """A Record Access Control Point (0x2A52) procedure ended with an error response.
+
+    Attributes:
+        address: The device's Bluetooth address.
+        request: The name of the request op code (``"report_stored_records"``, ...).
+        response_code: The RACP response code (GATT Specification Supplement §3.181).
+        response: The name of the response code (``"operand_not_supported"``, ...).
+
+    Examples:
+        >>> err = RecordAccessError("C0:FF:EE:00:00:06", "report_stored_records", 0x09,
+        ...                         "operand_not_supported")
+        >>> err.response_code, str(err)
+        (9, 'device C0:FF:EE:00:00:06 answered report_stored_records with operand_not_supported (0x09)')
+    """
+
+    def __init__(self, address: str, request: str, response_code: int, response: str) -> None:
+        self.address = address
+        self.request = request
+        self.response_code = response_code
+        self.response = response
+        super().__init__(f"device {address} answered {request} with {response} (0x{response_code:02x})")
+
+
+class ConsentError(DeviceError):
+    """A multi-user device (a scale with the User Data Service) refused a consent request.
+
+    Attributes:
+        address: The device's Bluetooth address.
+        user_index: The user slot asked for.
+        result: The User Control Point response value (UDS 1.0 §3.3.1).
+        reason: Its name (``"user_not_authorized"``, ...).
+
+    Examples:
+        >>> str(ConsentError("C0:FF:EE:00:00:04", 1, 5, "user_not_authorized"))
+        'device C0:FF:EE:00:00:04 refused consent for user 1: user_not_authorized (0x05)'
+    """
+
+    def __init__(self, address: str, user_index: int, result: int, reason: str) -> None:
+        self.address = address
+        self.user_index = user_index
+        self.result = result
+        self.reason = reason
+        super().__init__(f"device {address} refused consent for user {user_index}: {reason} (0x{result:02x})")
+
+
+class DriverLoadError(DeviceError):
+    """A device driver registered in the ``telemedroom.drivers`` entry-point group failed to load.
+
+    Attributes:
+        entry_point: The entry point as written in the plugin's metadata (``name = module:attr``).
+        reason: What went wrong; the original exception is ``__cause__``.
+
+    Examples:
+        >>> str(DriverLoadError("acme = acme_driver:Driver", "no module named 'acme_driver'"))
+        "device driver plugin 'acme = acme_driver:Driver' cannot be loaded: no module named 'acme_driver'"
+    """
+
+    def __init__(self, entry_point: str, reason: str) -> None:
+        self.entry_point = entry_point
+        self.reason = reason
+        super().__init__(f"device driver plugin {entry_point!r} cannot be loaded: {reason}")

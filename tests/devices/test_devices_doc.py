@@ -33,6 +33,7 @@ NAMES = sorted(
     | {special.value for special in codecs.Special}
     | {
         "device_clock_not_set",
+        "device_clock_corrected",
         "measurement_unsuccessful",
         "temperature_type_reserved",
         "pulse_rate_exceeds_upper_limit",

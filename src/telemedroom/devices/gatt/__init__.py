@@ -2,10 +2,10 @@
 
 One module per profile (``blood_pressure``, ``heart_rate``, ``health_thermometer``,
 ``pulse_oximeter``, ``weight_scale``, ``glucose``, ``device_information``, ``battery``,
-``current_time``), each a set of pure functions. This package adds the dispatch by
-UUID (:func:`decode`, :func:`encode`) and a small stateful :class:`Decoder` for a live
-connection, which joins what belongs together (glucose contexts, the thermometer's
-fixed site, the Device Information).
+``current_time``, ``record_access``, ``user_data``), each a set of pure functions.
+This package adds the dispatch by UUID (:func:`decode`, :func:`encode`) and a small
+stateful :class:`Decoder` for a live connection, which joins what belongs together
+(glucose contexts, the thermometer's fixed site, the Device Information).
 
 Examples:
     >>> from telemedroom.devices import gatt
@@ -27,6 +27,8 @@ from telemedroom.devices.gatt import (
     health_thermometer,
     heart_rate,
     pulse_oximeter,
+    record_access,
+    user_data,
     weight_scale,
 )
 from telemedroom.devices.gatt._decoder import Decoder
@@ -52,7 +54,9 @@ __all__ = [
     "health_thermometer",
     "heart_rate",
     "pulse_oximeter",
+    "record_access",
     "short_uuid",
+    "user_data",
     "weight_scale",
 ]
 
