@@ -9,7 +9,12 @@ import pytest
 
 import telemedroom
 
-PUBLIC_PACKAGES = ["telemedroom", "telemedroom.devices", "telemedroom.devices.gatt"]
+PUBLIC_PACKAGES = [
+    "telemedroom",
+    "telemedroom.devices",
+    "telemedroom.devices.gatt",
+    "telemedroom.fhir",
+]
 
 
 @pytest.mark.parametrize("name", PUBLIC_PACKAGES)
