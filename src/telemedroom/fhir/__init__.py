@@ -15,6 +15,8 @@ Examples:
 from __future__ import annotations
 
 from telemedroom.errors import OperationOutcomeIssue
+from telemedroom.fhir._smart import SmartBackendAuth
+from telemedroom.fhir.client import BearerToken, FhirAuth, FhirClient, Retry
 from telemedroom.fhir.mapping import (
     MappingConfig,
     from_bundle,
@@ -30,8 +32,13 @@ from telemedroom.fhir.mapping import (
 )
 
 __all__ = [
+    "BearerToken",
+    "FhirAuth",
+    "FhirClient",
     "MappingConfig",
     "OperationOutcomeIssue",
+    "Retry",
+    "SmartBackendAuth",
     "from_bundle",
     "from_observation",
     "gateway_device",

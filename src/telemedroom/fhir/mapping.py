@@ -1146,7 +1146,11 @@ def from_bundle(bundle: Bundle | Json) -> list[Measurement]:
     """
     data = _as_json(bundle)
     resources = [(e.get("fullUrl"), e.get("resource", {})) for e in data.get("entry", [])]
-    devices = {url: res for url, res in resources if res.get("resourceType") == "Device" and url}
+    devices: dict[str, Json] = {}
+    for url, res in resources:
+        if res.get("resourceType") == "Device":
+            # A reference may name the entry's fullUrl or, relative, "Device/<id>".
+            devices.update({key: res for key in (url, f"Device/{res.get('id')}") if key})
     mains: list[Json] = []
     related: dict[str, list[Json]] = {}
     for _url, res in resources:
