@@ -30,13 +30,18 @@ from telemedroom.fhir.mapping import (
     to_transaction,
     transaction_json,
 )
+from telemedroom.fhir.outbox import DrainResult, FhirSink, FileSink, Outbox
 
 __all__ = [
     "BearerToken",
+    "DrainResult",
     "FhirAuth",
     "FhirClient",
+    "FhirSink",
+    "FileSink",
     "MappingConfig",
     "OperationOutcomeIssue",
+    "Outbox",
     "Retry",
     "SmartBackendAuth",
     "from_bundle",

@@ -46,6 +46,7 @@ from fhir.resources.R4B.provenance import Provenance
 
 from telemedroom.errors import FhirMappingError
 from telemedroom.fhir import _codes as c
+from telemedroom.fhir._json import dumps
 from telemedroom.measurements import (
     BloodGlucose,
     BloodPressure,
@@ -518,19 +519,6 @@ def to_observation(
     return result
 
 
-def _dumps(data: Json) -> bytes:
-    return json.dumps(data, separators=(",", ":"), ensure_ascii=False, default=_json_default).encode()
-
-
-def _json_default(value: object) -> object:
-    if isinstance(value, Decimal):
-        # Integers stay integers; other decimals came from repr(float), and float()
-        # gives the very same float back.
-        exponent = value.as_tuple().exponent
-        return int(value) if isinstance(exponent, int) and exponent >= 0 else float(value)
-    raise TypeError(f"{type(value).__name__} is not JSON serialisable")
-
-
 def observation_json(
     measurement: Measurement,
     *,
@@ -553,7 +541,7 @@ def observation_json(
         b'{"resourceType":"Observation","meta":{"p'
     """
     ctx = _context(patient, device, encounter, performer, gateway, received_at, config)
-    return [_dumps(d) for d in _observation_dicts(measurement, ctx)]
+    return [dumps(d) for d in _observation_dicts(measurement, ctx)]
 
 
 def _device_json(info: DeviceInfo, resource_id: str | None = None) -> Json:
@@ -761,12 +749,16 @@ def transaction_json(
     if not targets:
         raise FhirMappingError("Bundle", "a transaction needs at least one measurement")
     if provenance:
+        # Provenance has no identifier to create it conditionally; a PUT with a
+        # deterministic client id (uuid5 of its targets) is just as safe to repeat.
         prov = _provenance_json(targets, gateway_ref, now)
+        full_url = _urn("Provenance", "", "|".join(targets))
+        prov = {"resourceType": "Provenance", "id": full_url.removeprefix("urn:uuid:"), **prov}
         entries.append(
             {
-                "fullUrl": _urn("Provenance", "", "|".join(targets)),
+                "fullUrl": full_url,
                 "resource": prov,
-                "request": {"method": "POST", "url": "Provenance"},
+                "request": {"method": "PUT", "url": f"Provenance/{prov['id']}"},
             }
         )
     return {"resourceType": "Bundle", "type": "transaction", "entry": entries}
@@ -803,8 +795,9 @@ def to_transaction(
     """A transaction Bundle creating the readings, their Devices and a Provenance.
 
     Every entry has a ``urn:uuid`` fullUrl (uuid5 of its identifier, so rebuilding the
-    bundle gives the same bytes) and Device and Observation creates are conditional
-    (``ifNoneExist`` on the identifier): sending the bundle twice creates nothing new.
+    bundle gives the same bytes), Device and Observation creates are conditional
+    (``ifNoneExist`` on the identifier) and the Provenance is a PUT with a deterministic
+    id: sending the bundle twice creates nothing new.
 
     Args:
         measurements: The readings.
@@ -824,10 +817,10 @@ def to_transaction(
         ...                device=DeviceInfo(system_id="00-1B-2C-FF-FE-3D-4E-5F"))
         >>> bundle = to_transaction([hr], patient="Patient/p1")
         >>> for e in bundle.entry:
-        ...     print(e.request.method, e.request.url, e.fullUrl[:9])
+        ...     print(e.request.method, e.request.url.split("/")[0], e.fullUrl[:9])
         POST Device urn:uuid:
         POST Observation urn:uuid:
-        POST Provenance urn:uuid:
+        PUT Provenance urn:uuid:
         >>> bundle.entry[1].request.ifNoneExist.partition("|")[2]
         '001B2CFFFE3D4E5F-Patient%2Fp1-2a37-147842-20261124T000000.000000Z'
     """

@@ -422,17 +422,21 @@ class FakeFhirServer:
                 self._check(fixed)
                 writes.append((kind, fixed, rid))
         answers = []
+        versions: dict[tuple[str, str], int] = {}
         for kind, resource, rid, write in plan:
+            current = self._store.get(kind, {}).get(rid)
             if write and resource is not None:
+                version = int(current["meta"]["versionId"]) + 1 if current else 1
+                versions[kind, rid] = version
+                status = "200 OK" if current else "201 Created"
                 answers.append(
-                    {"response": {"status": "201 Created", "location": f"{kind}/{rid}/_history/1"}}
+                    {"response": {"status": status, "location": f"{kind}/{rid}/_history/{version}"}}
                 )
             else:
                 answers.append({"response": {"status": "200 OK", "location": f"{kind}/{rid}"}})
         for kind, fixed, rid in writes:
-            current = self._store.get(kind, {}).get(rid)
-            version = int(current["meta"]["versionId"]) + 1 if current else 1
-            self._store.setdefault(kind, {})[rid] = self._stamp(fixed, rid, version)
+            self._store.setdefault(kind, {})[rid] = self._stamp(fixed, rid, versions[kind, rid])
+            self._deleted.discard((kind, rid))
         self._save()
         return _json(200, {"resourceType": "Bundle", "type": "transaction-response", "entry": answers})
 
