@@ -18,6 +18,13 @@ EXPECTED = {
         "glucose: 104 mg/dL, fasting, tested by self",
         "refused: characteristic 2a35, byte 5",
     ],
+    "fhir_upload.py": [
+        "LOINC 85354-9 MDC 150020",
+        "Systolic blood pressure: 128.0 mm[Hg]",
+        "outbox: 2 bundles sent in 1 transaction, 0 left",
+        "server holds 2 Observations: 85354-9, 8867-4",
+        "identifier 001B2CFFFE3D4E5F-Patient/anna-2a35-150020-20261124T081500.000000Z",
+    ],
 }
 
 

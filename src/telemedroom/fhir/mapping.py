@@ -111,15 +111,16 @@ class MappingConfig:
 _DEFAULT_CONFIG = MappingConfig()
 
 
-def _decimal(value: float | int) -> Decimal:
+def _number(value: float | int) -> float | int:
+    # Floats go into the JSON as repr() writes them (the shortest text that reads back
+    # as the same float) and fhir.resources turns that text into a Decimal: lossless.
     if isinstance(value, float) and not math.isfinite(value):
         raise FhirMappingError("Observation", f"{value} is not a finite number")
-    # repr() is the shortest string that reads back as the same float: lossless.
-    return Decimal(value) if isinstance(value, int) else Decimal(repr(value))
+    return value
 
 
 def _quantity(value: float | int, unit: str) -> Json:
-    return {"value": _decimal(value), "unit": unit, "system": c.UCUM, "code": unit}
+    return {"value": _number(value), "unit": unit, "system": c.UCUM, "code": unit}
 
 
 def _concept(row: c.Row) -> Json:
@@ -160,8 +161,12 @@ def _stamp(m: Measurement, when: datetime) -> str:
     return prefix + when.astimezone(UTC).strftime("%Y%m%dT%H%M%S.%fZ")
 
 
+def _is_intermediate(m: Measurement) -> bool:
+    return isinstance(m, BloodPressure | BodyTemperature) and m.intermediate
+
+
 def _variant(m: Measurement) -> tuple[str, int]:
-    flag = bool(getattr(m, "intermediate", False) or getattr(m, "continuous", False))
+    flag = _is_intermediate(m) or (isinstance(m, OxygenSaturation) and m.continuous)
     kind: str = getattr(m, "kind", "")
     try:
         return c.VARIANTS[kind, flag]
@@ -191,7 +196,7 @@ class _Builder:
         self.effective = self.when.isoformat()
         self.id_prefix = f"{_device_key(m.device)}-{ctx.patient}-{self.characteristic:04x}"
         self.id_stamp = _stamp(m, self.when)
-        preliminary = getattr(m, "intermediate", False) or not m.status.isdisjoint(c.PRELIMINARY_FLAGS)
+        preliminary = _is_intermediate(m) or not m.status.isdisjoint(c.PRELIMINARY_FLAGS)
         self.status = (
             "entered-in-error"
             if not m.status.isdisjoint(c.INVALID_FLAGS)
@@ -353,7 +358,7 @@ def _body_weight(m: BodyWeight, b: _Builder) -> list[Json]:
         # The vital-signs body-height units are cm and [in_i]: metres are scaled exactly.
         if m.height_unit == "m":
             height = b.numeric(c.BODY_HEIGHT, 0, "cm", primary=False)
-            height["valueQuantity"]["value"] = _decimal(m.height).scaleb(2)
+            height["valueQuantity"]["value"] = float(Decimal(repr(_number(m.height))).scaleb(2))
         else:
             height = b.numeric(c.BODY_HEIGHT, m.height, m.height_unit, primary=False)
         out.append(height)
@@ -488,7 +493,7 @@ def to_observations(
         >>> for o in to_observations(w, patient="Patient/p1"):
         ...     print(o.code.coding[0].code, o.valueQuantity.value, o.valueQuantity.code)
         29463-7 72.4 kg
-        8302-2 178 cm
+        8302-2 178.0 cm
         39156-5 22.9 kg/m2
     """
     ctx = _context(patient, device, encounter, performer, gateway, received_at, config)
@@ -852,7 +857,7 @@ def _codes_of(concept: Json | None) -> set[tuple[str, str]]:
     return {(cd.get("system", ""), cd.get("code", "")) for cd in (concept or {}).get("coding", [])}
 
 
-def _number(value: Any) -> float:
+def _as_float(value: Any) -> float:
     return float(value)
 
 
@@ -860,7 +865,7 @@ def _qty(item: Json) -> tuple[float | None, str | None]:
     q = item.get("valueQuantity")
     if q is None or "value" not in q:
         return None, None
-    return _number(q["value"]), q.get("code") or q.get("unit")
+    return _as_float(q["value"]), q.get("code") or q.get("unit")
 
 
 def _row_of(concept: Json | None, rows: Iterable[c.Row]) -> c.Row | None:

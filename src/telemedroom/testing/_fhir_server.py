@@ -132,6 +132,8 @@ class FakeFhirServer:
         self.requests: list[tuple[str, str]] = []
         self._failures: deque[tuple[int, str | None]] = deque()
         self._store: dict[str, dict[str, Json]] = {}
+        # (type, identifier system, value) -> ids: conditional creates stay O(1) at 10k+ resources
+        self._by_identifier: dict[tuple[str, str, str], set[str]] = {}
         self._deleted: set[tuple[str, str]] = set()
         self._next_id = 1
         self._clients: dict[str, Any] = {}
@@ -139,8 +141,10 @@ class FakeFhirServer:
         self._jtis: set[str] = set()
         if self.path is not None and self.path.exists():
             saved = json.loads(self.path.read_text())
-            self._store = saved["store"]
             self._deleted = {(t, i) for t, i in saved["deleted"]}
+            for kind, held in saved["store"].items():
+                for resource in held.values():
+                    self._keep(kind, resource)
             self._next_id = saved["next_id"]
 
     # ------------------------------------------------------------------ test controls
@@ -216,13 +220,27 @@ class FakeFhirServer:
         if len(parts) == 2 and method == "PUT":
             return self._update(parts[0], parts[1], self._body(request), request.headers.get("If-Match"))
         if len(parts) == 2 and method == "DELETE":
-            self._store.get(parts[0], {}).pop(parts[1], None)
+            self._drop(parts[0], parts[1])
             self._deleted.add((parts[0], parts[1]))
             self._save()
             return httpx.Response(204)
         return _outcome(405, "not-supported", f"{method} {rel} is not supported")
 
     # ------------------------------------------------------------------ storage
+    def _keep(self, kind: str, resource: Json) -> None:
+        self._drop(kind, resource["id"])
+        self._store.setdefault(kind, {})[resource["id"]] = resource
+        for ident in resource.get("identifier", []):
+            key = (kind, ident.get("system") or "", ident.get("value") or "")
+            self._by_identifier.setdefault(key, set()).add(resource["id"])
+
+    def _drop(self, kind: str, resource_id: str) -> None:
+        old = self._store.get(kind, {}).pop(resource_id, None)
+        for ident in (old or {}).get("identifier", []):
+            self._by_identifier.get(
+                (kind, ident.get("system") or "", ident.get("value") or ""), set()
+            ).discard(resource_id)
+
     def _save(self) -> None:
         if self.path is None:
             return
@@ -279,8 +297,15 @@ class FakeFhirServer:
         unknown = set(query) - _SEARCH_PARAMS
         if unknown:
             raise _Fail(_outcome(400, "not-supported", f"unknown search parameter(s) {sorted(unknown)}"))
+        held = self._store.get(resource_type, {})
+        candidates: Iterable[Json] = held.values()
+        if "identifier" in query:
+            parts = _split_token(query["identifier"])
+            if len(parts) > 1:  # system|value: look it up instead of scanning
+                ids = self._by_identifier.get((resource_type, parts[0], "|".join(parts[1:])), set())
+                candidates = [held[i] for i in sorted(ids)]
         out = []
-        for res in self._store.get(resource_type, {}).values():
+        for res in candidates:
             if "_id" in query and res["id"] != query["_id"]:
                 continue
             if "identifier" in query and not self._token_match(
@@ -360,7 +385,7 @@ class FakeFhirServer:
                 return _json(200, existing, {"Location": f"{self.base_url}/{resource_type}/{existing['id']}"})
         self._check(resource)
         stored = self._stamp(resource, self._new_id(), 1)
-        self._store.setdefault(resource_type, {})[stored["id"]] = stored
+        self._keep(resource_type, stored)
         self._save()
         location = f"{self.base_url}/{resource_type}/{stored['id']}/_history/1"
         return _json(201, stored, {"Location": location, "ETag": 'W/"1"'})
@@ -376,7 +401,7 @@ class FakeFhirServer:
             return _outcome(412, "conflict", f"version {if_match} is not the current version {version}")
         self._check(resource)
         stored = self._stamp(resource, resource_id, version + 1)
-        self._store.setdefault(resource_type, {})[resource_id] = stored
+        self._keep(resource_type, stored)
         self._deleted.discard((resource_type, resource_id))
         self._save()
         return _json(201 if current is None else 200, stored, {"ETag": f'W/"{version + 1}"'})
@@ -435,7 +460,7 @@ class FakeFhirServer:
             else:
                 answers.append({"response": {"status": "200 OK", "location": f"{kind}/{rid}"}})
         for kind, fixed, rid in writes:
-            self._store.setdefault(kind, {})[rid] = self._stamp(fixed, rid, versions[kind, rid])
+            self._keep(kind, self._stamp(fixed, rid, versions[kind, rid]))
             self._deleted.discard((kind, rid))
         self._save()
         return _json(200, {"resourceType": "Bundle", "type": "transaction-response", "entry": answers})
