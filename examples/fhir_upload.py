@@ -26,9 +26,8 @@ async def main(folder: Path) -> None:
     observation = to_observation(reading, patient="Patient/anna")
     print("LOINC", observation.code.coding[0].code, "MDC", observation.code.coding[1].code)
     for component in observation.component:
-        print(
-            f"  {component.code.coding[0].display}: {component.valueQuantity.value} {component.valueQuantity.code}"
-        )
+        quantity = component.valueQuantity
+        print(f"  {component.code.coding[0].display}: {quantity.value} {quantity.code}")
 
     room = gateway_device("Room Quartier Nord", identifier="room-nord-1")
     bundle = transaction_json([reading], patient="Patient/anna", gateway=room)
@@ -42,9 +41,8 @@ async def main(folder: Path) -> None:
         await outbox.put(bundle)
         await outbox.put(bundle)  # sent twice by mistake: still one reading on the server
         result = await outbox.drain(fhir)
-        print(
-            f"outbox: {result.sent} bundles sent in {result.batches} transaction, {await outbox.pending()} left"
-        )
+        left = await outbox.pending()
+        print(f"outbox: {result.sent} bundles sent in {result.batches} transaction, {left} left")
         stored = [o async for o in fhir.search("Observation", {"subject": "Patient/anna"})]
     print(
         f"server holds {len(stored)} Observations: {', '.join(sorted(o.code.coding[0].code for o in stored))}"
