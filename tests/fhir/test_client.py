@@ -218,6 +218,17 @@ async def test_bearer_token_is_sent_only_to_the_server() -> None:
     assert seen == [("fhir.example", "Bearer t0k"), ("elsewhere.example", None)]
 
 
+async def test_bad_input_is_a_mapping_error_before_anything_is_sent(server: FakeFhirServer) -> None:
+    async with client(server) as fhir:
+        with pytest.raises(FhirMappingError):
+            await fhir.create(b"<Patient/>")
+        with pytest.raises(FhirMappingError):
+            await fhir.create({"active": True})
+        with pytest.raises(FhirMappingError):
+            await fhir.update({"resourceType": "Patient"})
+    assert server.requests == []
+
+
 async def test_non_fhir_answer_is_a_mapping_error() -> None:
     transport = httpx.MockTransport(lambda request: httpx.Response(200, json={"hello": "world"}))
     async with FhirClient("https://fhir.example", transport=transport) as fhir:

@@ -19,7 +19,13 @@ from pathlib import Path
 import pytest
 
 from telemedroom import BloodPressure, DeviceInfo, HeartRate
-from telemedroom.errors import FhirConnectionError, OutboxCorrupted, OutboxError, OutboxKeyError
+from telemedroom.errors import (
+    FhirConnectionError,
+    FhirMappingError,
+    OutboxCorrupted,
+    OutboxError,
+    OutboxKeyError,
+)
 from telemedroom.fhir import FhirClient, FileSink, Outbox, Retry, from_bundle, transaction_json
 from telemedroom.testing import FakeFhirServer
 
@@ -48,7 +54,9 @@ class Sleeps:
     async def __call__(self, seconds: float) -> None:
         self.delays.append(seconds)
         if len(self.delays) == self.on_call and callable(self.action):
-            self.action()
+            result = self.action()
+            if result is not None:
+                await result
 
 
 def fhir(server: FakeFhirServer) -> FhirClient:
@@ -137,6 +145,33 @@ async def test_drain_backs_off_while_unreachable_then_delivers(tmp_path: Path) -
     assert len(sleeps.delays) == 3
     assert sleeps.delays[0] < sleeps.delays[1] < sleeps.delays[2]
     assert len(server.resources("Observation")) == 2
+
+
+async def test_put_is_not_blocked_by_a_drain_that_waits_for_the_server(tmp_path: Path) -> None:
+    server = FakeFhirServer()
+    server.unreachable = True
+    outbox = Outbox(tmp_path / "o.sqlite", key=KEY)
+
+    async def new_reading_meanwhile() -> None:
+        # the room keeps measuring while the drain waits: put() must not wait for it
+        await outbox.put(bundle(3))
+        server.unreachable = False
+
+    outbox.retry = Retry(backoff=1.0, sleep=Sleeps(on_call=2, action=new_reading_meanwhile))
+    async with outbox, fhir(server) as client:
+        await outbox.put(bundle(1), bundle(2))
+        result = await outbox.drain(client)
+    assert result.sent == 3
+    assert len(server.resources("Observation")) == 3
+
+
+async def test_put_refuses_what_is_not_a_bundle(tmp_path: Path) -> None:
+    async with Outbox(tmp_path / "o.sqlite", key=KEY) as outbox:
+        with pytest.raises(FhirMappingError):
+            await outbox.put(b"not json")
+        with pytest.raises(FhirMappingError):
+            await outbox.put({"resourceType": "Patient"})
+        assert await outbox.pending() == 0
 
 
 async def test_drain_gives_up_after_max_failures(tmp_path: Path) -> None:

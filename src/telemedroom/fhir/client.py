@@ -48,6 +48,7 @@ from telemedroom.errors import (
     ResourceGone,
     ResourceNotFound,
 )
+from telemedroom.fhir._json import dumps
 
 __all__ = ["BearerToken", "FhirAuth", "FhirClient", "Retry"]
 
@@ -190,8 +191,21 @@ def _body(resource: Resource | Mapping[str, Any] | bytes) -> bytes:
     if isinstance(resource, bytes):
         return resource
     if isinstance(resource, Mapping):
-        return json.dumps(resource, separators=(",", ":"), default=str).encode()
+        return dumps(dict(resource))
     return resource.model_dump_json().encode()
+
+
+def _identity(body: bytes) -> tuple[str, str | None]:
+    """The resourceType and id of a resource given as JSON bytes."""
+    try:
+        data = json.loads(body)
+    except ValueError as exc:
+        raise FhirMappingError("Resource", f"not JSON: {exc}") from exc
+    kind = data.get("resourceType") if isinstance(data, dict) else None
+    if not isinstance(kind, str):
+        raise FhirMappingError("Resource", "a resource needs a resourceType")
+    rid = data.get("id")
+    return kind, rid if isinstance(rid, str) else None
 
 
 def _transaction_is_idempotent(body: bytes) -> bool:
@@ -391,10 +405,7 @@ class FhirClient:
             PreconditionFailed: ``if_none_exist`` matched more than one resource.
         """
         body = _body(resource)
-        resource_type = json.loads(body).get("resourceType") if not isinstance(resource, Resource) else None
-        kind = resource.get_resource_type() if isinstance(resource, Resource) else resource_type
-        if not isinstance(kind, str):
-            raise FhirMappingError("Resource", "a resource to create needs a resourceType")
+        kind, _id = _identity(body)
         headers = {"Prefer": "return=representation"}
         if if_none_exist is not None:
             headers["If-None-Exist"] = if_none_exist
@@ -415,15 +426,14 @@ class FhirClient:
             PreconditionFailed: The version did not match.
             ResourceConflict: The server refused the version (409).
         """
-        data = json.loads(_body(resource))
-        if not data.get("id"):
-            raise FhirMappingError(str(data.get("resourceType")), "an update needs the resource's id")
+        body = _body(resource)
+        kind, rid = _identity(body)
+        if rid is None:
+            raise FhirMappingError(kind, "an update needs the resource's id")
         headers = {"Prefer": "return=representation"}
         if if_match is not None:
             headers["If-Match"] = f'W/"{if_match}"'
-        return await self._resource(
-            "PUT", f"{data['resourceType']}/{data['id']}", content=_body(resource), headers=headers
-        )
+        return await self._resource("PUT", f"{kind}/{rid}", content=body, headers=headers)
 
     async def transaction(self, bundle: Bundle | Mapping[str, Any] | bytes) -> Bundle:
         """Post a transaction Bundle; all of it succeeds or none of it.

@@ -168,7 +168,7 @@ class Outbox:
         # One thread owns the connection: sqlite3 objects must stay on their thread.
         self._executor = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="outbox")
         self._db: sqlite3.Connection | None = None
-        self._lock = asyncio.Lock()
+        self._draining = asyncio.Lock()  # one drain at a time; put() never waits for it
 
     async def __aenter__(self) -> Self:
         await self.open()
@@ -240,6 +240,13 @@ class Outbox:
         All of them are committed together, in one fsync'ed SQLite transaction.
         """
         payloads = [b if isinstance(b, bytes) else dumps(b) for b in bundles]
+        for payload in payloads:
+            try:
+                kind = json.loads(payload).get("resourceType")
+            except (ValueError, AttributeError):
+                kind = None
+            if kind != "Bundle":
+                raise FhirMappingError("Bundle", "the outbox stores transaction Bundles (JSON objects)")
         db = self._conn()
 
         def work() -> list[int]:
@@ -262,8 +269,8 @@ class Outbox:
                 raise self._fail(exc) from exc
             return ids
 
-        async with self._lock:
-            return await self._run(work)
+        # No lock: the one database thread runs each put() whole, even during a drain.
+        return await self._run(work)
 
     async def pending(self) -> int:
         """How many rows wait to be sent."""
@@ -355,7 +362,7 @@ class Outbox:
         sent = batches = failures = 0
         rejected: list[int] = []
         corrupt: list[tuple[int, str]] = []
-        async with self._lock:
+        async with self._draining:
             while True:
                 good, bad = await self._run(functools.partial(self._next_batch, size))
                 if bad:
