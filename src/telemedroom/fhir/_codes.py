@@ -199,6 +199,16 @@ SPO2_SLOW = Row("spo2_slow", (_tm("spo2-slow", "SpO2, slow-responding average"),
 PULSE_FAST = Row("pulse_rate_fast", (_tm("pulse-rate-fast", "Pulse rate, fast-responding average"),))
 PULSE_SLOW = Row("pulse_rate_slow", (_tm("pulse-rate-slow", "Pulse rate, slow-responding average"),))
 
+# OxygenSaturation fields that become components: (field, row, UCUM unit).
+SPO2_EXTRAS = (
+    ("pulse_amplitude_index", PULSE_AMPLITUDE, "%"),
+    ("spo2_fast_percent", SPO2_FAST, "%"),
+    ("pulse_rate_fast", PULSE_FAST, "/min"),
+    ("spo2_slow_percent", SPO2_SLOW, "%"),
+    ("pulse_rate_slow", PULSE_SLOW, "/min"),
+)
+
+
 # Glucose by glucometer: the LOINC term depends on mass vs. molar concentration and on
 # the specimen (LOINC: 41653-7 "Glucose [Mass/volume] in Capillary blood by Glucometer",
 # 14743-9 "Glucose [Moles/volume] in Capillary blood by Glucometer"; 2339-0/15074-8 in
