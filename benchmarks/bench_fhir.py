@@ -4,8 +4,9 @@
    ``observation_json``; and the validated-model path ``to_observation`` +
    ``model_dump_json``) versus building the *equivalent* Observation directly with
    ``fhir.resources`` from ready values and serialising it.
-2. Draining 10,000 readings from the outbox to FakeFhirServer (an in-process fake FHIR
-   server that validates what it stores) in batches, versus one request per reading.
+2. Draining 10,000 readings from the outbox to FakeFhirServer (a fake FHIR server) in
+   batches of 100, versus one request per reading: in process (httpx MockTransport, no
+   network at all), and served by uvicorn in another process over loopback TCP.
 
 Run: ``make bench`` (or ``.venv/bin/python benchmarks/bench_fhir.py [--quick]``).
 Prints Markdown; copy it into benchmarks/RESULTS.md with the date and machine.
@@ -25,6 +26,7 @@ import timeit
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 from fhir.resources.R4B.observation import Observation
 
@@ -98,28 +100,95 @@ def reading(n: int) -> HeartRate:
     return HeartRate(bpm=40 + n % 100, measured_at=AT + timedelta(seconds=n), device=DEVICE)
 
 
-async def drain_seconds(count: int, batch_size: int, folder: Path, *, validate: bool = True) -> float:
+async def drain_seconds(
+    count: int, batch_size: int, folder: Path, *, validate: bool = True, base_url: str | None = None
+) -> float:
+    """Seconds to drain ``count`` readings; in process, or to the server at ``base_url``."""
     server = FakeFhirServer(validate=validate)
+    transport = None if base_url else server.transport()
     bundles = [transaction_json([reading(n)], patient=PATIENT, received_at=AT) for n in range(count)]
+    name = f"outbox-{batch_size}-{validate}-{bool(base_url)}.sqlite"
     async with (
-        Outbox(
-            folder / f"outbox-{batch_size}-{validate}.sqlite", key=os.urandom(32), batch_size=batch_size
-        ) as outbox,
-        FhirClient(server.base_url, transport=server.transport(), retry=Retry(attempts=1)) as fhir,
+        Outbox(folder / name, key=os.urandom(32), batch_size=batch_size) as outbox,
+        FhirClient(base_url or server.base_url, transport=transport, retry=Retry(attempts=1)) as fhir,
     ):
         await outbox.put(*bundles)
         start = time.perf_counter()
         result = await outbox.drain(fhir)
         elapsed = time.perf_counter() - start
+        if base_url:
+            found = [r async for r in fhir.search("Observation", {"_count": "1000"})]
+            assert len(found) == count
     assert result.sent == count
-    assert len(server.resources("Observation")) == count
+    if not base_url:
+        assert len(server.resources("Observation")) == count
     return elapsed
+
+
+def serve(port: int, validate: bool) -> None:
+    """Serve a FakeFhirServer over HTTP with uvicorn (the ``server`` extra): real TCP."""
+    import httpx
+    import uvicorn
+
+    server = FakeFhirServer(f"http://127.0.0.1:{port}/r4", validate=validate, page_size=1000)
+
+    async def app(scope: dict[str, Any], receive: Callable[[], Any], send: Callable[[Any], Any]) -> None:
+        if scope["type"] != "http":
+            return
+        body, more = b"", True
+        while more:
+            message = await receive()
+            body += message.get("body", b"")
+            more = message.get("more_body", False)
+        query = scope["query_string"].decode()
+        url = f"http://127.0.0.1:{port}{scope['path']}" + (f"?{query}" if query else "")
+        headers = [(k.decode(), v.decode()) for k, v in scope["headers"]]
+        response = server.handle(httpx.Request(scope["method"], url, headers=headers, content=body))
+        out = [(k.encode(), v.encode()) for k, v in response.headers.items() if k.lower() != "content-length"]
+        out.append((b"content-length", str(len(response.content)).encode()))
+        await send({"type": "http.response.start", "status": response.status_code, "headers": out})
+        await send({"type": "http.response.body", "body": response.content})
+
+    uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)
+
+
+def served_drain_seconds(count: int, batch_size: int, folder: Path, *, validate: bool) -> float:
+    """:func:`drain_seconds` against a fake served by uvicorn in another process."""
+    import socket
+    import subprocess
+
+    import httpx
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    flag = "--validate" if validate else "--no-validate"
+    process = subprocess.Popen([sys.executable, __file__, "--serve", str(port), flag])
+    try:
+        base_url = f"http://127.0.0.1:{port}/r4"
+        for _ in range(200):  # until it answers
+            try:
+                if httpx.get(f"{base_url}/metadata").is_success:
+                    break
+            except httpx.TransportError:
+                time.sleep(0.05)
+        return asyncio.run(drain_seconds(count, batch_size, folder, validate=validate, base_url=base_url))
+    finally:
+        process.terminate()
+        process.wait()
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="fewer calls and readings (a smoke run)")
+    parser.add_argument("--serve", type=int, help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--validate", action=argparse.BooleanOptionalAction, default=True, help=argparse.SUPPRESS
+    )
     args = parser.parse_args()
+    if args.serve:
+        serve(args.serve, args.validate)
+        return
     repeat, count = (2, 500) if args.quick else (5, 10_000)
     print(f"Python {sys.version.split()[0]}, {platform.processor() or platform.machine()}, one core")
     print()
@@ -136,13 +205,15 @@ def main() -> None:
     )
     print("|---|---:|---:|---:|")
     with tempfile.TemporaryDirectory() as tmp:
-        for validate, label in (
-            (True, "fake server validates every resource"),
-            (False, "fake server stores unvalidated"),
-        ):
+        for validate in (True, False):
+            label = "validates every resource" if validate else "stores unvalidated"
             batched = asyncio.run(drain_seconds(count, 100, Path(tmp), validate=validate))
             single = asyncio.run(drain_seconds(count, 1, Path(tmp), validate=validate))
-            print(f"| {label} | {batched:.2f} | {single:.2f} | {single / batched:.1f}x |")
+            print(f"| in process, fake {label} | {batched:.2f} | {single:.2f} | {single / batched:.1f}x |")
+            batched = served_drain_seconds(count, 100, Path(tmp), validate=validate)
+            single = served_drain_seconds(count, 1, Path(tmp), validate=validate)
+            speed_up = single / batched
+            print(f"| uvicorn, loopback TCP, fake {label} | {batched:.2f} | {single:.2f} | {speed_up:.1f}x |")
 
 
 if __name__ == "__main__":

@@ -253,6 +253,7 @@ class FhirServerError(FhirError):
         outcome: The raw ``OperationOutcome`` JSON, or ``None``.
 
     Examples:
+        >>> from telemedroom.errors import OperationOutcomeIssue
         >>> err = FhirServerError(422, "POST", "https://fhir.example/Observation",
         ...                       (OperationOutcomeIssue("error", "invalid", "status is required"),))
         >>> str(err)

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from telemedroom.errors import OperationOutcomeIssue
 from telemedroom.fhir._smart import SmartBackendAuth
-from telemedroom.fhir.client import BearerToken, FhirAuth, FhirClient, Retry
+from telemedroom.fhir.client import BearerToken, FhirAuth, FhirClient, Retry, transaction_is_idempotent
 from telemedroom.fhir.mapping import (
     MappingConfig,
     from_bundle,
@@ -53,6 +53,7 @@ __all__ = [
     "to_observations",
     "to_provenance",
     "to_transaction",
+    "transaction_is_idempotent",
     "transaction_json",
 ]
 

@@ -50,7 +50,7 @@ from telemedroom.errors import (
 )
 from telemedroom.fhir._json import dumps
 
-__all__ = ["BearerToken", "FhirAuth", "FhirClient", "Retry"]
+__all__ = ["BearerToken", "FhirAuth", "FhirClient", "Retry", "transaction_is_idempotent"]
 
 FHIR_JSON = "application/fhir+json"
 # FHIR R4 http.html: status -> the error a caller can catch.
@@ -208,8 +208,13 @@ def _identity(body: bytes) -> tuple[str, str | None]:
     return kind, rid if isinstance(rid, str) else None
 
 
-def _transaction_is_idempotent(body: bytes) -> bool:
-    # A transaction repeats safely when every create is conditional (FHIR R4 http §3.1.0.8).
+def transaction_is_idempotent(body: bytes) -> bool:
+    """Whether a transaction Bundle (JSON bytes) is safe to send again: every create is conditional.
+
+    Examples:
+        >>> transaction_is_idempotent(b'{"entry": [{"request": {"method": "PUT", "url": "Patient/1"}}]}')
+        True
+    """
     try:
         entries = json.loads(body).get("entry", [])
     except (ValueError, AttributeError):
@@ -449,7 +454,7 @@ class FhirClient:
             "",
             content=body,
             headers={"Prefer": "return=minimal"},
-            idempotent=_transaction_is_idempotent(body),
+            idempotent=transaction_is_idempotent(body),
         )
         if not isinstance(result, Bundle):
             raise FhirError(f"the transaction at {self.base_url} did not answer with a Bundle")

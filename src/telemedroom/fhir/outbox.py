@@ -56,7 +56,7 @@ from telemedroom.errors import (
     OutboxKeyError,
 )
 from telemedroom.fhir._json import dumps
-from telemedroom.fhir.client import Retry
+from telemedroom.fhir.client import FhirClient, Retry, transaction_is_idempotent
 
 __all__ = ["DrainResult", "FhirSink", "FileSink", "Outbox"]
 
@@ -399,7 +399,7 @@ class Outbox:
         self, sink: FhirSink, rows: list[tuple[int, dict[str, Any]]]
     ) -> tuple[int, int, list[int]]:
         try:
-            await sink.transaction(_merge([bundle for _id, bundle in rows]))
+            await _deliver(sink, _merge([bundle for _id, bundle in rows]))
         except FhirError as exc:
             if _transient(exc):
                 raise
@@ -412,6 +412,30 @@ class Outbox:
             return first[0] + second[0], first[1] + second[1], first[2] + second[2]
         await self._run(functools.partial(self._mark, [row_id for row_id, _b in rows], None))
         return len(rows), 1, []
+
+
+async def _deliver(sink: FhirSink, body: bytes) -> None:
+    if not isinstance(sink, FhirClient):
+        await sink.transaction(body)
+        return
+    # The outbox needs the server's yes, not the answer as models: parsing a
+    # transaction-response of hundreds of entries into fhir.resources would cost
+    # more than the rest of the drain.
+    response = await sink.request(
+        "POST",
+        "",
+        content=body,
+        headers={"Prefer": "return=minimal"},
+        idempotent=transaction_is_idempotent(body),
+    )
+    try:
+        answer = response.json()
+    except ValueError:
+        answer = None
+    if not isinstance(answer, dict) or answer.get("type") != "transaction-response":
+        raise FhirMappingError(
+            "Bundle", f"{sink.base_url} did not answer the transaction with a transaction-response"
+        )
 
 
 def _transient(exc: FhirError) -> bool:
