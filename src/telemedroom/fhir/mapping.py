@@ -161,8 +161,11 @@ def _stamp(m: Measurement, when: datetime) -> str:
     return prefix + when.astimezone(UTC).strftime("%Y%m%dT%H%M%S.%fZ")
 
 
+_HAS_INTERMEDIATE = (BloodPressure, BodyTemperature)
+
+
 def _is_intermediate(m: Measurement) -> bool:
-    return isinstance(m, BloodPressure | BodyTemperature) and m.intermediate
+    return isinstance(m, _HAS_INTERMEDIATE) and m.intermediate
 
 
 def _variant(m: Measurement) -> tuple[str, int]:

@@ -443,9 +443,10 @@ class FakeFhirServer:
         writes = []
         for kind, resource, rid, write in plan:
             if write and resource is not None:
-                fixed = json.loads(json.dumps(resource), object_hook=lambda o: self._resolve(o, resolved))
-                self._check(fixed)
-                writes.append((kind, fixed, rid))
+                # the resource was parsed from this request's body: ours to rewrite in place
+                self._resolve(resource, resolved)
+                self._check(resource)
+                writes.append((kind, resource, rid))
         answers = []
         versions: dict[tuple[str, str], int] = {}
         for kind, resource, rid, write in plan:
@@ -466,11 +467,18 @@ class FakeFhirServer:
         return _json(200, {"resourceType": "Bundle", "type": "transaction-response", "entry": answers})
 
     @staticmethod
-    def _resolve(obj: Json, resolved: dict[str, str]) -> Json:
-        ref = obj.get("reference")
-        if isinstance(ref, str) and ref in resolved:
-            obj["reference"] = resolved[ref]
-        return obj
+    def _resolve(node: Any, resolved: dict[str, str]) -> None:
+        if isinstance(node, dict):
+            ref = node.get("reference")
+            if isinstance(ref, str) and ref in resolved:
+                node["reference"] = resolved[ref]
+            for value in node.values():
+                if isinstance(value, dict | list):
+                    FakeFhirServer._resolve(value, resolved)
+        elif isinstance(node, list):
+            for item in node:
+                if isinstance(item, dict | list):
+                    FakeFhirServer._resolve(item, resolved)
 
     # ------------------------------------------------------------------ metadata and SMART
     def _capabilities(self) -> Json:
