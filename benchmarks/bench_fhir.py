@@ -128,7 +128,11 @@ async def drain_seconds(
 def serve(port: int, validate: bool) -> None:
     """Serve a FakeFhirServer over HTTP with uvicorn (the ``server`` extra): real TCP."""
     import httpx
-    import uvicorn
+
+    try:
+        import uvicorn
+    except ImportError:
+        raise SystemExit("the TCP case needs uvicorn: pip install 'telemedroom[server]'") from None
 
     server = FakeFhirServer(f"http://127.0.0.1:{port}/r4", validate=validate, page_size=1000)
 

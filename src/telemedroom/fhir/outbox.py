@@ -111,19 +111,53 @@ def _aad(row_id: int) -> bytes:
     return f"telemedroom-outbox-row:{row_id}".encode()
 
 
-def _merge(bundles: list[dict[str, Any]]) -> bytes:
-    # fullUrls are uuid5 of the resource's identifier: equal fullUrl, equal resource.
-    seen: set[str] = set()
+# A row holds a bundle's entries, one per line: "<fullUrl>\t<entry JSON>\n". Compact
+# JSON never holds a raw tab or newline, so a batch is merged without parsing any JSON.
+Entries = list[tuple[bytes, bytes]]
+
+
+def _pack(bundle: Mapping[str, Any] | bytes) -> bytes:
+    try:
+        data = json.loads(bundle) if isinstance(bundle, bytes) else bundle
+    except ValueError as exc:
+        raise FhirMappingError("Bundle", f"not JSON: {exc}") from exc
+    if (
+        not isinstance(data, Mapping)
+        or data.get("resourceType") != "Bundle"
+        or data.get("type") != "transaction"
+    ):
+        raise FhirMappingError("Bundle", "the outbox stores transaction Bundles")
+    lines = []
+    for entry in data.get("entry", []):
+        url = str(entry.get("fullUrl", "")) if isinstance(entry, Mapping) else ""
+        if "\t" in url or "\n" in url:
+            raise FhirMappingError("Bundle", f"fullUrl {url!r} holds a tab or newline")
+        lines.append(url.encode() + b"\t" + dumps(entry) + b"\n")
+    return b"".join(lines)
+
+
+def _unpack(payload: bytes) -> Entries:
     entries = []
-    for bundle in bundles:
-        for entry in bundle.get("entry", []):
-            url = entry.get("fullUrl")
-            if url is not None and url in seen:
-                continue
-            if url is not None:
+    for line in payload.splitlines():
+        url, tab, entry = line.partition(b"\t")
+        if not tab or not entry.startswith(b"{"):
+            raise ValueError("a line is not '<fullUrl>\\t<entry>'")
+        entries.append((url, entry))
+    return entries
+
+
+def _merge(rows: list[Entries]) -> bytes:
+    # fullUrls are uuid5 of the resource's identifier: equal fullUrl, equal resource.
+    seen: set[bytes] = set()
+    parts = []
+    for entries in rows:
+        for url, entry in entries:
+            if url:
+                if url in seen:
+                    continue
                 seen.add(url)
-            entries.append(entry)
-    return json.dumps({"resourceType": "Bundle", "type": "transaction", "entry": entries}).encode()
+            parts.append(entry)
+    return b'{"resourceType":"Bundle","type":"transaction","entry":[' + b",".join(parts) + b"]}"
 
 
 class Outbox:
@@ -239,14 +273,7 @@ class Outbox:
 
         All of them are committed together, in one fsync'ed SQLite transaction.
         """
-        payloads = [b if isinstance(b, bytes) else dumps(b) for b in bundles]
-        for payload in payloads:
-            try:
-                kind = json.loads(payload).get("resourceType")
-            except (ValueError, AttributeError):
-                kind = None
-            if kind != "Bundle":
-                raise FhirMappingError("Bundle", "the outbox stores transaction Bundles (JSON objects)")
+        payloads = [_pack(bundle) for bundle in bundles]
         db = self._conn()
 
         def work() -> list[int]:
@@ -290,7 +317,7 @@ class Outbox:
         )
         return {int(i): str(why) for i, why in rows}
 
-    def _next_batch(self, limit: int) -> tuple[list[tuple[int, dict[str, Any]]], list[tuple[int, str]]]:
+    def _next_batch(self, limit: int) -> tuple[list[tuple[int, Entries]], list[tuple[int, str]]]:
         db = self._conn()
         try:
             rows = db.execute(
@@ -298,14 +325,13 @@ class Outbox:
             ).fetchall()
         except sqlite3.Error as exc:
             raise self._fail(exc) from exc
-        good: list[tuple[int, dict[str, Any]]] = []
+        good: list[tuple[int, Entries]] = []
         bad: list[tuple[int, str]] = []
         for row_id, nonce, payload in rows:
             try:
-                bundle = json.loads(zlib.decompress(self._aes.decrypt(nonce, payload, _aad(row_id))))
-                if not isinstance(bundle, dict):
-                    raise ValueError("not a JSON object")
-                good.append((row_id, bundle))
+                good.append(
+                    (row_id, _unpack(zlib.decompress(self._aes.decrypt(nonce, payload, _aad(row_id)))))
+                )
             except InvalidTag:
                 bad.append((row_id, "authentication failed: the row was altered or damaged"))
             except (zlib.error, ValueError, TypeError) as exc:
@@ -395,11 +421,9 @@ class Outbox:
             )
         return DrainResult(sent=sent, batches=batches, rejected=tuple(rejected))
 
-    async def _send(
-        self, sink: FhirSink, rows: list[tuple[int, dict[str, Any]]]
-    ) -> tuple[int, int, list[int]]:
+    async def _send(self, sink: FhirSink, rows: list[tuple[int, Entries]]) -> tuple[int, int, list[int]]:
         try:
-            await _deliver(sink, _merge([bundle for _id, bundle in rows]))
+            await _deliver(sink, _merge([entries for _id, entries in rows]))
         except FhirError as exc:
             if _transient(exc):
                 raise
