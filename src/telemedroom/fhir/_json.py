@@ -16,6 +16,10 @@ def _default(value: object) -> object:
     raise TypeError(f"{type(value).__name__} is not JSON serialisable")
 
 
+# Built once; the dicts the mapping builds are trees, so the circularity check is skipped.
+_ENCODER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, check_circular=False, default=_default)
+
+
 def dumps(data: Any) -> bytes:
     """Compact UTF-8 JSON of ``data``.
 
@@ -23,4 +27,4 @@ def dumps(data: Any) -> bytes:
         >>> dumps({"value": Decimal("72.4"), "count": Decimal(3)})
         b'{"value":72.4,"count":3}'
     """
-    return json.dumps(data, separators=(",", ":"), ensure_ascii=False, default=_default).encode()
+    return _ENCODER.encode(data).encode()
