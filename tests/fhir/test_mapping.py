@@ -306,6 +306,26 @@ def test_foreign_observation_is_refused_with_a_typed_error() -> None:
         from_observation({"resourceType": "Patient"})
 
 
+def test_glucose_context_carries_mdc_terms() -> None:
+    g = BloodGlucose(
+        value=104,
+        sequence_number=9,
+        sample_location="finger",
+        context=GlucoseContext(meal="preprandial", tester="self", hba1c_percent=6.1),
+    )
+    data = as_json(to_observation(g, patient="Patient/p1"))
+    mdc = "urn:iso:std:iso:11073:10101"
+    # 8417868 = MDC_PART_PHD_DM (128) * 65536 + 29260, as in the PHD IG's meal-context example
+    assert fhirpath(data, f"component.value.coding.where(system = '{mdc}').code") == ["8417868", "8417888"]
+    assert fhirpath(data, f"component.code.coding.where(system = '{mdc}').code") == [
+        "8417864",
+        "8417884",
+        "160220",
+    ]
+    assert fhirpath(data, f"bodySite.coding.where(system = '{mdc}').code") == ["8417848"]
+    assert from_observation(data) == g
+
+
 def test_glucose_with_context_round_trips() -> None:
     g = BloodGlucose(
         value=104,

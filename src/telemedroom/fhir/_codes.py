@@ -103,6 +103,11 @@ def _mdc(code: int, display: str) -> Code:
     return Code(MDC, str(code), display)
 
 
+def _dm(term: int, display: str) -> Code:
+    # Glucose context terms live in partition MDC_PART_PHD_DM (128): 128 * 65536 + term.
+    return Code(MDC, str(128 * 65536 + term), display)
+
+
 def _tm(code: str, display: str) -> Code:
     return Code(TM_CODES, code, display)
 
@@ -255,15 +260,23 @@ SAMPLE_TYPE = Row("sample_type", (_tm("glucose-sample-type", "Glucose sample typ
 # field -> (row, value kind, UCUM unit). "code" values use the TM_CONTEXT code system;
 # the medication amount's unit is the context's medication_unit.
 CONTEXT_FIELDS: dict[str, tuple[Row, str, str]] = {
-    "carbohydrate": (Row("carbohydrate", (_tm("carbohydrate", "Carbohydrate meal"),)), "code", ""),
+    "carbohydrate": (
+        Row("carbohydrate", (_tm("carbohydrate", "Carbohydrate meal"), _dm(29156, "MDC_CTXT_GLU_CARB"))),
+        "code",
+        "",
+    ),
     "carbohydrate_g": (
         Row("carbohydrate_g", (_tm("carbohydrate-amount", "Carbohydrate intake"),)),
         "float",
         "g",
     ),
-    "meal": (Row("meal", (_tm("meal", "Meal relation"),)), "code", ""),
-    "tester": (Row("tester", (_tm("tester", "Tester"),)), "code", ""),
-    "health": (Row("health", (_tm("health", "Health condition"),)), "code", ""),
+    "meal": (Row("meal", (_tm("meal", "Meal relation"), _dm(29256, "MDC_CTXT_GLU_MEAL"))), "code", ""),
+    "tester": (Row("tester", (_tm("tester", "Tester"), _dm(29276, "MDC_CTXT_GLU_TESTER"))), "code", ""),
+    "health": (
+        Row("health", (_tm("health", "Health condition"), _dm(29212, "MDC_CTXT_GLU_HEALTH"))),
+        "code",
+        "",
+    ),
     "exercise_duration_s": (
         Row("exercise_duration_s", (_tm("exercise-duration", "Exercise duration"),)),
         "int",
@@ -274,13 +287,62 @@ CONTEXT_FIELDS: dict[str, tuple[Row, str, str]] = {
         "int",
         "%",
     ),
-    "medication": (Row("medication", (_tm("medication", "Medication"),)), "code", ""),
+    "medication": (
+        Row("medication", (_tm("medication", "Medication"), _dm(29188, "MDC_CTXT_MEDICATION"))),
+        "code",
+        "",
+    ),
     "medication_amount": (
         Row("medication_amount", (_tm("medication-amount", "Medication amount"),)),
         "float",
         "",
     ),
-    "hba1c_percent": (Row("hba1c_percent", (_tm("hba1c", "HbA1c"),)), "float", "%"),
+    "hba1c_percent": (
+        Row("hba1c_percent", (_tm("hba1c", "HbA1c"), _mdc(160220, "MDC_CONC_HBA1C"))),
+        "float",
+        "%",
+    ),
+}
+
+# Coded context values and glucose sample locations -> their MDC terms (IEEE 11073-10417,
+# partition MDC_PART_PHD_DM; e.g. fasting = 8388608 + 29268). Values without a term we
+# could verify (bedtime, during_menses) carry only telemedroom's code.
+CONTEXT_VALUE_MDC: dict[str, Code] = {
+    name: _dm(term, display)
+    for name, term, display in (
+        ("breakfast", 29160, "MDC_CTXT_GLU_CARB_BREAKFAST"),
+        ("lunch", 29164, "MDC_CTXT_GLU_CARB_LUNCH"),
+        ("dinner", 29168, "MDC_CTXT_GLU_CARB_DINNER"),
+        ("snack", 29172, "MDC_CTXT_GLU_CARB_SNACK"),
+        ("drink", 29176, "MDC_CTXT_GLU_CARB_DRINK"),
+        ("supper", 29180, "MDC_CTXT_GLU_CARB_SUPPER"),
+        ("brunch", 29184, "MDC_CTXT_GLU_CARB_BRUNCH"),
+        ("preprandial", 29260, "MDC_CTXT_GLU_MEAL_PREPRANDIAL"),
+        ("postprandial", 29264, "MDC_CTXT_GLU_MEAL_POSTPRANDIAL"),
+        ("fasting", 29268, "MDC_CTXT_GLU_MEAL_FASTING"),
+        ("casual", 29272, "MDC_CTXT_GLU_MEAL_CASUAL"),
+        ("self", 29280, "MDC_CTXT_GLU_TESTER_SELF"),
+        ("health_care_professional", 29284, "MDC_CTXT_GLU_TESTER_HCP"),
+        ("lab_test", 29288, "MDC_CTXT_GLU_TESTER_LAB"),
+        ("minor_health_issues", 29216, "MDC_CTXT_GLU_HEALTH_MINOR"),
+        ("major_health_issues", 29220, "MDC_CTXT_GLU_HEALTH_MAJOR"),
+        ("under_stress", 29228, "MDC_CTXT_GLU_HEALTH_STRESS"),
+        ("no_health_issues", 29232, "MDC_CTXT_GLU_HEALTH_NONE"),
+        ("rapid_acting_insulin", 29192, "MDC_CTXT_MEDICATION_RAPIDACTING"),
+        ("short_acting_insulin", 29196, "MDC_CTXT_MEDICATION_SHORTACTING"),
+        ("intermediate_acting_insulin", 29200, "MDC_CTXT_MEDICATION_INTERMEDIATEACTING"),
+        ("long_acting_insulin", 29204, "MDC_CTXT_MEDICATION_LONGACTING"),
+        ("pre_mixed_insulin", 29208, "MDC_CTXT_MEDICATION_PREMIX"),
+    )
+}
+SAMPLE_LOCATION_MDC: dict[str, Code] = {
+    name: _dm(term, display)
+    for name, term, display in (
+        ("finger", 29240, "MDC_CTXT_GLU_SAMPLELOCATION_FINGER"),
+        ("alternate_site_test", 29244, "MDC_CTXT_GLU_SAMPLELOCATION_AST"),
+        ("earlobe", 29248, "MDC_CTXT_GLU_SAMPLELOCATION_EARLOBE"),
+        ("control_solution", 29252, "MDC_CTXT_GLU_SAMPLELOCATION_CTRLSOLUTION"),
+    )
 }
 
 # GATT status flags -> PHD IG measurement-status mapping (PHD IG, PhdBaseObservation

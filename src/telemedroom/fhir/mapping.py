@@ -270,6 +270,14 @@ class _Builder:
         return obs
 
 
+def _coded(system: str, code: str, mdc: Mapping[str, c.Code]) -> Json:
+    # Our code first (it round-trips), the MDC term next when there is one.
+    coding = [{"system": system, "code": code}]
+    if code in mdc:
+        coding.append(mdc[code].json())
+    return {"coding": coding}
+
+
 def _absent_unit(obs: Json, name: str, value: object, unit: str, default: str) -> None:
     # A unit whose value is absent would be lost; keep it when it is not the default.
     if value is None and unit != default:
@@ -367,7 +375,7 @@ def _blood_glucose(m: BloodGlucose, b: _Builder) -> list[Json]:
     obs.setdefault("extension", []).append({"url": c.EXT_SEQUENCE, "valueInteger": m.sequence_number})
     _absent_unit(obs, "unit", m.value, m.unit, "mg/dL")
     if m.sample_location is not None:
-        obs["bodySite"] = {"coding": [{"system": c.TM_SITE, "code": m.sample_location}]}
+        obs["bodySite"] = _coded(c.TM_SITE, m.sample_location, c.SAMPLE_LOCATION_MDC)
     comps: list[Json] = []
     if m.sample_type is not None:
         comps.append(
@@ -388,7 +396,7 @@ def _blood_glucose(m: BloodGlucose, b: _Builder) -> list[Json]:
                 comps.append(
                     {
                         "code": _concept(crow),
-                        "valueCodeableConcept": {"coding": [{"system": c.TM_CONTEXT, "code": value}]},
+                        "valueCodeableConcept": _coded(c.TM_CONTEXT, value, c.CONTEXT_VALUE_MDC),
                     }
                 )
             else:
