@@ -6,6 +6,7 @@ database and the NDJSON files are real.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import random
@@ -13,10 +14,13 @@ import signal
 import sqlite3
 import subprocess
 import sys
+import tempfile
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from telemedroom import BloodPressure, DeviceInfo, HeartRate
 from telemedroom.errors import (
@@ -304,3 +308,60 @@ def test_killed_at_random_points_every_reading_lands_exactly_once(tmp_path: Path
     )
     assert len(held["Device"]) == 1
     assert len(held["Provenance"]) == count
+
+
+DEVICES = [
+    DeviceInfo(manufacturer="Acme", system_id="00-1B-2C-FF-FE-3D-4E-5F"),
+    DeviceInfo(manufacturer="Omni", model="HR-2", system_id="11-22-33-FF-FE-44-55-66"),
+]
+READINGS = st.builds(
+    HeartRate,
+    bpm=st.integers(30, 220),
+    measured_at=st.integers(0, 50).map(lambda s: T0 + timedelta(seconds=s)),
+    device=st.sampled_from(DEVICES),
+)
+
+
+@settings(max_examples=25)
+@given(
+    readings=st.lists(READINGS, min_size=1, max_size=12),
+    repeats=st.lists(st.integers(0, 11), max_size=4),
+    batch_size=st.integers(1, 5),
+    outage=st.integers(0, 2),
+)
+def test_any_sequence_lands_exactly_once(
+    readings: list[HeartRate], repeats: list[int], batch_size: int, outage: int
+) -> None:
+    """Whatever is put (duplicates included) and however it is batched, each reading lands once."""
+    server = FakeFhirServer()
+    server.unreachable = outage > 0
+
+    def back_online() -> None:
+        server.unreachable = False
+
+    sent = readings + [readings[i % len(readings)] for i in repeats]
+    retry = Retry(backoff=0.0, sleep=Sleeps(on_call=outage, action=back_online))
+
+    async def run(folder: Path) -> None:
+        async with Outbox(folder / "o.sqlite", key=KEY, batch_size=batch_size, retry=retry) as outbox:
+            await outbox.put(*(transaction_json([r], patient="Patient/p1", received_at=T0) for r in sent))
+            async with fhir(server) as client:
+                result = await outbox.drain(client)
+            assert result.sent == len(sent)
+            assert await outbox.pending() == 0
+
+    with tempfile.TemporaryDirectory() as folder:
+        asyncio.run(run(Path(folder)))
+    # one Observation per distinct (device, time): the identifier's identity
+    distinct = {(r.device.system_id if r.device else None, r.measured_at) for r in readings}
+    assert len(server.resources("Observation")) == len(distinct)
+    assert len(server.resources("Device")) == len({r.device.system_id for r in readings if r.device})
+    held = [{"fullUrl": f"Device/{d['id']}", "resource": d} for d in server.resources("Device")]
+    held += [{"resource": o} for o in server.resources("Observation")]
+    back = from_bundle({"resourceType": "Bundle", "type": "collection", "entry": held})
+    first = {}
+    for r in readings:
+        first.setdefault((r.device.system_id if r.device else None, r.measured_at), r)
+    assert sorted(back, key=lambda m: (m.device.system_id, m.measured_at)) == sorted(
+        first.values(), key=lambda m: (m.device.system_id, m.measured_at)
+    )
