@@ -365,3 +365,16 @@ def test_any_sequence_lands_exactly_once(
     assert sorted(back, key=lambda m: (m.device.system_id, m.measured_at)) == sorted(
         first.values(), key=lambda m: (m.device.system_id, m.measured_at)
     )
+
+
+async def test_sink_that_cannot_write_is_retried_not_rejected(tmp_path: Path) -> None:
+    blocked = tmp_path / "not-a-directory"
+    blocked.write_text("a file where the NDJSON folder should be")
+    retry = Retry(backoff=0.0, sleep=Sleeps())
+    async with Outbox(tmp_path / "o.sqlite", key=KEY, retry=retry) as outbox:
+        await outbox.put(bundle(1))
+        with pytest.raises(OutboxError) as info:
+            await outbox.drain(FileSink(blocked / "fhir"), max_failures=2)
+        assert str(blocked / "fhir") in str(info.value)
+        assert await outbox.pending() == 1  # still there, not rejected
+        assert await outbox.held_back() == {}

@@ -342,10 +342,9 @@ class Outbox:
         db = self._conn()
         marks = ",".join("?" * len(ids))
         try:
+            # Only "?" placeholders are formatted into these statements.
             if state is None:
-                db.execute(
-                    f"DELETE FROM outbox WHERE id IN ({marks})", ids
-                )  # only "?" placeholders are formatted in
+                db.execute(f"DELETE FROM outbox WHERE id IN ({marks})", ids)
             else:
                 db.execute(
                     f"UPDATE outbox SET state = ?, error = ? WHERE id IN ({marks})",
@@ -463,7 +462,9 @@ async def _deliver(sink: FhirSink, body: bytes) -> None:
 
 
 def _transient(exc: FhirError) -> bool:
-    if isinstance(exc, FhirConnectionError):
+    # Unreachable, throttled or failing servers, and a sink's full or read-only disk
+    # (OutboxError), are worth another try later; a server's 4xx verdict is not.
+    if isinstance(exc, FhirConnectionError | OutboxError):
         return True
     return isinstance(exc, FhirServerError) and (exc.status in _TRANSIENT or exc.status == 401)
 
