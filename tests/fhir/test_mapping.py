@@ -37,6 +37,7 @@ from telemedroom.fhir import (
     to_observations,
     to_provenance,
     to_transaction,
+    transaction_json,
 )
 
 T0 = datetime(2026, 11, 24, 8, 15, tzinfo=UTC)
@@ -389,3 +390,13 @@ def test_bundle_round_trip_and_validation(m: Measurement) -> None:
     bundle = to_transaction([m], patient="Patient/p1", received_at=T0)
     Bundle.model_validate(as_json(bundle))
     assert [same_instant(b) for b in from_bundle(bundle)] == [same_instant(m)]
+
+
+def test_changing_returned_json_does_not_change_the_next_mapping() -> None:
+    first = transaction_json([HeartRate(bpm=61, measured_at=T0)], patient="Patient/p1", received_at=T0)
+    obs = first["entry"][0]["resource"]
+    obs["category"][0]["coding"][0]["code"] = "changed"
+    obs["code"]["coding"][0]["code"] = "changed"
+    again = transaction_json([HeartRate(bpm=61, measured_at=T0)], patient="Patient/p1", received_at=T0)
+    assert again["entry"][0]["resource"]["category"][0]["coding"][0]["code"] == "vital-signs"
+    assert again["entry"][0]["resource"]["code"]["coding"][0]["code"] == "8867-4"

@@ -77,10 +77,19 @@ Json = dict[str, Any]
 # A fixed namespace for the uuid5 fullUrls of transaction entries: the same resource
 # identifier always yields the same urn:uuid, so a re-built bundle is byte-identical.
 _URN_NAMESPACE = uuid.UUID("6f1d7f0e-3b5c-5d1a-9a57-7e1e0d2f4c11")
-_CATEGORY_VS = {
-    "coding": [{"system": c.OBSERVATION_CATEGORY, "code": "vital-signs", "display": "Vital Signs"}]
-}
-_CATEGORY_PHD = {"coding": [{"system": c.PHD_CATEGORY, "code": "phd-observation"}]}
+
+
+def _categories(vital_sign: bool) -> list[Json]:
+    # Fresh dicts every time: callers of transaction_json() may change what they get.
+    phd = {"coding": [{"system": c.PHD_CATEGORY, "code": "phd-observation"}]}
+    if not vital_sign:
+        return [phd]
+    return [
+        {"coding": [{"system": c.OBSERVATION_CATEGORY, "code": "vital-signs", "display": "Vital Signs"}]},
+        phd,
+    ]
+
+
 _RECEPTION_NOTE = "effective time is the time of reception: the device sent no usable time stamp"
 
 
@@ -234,7 +243,7 @@ class _Builder:
             obs["extension"] = extensions
         obs["identifier"] = [{"system": ctx.config.identifier_system, "value": self.identifier(row)}]
         obs["status"] = self.status
-        obs["category"] = [_CATEGORY_VS, _CATEGORY_PHD] if vital_sign else [_CATEGORY_PHD]
+        obs["category"] = _categories(vital_sign)
         obs["code"] = _concept(row)
         obs["subject"] = {"reference": ctx.patient}
         if ctx.encounter is not None:
@@ -293,7 +302,7 @@ def _blood_pressure(m: BloodPressure, b: _Builder) -> list[Json]:
     # The vital-signs BP profile fixes the unit to mm[Hg]; kPa readings keep only the PHD profile.
     obs = b.base(c.BLOOD_PRESSURE, primary=True, vital_sign=m.unit == "mm[Hg]", compound=True)
     if m.unit != "mm[Hg]":
-        obs["category"] = [_CATEGORY_VS, _CATEGORY_PHD]
+        obs["category"] = _categories(True)
     obs["component"] = [
         _component(c.SYSTOLIC, m.systolic, m.unit, m.status),
         _component(c.DIASTOLIC, m.diastolic, m.unit, m.status),
