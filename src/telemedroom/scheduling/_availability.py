@@ -122,8 +122,11 @@ def _year(resource: Resource, year: int) -> tuple[tuple[datetime, ...], tuple[da
     return tuple(s for s, _ in intervals), tuple(e for _, e in intervals)
 
 
-def openings(resource: Resource, start: datetime, end: datetime) -> list[Interval]:
-    """The resource's open intervals overlapping ``[start, end)``, clipped to it, in UTC.
+def openings(resource: Resource, start: datetime, end: datetime, *, clip: bool = True) -> list[Interval]:
+    """The resource's open intervals overlapping ``[start, end)``, in UTC.
+
+    With ``clip`` (the default) they are cut to ``[start, end)``; without, whole
+    openings are returned, so slots can be laid out from the opening's real start.
 
     Examples:
         >>> from datetime import date, time
@@ -144,6 +147,6 @@ def openings(resource: Resource, start: datetime, end: datetime) -> list[Interva
         i = bisect_right(ends, start)
         stop = bisect_left(starts, end)
         for k in range(i, stop):
-            result.append((max(starts[k], start), min(ends[k], end)))
+            result.append((max(starts[k], start), min(ends[k], end)) if clip else (starts[k], ends[k]))
     # openings from two rules may straddle a year boundary and touch; join them
     return merge(result)

@@ -136,7 +136,11 @@ class Scheduler:
         # openings may start before `start` (buffer) and run past `end` (the last slot's tail)
         window_start = start - service.buffer_before
         window_end = end + service.duration + service.buffer_after
-        opened = {rid: openings(self.resources[rid], window_start, window_end) for rid in ids}
+        # whole openings: the slot grid starts where an opening starts, not at `start`
+        opened = {rid: openings(self.resources[rid], window_start, window_end, clip=False) for rid in ids}
+        if opened:
+            window_start = min([window_start, *(o[0][0] for o in opened.values() if o)])
+            window_end = max([window_end, *(o[-1][1] for o in opened.values() if o)])
         busy: dict[str, list[Interval]] = defaultdict(list)
         for b in await self.store.busy(ids, window_start, window_end, now=now):
             busy[b.resource_id].append((b.start, b.end))

@@ -188,6 +188,9 @@ class SqliteStore(ScheduleStore):
         except sqlite3.Error as exc:
             await self.aclose()
             raise ScheduleStoreError("sqlite", f"cannot open {self.path}: {exc}") from exc
+        except BaseException:
+            await self.aclose()
+            raise
 
     async def aclose(self) -> None:
         """Close the connection."""
