@@ -9,7 +9,7 @@ import pytest
 
 import telemedroom
 
-PUBLIC_PACKAGES = ["telemedroom", "telemedroom.devices", "telemedroom.devices.gatt"]
+PUBLIC_PACKAGES = ["telemedroom", "telemedroom.devices", "telemedroom.devices.gatt", "telemedroom.scheduling"]
 
 
 @pytest.mark.parametrize("name", PUBLIC_PACKAGES)

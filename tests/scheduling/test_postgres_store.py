@@ -1,0 +1,60 @@
+"""PostgreSQL specifics: the database itself forbids overlaps; migrations are versioned."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from datetime import UTC, datetime
+
+import pytest
+
+from telemedroom import errors
+from telemedroom.scheduling import PostgresStore
+from telemedroom.scheduling._postgres_store import MIGRATIONS
+
+pytestmark = pytest.mark.requires_system
+
+
+async def test_the_exclusion_constraint_rejects_overlapping_claims(postgres_dsn: str) -> None:
+    import asyncpg
+
+    async with PostgresStore(postgres_dsn):
+        pass
+    conn = await asyncpg.connect(postgres_dsn)
+    try:
+        at = [datetime(2026, 3, 2, h, tzinfo=UTC) for h in range(8, 12)]
+        insert = "INSERT INTO claims VALUES ($1, $2, tstzrange($3, $4, '[)'), NULL)"
+        await conn.execute(insert, "a1", "room-1", at[0], at[2])
+        await conn.execute(insert, "a2", "room-1", at[2], at[3])  # touching is fine
+        await conn.execute(insert, "a3", "room-2", at[0], at[2])  # another resource is fine
+        with pytest.raises(asyncpg.ExclusionViolationError):
+            await conn.execute(insert, "a4", "room-1", at[1], at[3])
+        extensions = await conn.fetchval("SELECT count(*) FROM pg_extension WHERE extname = 'btree_gist'")
+        assert extensions == 1
+    finally:
+        await conn.close()
+
+
+async def test_concurrent_servers_migrate_once(postgres_dsn: str) -> None:
+    import asyncpg
+
+    stores = [PostgresStore(postgres_dsn, max_size=1) for _ in range(6)]
+    await asyncio.gather(*(s.open() for s in stores))
+    try:
+        assert {await s.schema_version() for s in stores} == {len(MIGRATIONS)}
+    finally:
+        await asyncio.gather(*(s.aclose() for s in stores))
+    conn = await asyncpg.connect(postgres_dsn)
+    try:
+        rows = await conn.fetch("SELECT version FROM schema_migrations ORDER BY version")
+    finally:
+        await conn.close()
+    assert [r["version"] for r in rows] == list(range(1, len(MIGRATIONS) + 1))
+
+
+async def test_a_missing_driver_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "asyncpg", None)
+    with pytest.raises(errors.ScheduleStoreError) as info:
+        await PostgresStore("postgresql://localhost/x").open()
+    assert "pip install 'telemedroom[postgres]'" in str(info.value)
+    assert isinstance(info.value.__cause__, ImportError)
