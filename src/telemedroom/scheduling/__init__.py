@@ -7,6 +7,8 @@
   ``check_in``, ``mark_no_show``, ``complete``.
 - Stores behind :class:`ScheduleStore`: :class:`SqliteStore` (embedded default) and
   :class:`PostgresStore` (several servers, one schedule; ``telemedroom[postgres]``).
+- FHIR R4B: :func:`schedule_to_fhir`, :func:`slot_to_fhir`, :func:`appointment_to_fhir`
+  and their inverses.
 
 Examples:
     >>> from datetime import date, time
@@ -20,6 +22,18 @@ from __future__ import annotations
 
 from telemedroom.scheduling._availability import local_to_utc
 from telemedroom.scheduling._codes import new_booking_code, normalize_booking_code
+from telemedroom.scheduling._fhir import (
+    BOOKING_CODE_SYSTEM,
+    EXTENSION_BASE,
+    SERVICE_SYSTEM,
+    appointment_from_fhir,
+    appointment_to_fhir,
+    fhir_slot_id,
+    resource_from_fhir,
+    schedule_to_fhir,
+    slot_from_fhir,
+    slot_to_fhir,
+)
 from telemedroom.scheduling._hooks import Clock, JoinTokenIssuer, ParticipantRole, system_clock
 from telemedroom.scheduling._models import (
     BLOCKING_STATUSES,
@@ -42,6 +56,9 @@ from telemedroom.scheduling._store import Busy, ScheduleStore
 
 __all__ = [
     "BLOCKING_STATUSES",
+    "BOOKING_CODE_SYSTEM",
+    "EXTENSION_BASE",
+    "SERVICE_SYSTEM",
     "TRANSITIONS",
     "Appointment",
     "AppointmentStatus",
@@ -61,9 +78,16 @@ __all__ = [
     "Service",
     "Slot",
     "SqliteStore",
+    "appointment_from_fhir",
+    "appointment_to_fhir",
+    "fhir_slot_id",
     "local_to_utc",
     "new_booking_code",
     "normalize_booking_code",
+    "resource_from_fhir",
+    "schedule_to_fhir",
+    "slot_from_fhir",
+    "slot_to_fhir",
     "system_clock",
 ]
 
