@@ -9,6 +9,7 @@
   :class:`PostgresStore` (several servers, one schedule; ``telemedroom[postgres]``).
 - FHIR R4B: :func:`schedule_to_fhir`, :func:`slot_to_fhir`, :func:`appointment_to_fhir`
   and their inverses.
+- iCalendar: :func:`appointments_to_ical` and :func:`resource_feed` (no health data by default).
 
 Examples:
     >>> from datetime import date, time
@@ -35,6 +36,7 @@ from telemedroom.scheduling._fhir import (
     slot_to_fhir,
 )
 from telemedroom.scheduling._hooks import Clock, JoinTokenIssuer, ParticipantRole, system_clock
+from telemedroom.scheduling._icalendar import appointments_to_ical, resource_feed
 from telemedroom.scheduling._models import (
     BLOCKING_STATUSES,
     TRANSITIONS,
@@ -80,10 +82,12 @@ __all__ = [
     "SqliteStore",
     "appointment_from_fhir",
     "appointment_to_fhir",
+    "appointments_to_ical",
     "fhir_slot_id",
     "local_to_utc",
     "new_booking_code",
     "normalize_booking_code",
+    "resource_feed",
     "resource_from_fhir",
     "schedule_to_fhir",
     "slot_from_fhir",
