@@ -10,6 +10,7 @@
 - FHIR R4B: :func:`schedule_to_fhir`, :func:`slot_to_fhir`, :func:`appointment_to_fhir`
   and their inverses.
 - iCalendar: :func:`appointments_to_ical` and :func:`resource_feed` (no health data by default).
+- SMART Scheduling Links: :func:`bulk_publish` (``$bulk-publish`` manifest and NDJSON).
 
 Examples:
     >>> from datetime import date, time
@@ -22,6 +23,7 @@ Examples:
 from __future__ import annotations
 
 from telemedroom.scheduling._availability import local_to_utc
+from telemedroom.scheduling._bulk_publish import BulkPublication, bulk_publish
 from telemedroom.scheduling._codes import new_booking_code, normalize_booking_code
 from telemedroom.scheduling._fhir import (
     BOOKING_CODE_SYSTEM,
@@ -65,6 +67,7 @@ __all__ = [
     "Appointment",
     "AppointmentStatus",
     "AvailabilityRule",
+    "BulkPublication",
     "Busy",
     "Clock",
     "Closure",
@@ -83,6 +86,7 @@ __all__ = [
     "appointment_from_fhir",
     "appointment_to_fhir",
     "appointments_to_ical",
+    "bulk_publish",
     "fhir_slot_id",
     "local_to_utc",
     "new_booking_code",
