@@ -88,9 +88,15 @@ async def test_a_released_or_used_hold_cannot_be_booked(scheduler: Scheduler) ->
         await scheduler.book(hold, "pat-1", idempotency_key="k1")
     assert info.value.expires_at is None
     hold = await scheduler.hold(slot_at(0))
-    await scheduler.book(hold, "pat-1", idempotency_key="k1")
+    booked = await scheduler.book(hold, "pat-1", idempotency_key="k1")
     with pytest.raises(errors.HoldExpired):
         await scheduler.book(hold, "pat-2", idempotency_key="k2")
+    # the client's retry of the same request gets its appointment back
+    used = await scheduler.store.get_hold(hold.id)
+    assert used == hold
+    assert await scheduler.book(used, "pat-1", idempotency_key="k1") == booked
+    with pytest.raises(errors.HoldExpired):
+        await scheduler.store.get_hold("never-existed")
 
 
 async def test_repeated_book_with_one_key_returns_the_same_appointment(

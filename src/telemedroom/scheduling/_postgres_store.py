@@ -74,7 +74,8 @@ MIGRATIONS: tuple[str, ...] = (
         buffer_after interval NOT NULL,
         resource_ids text[] NOT NULL,
         created_at timestamptz NOT NULL,
-        expires_at timestamptz NOT NULL
+        expires_at timestamptz NOT NULL,
+        consumed_by text  -- the appointment it became, kept a day so retries find it
     );
     -- one row per resource blocked by a hold (expires_at set) or an appointment (NULL)
     CREATE TABLE claims (
@@ -408,9 +409,9 @@ class PostgresStore(ScheduleStore):
             exclude: tuple[str, ...] = ()
             if hold_id is not None:
                 row = await conn.fetchrow(
-                    f"SELECT {_HOLD_COLUMNS} FROM holds WHERE id = $1 FOR UPDATE", hold_id
+                    f"SELECT {_HOLD_COLUMNS}, consumed_by FROM holds WHERE id = $1 FOR UPDATE", hold_id
                 )
-                if row is None:
+                if row is None or row["consumed_by"] is not None:
                     raise HoldExpired(hold_id, None)
                 hold = _hold(row)
                 if hold.expires_at <= now:
@@ -424,9 +425,11 @@ class PostgresStore(ScheduleStore):
                 raise SlotUnavailable(a.slot, taken, "held or booked by someone else")
             if hold_id is not None:
                 await conn.execute("DELETE FROM claims WHERE owner_id = $1", hold_id)
-                await conn.execute("DELETE FROM holds WHERE id = $1", hold_id)
             await conn.execute("DELETE FROM holds WHERE expires_at <= $1", now - timedelta(days=1))
-            return await self._insert(conn, a)
+            stored = await self._insert(conn, a)
+            if hold_id is not None:
+                await conn.execute("UPDATE holds SET consumed_by = $1 WHERE id = $2", stored.id, hold_id)
+            return stored
 
         return await self._with_codes(appointment, lambda a: self._run(lambda conn: work(conn, a)))
 
@@ -497,11 +500,22 @@ class PostgresStore(ScheduleStore):
         )
         return [_appointment(row) for row in rows]
 
+    async def get_hold(self, hold_id: str) -> Hold:
+        """The hold with this id, live, lapsed or used (``HoldExpired`` once it is gone)."""
+        row = await self._run(
+            lambda conn: conn.fetchrow(f"SELECT {_HOLD_COLUMNS} FROM holds WHERE id = $1", hold_id)
+        )
+        if row is None:
+            raise HoldExpired(hold_id, None)
+        return _hold(row)
+
     async def holds(self, *, now: datetime) -> list[Hold]:
         """Holds live at ``now``."""
         rows = await self._run(
             lambda conn: conn.fetch(
-                f"SELECT {_HOLD_COLUMNS} FROM holds WHERE expires_at > $1 ORDER BY start_at, id", now
+                f"SELECT {_HOLD_COLUMNS} FROM holds WHERE expires_at > $1 AND consumed_by IS NULL "
+                "ORDER BY start_at, id",
+                now,
             )
         )
         return [_hold(row) for row in rows]

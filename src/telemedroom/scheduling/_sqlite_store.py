@@ -47,7 +47,8 @@ __all__ = ["SqliteStore"]
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _US = timedelta(microseconds=1)
 
-# Versioned migrations: index i holds the script that brings the schema to version i + 1.
+# Versioned migrations: index i holds the script that brings the schema to version i + 1
+# (statements are split on ";", so comments inside must not contain one).
 MIGRATIONS: tuple[str, ...] = (
     """
     CREATE TABLE appointments (
@@ -75,7 +76,8 @@ MIGRATIONS: tuple[str, ...] = (
         buffer_after_us INTEGER NOT NULL,
         resource_ids TEXT NOT NULL,
         created_at_us INTEGER NOT NULL,
-        expires_at_us INTEGER NOT NULL
+        expires_at_us INTEGER NOT NULL,
+        consumed_by TEXT  -- the appointment it became, kept a day so retries find it
     );
     -- one row per resource blocked by a hold (expires_us set) or an appointment (NULL)
     CREATE TABLE claims (
@@ -374,7 +376,7 @@ class SqliteStore(ScheduleStore):
             if hold_id is not None:
                 async with db.execute(f"SELECT {_HOLD_COLUMNS} FROM holds WHERE id = ?", (hold_id,)) as c:
                     row = await c.fetchone()
-                if row is None:
+                if row is None or await self._consumed(db, hold_id):
                     raise HoldExpired(hold_id, None)
                 hold = _hold(row)
                 if hold.expires_at <= now:
@@ -385,10 +387,11 @@ class SqliteStore(ScheduleStore):
             taken = await self._conflicts(db, appointment.slot, now, exclude)
             if taken:
                 raise SlotUnavailable(appointment.slot, taken, "held or booked by someone else")
+            stored = await self._insert(db, appointment)
             if hold_id is not None:
                 await db.execute("DELETE FROM claims WHERE owner_id = ?", (hold_id,))
-                await db.execute("DELETE FROM holds WHERE id = ?", (hold_id,))
-            return await self._insert(db, appointment)
+                await db.execute("UPDATE holds SET consumed_by = ? WHERE id = ?", (stored.id, hold_id))
+            return stored
 
     async def _get(self, db: Any, appointment_id: str) -> Appointment:
         async with db.execute(
@@ -465,9 +468,24 @@ class SqliteStore(ScheduleStore):
         found = [_appointment(row) for row in rows]
         return [a for a in found if resource_id is None or resource_id in a.slot.resource_ids]
 
+    async def get_hold(self, hold_id: str) -> Hold:
+        """The hold with this id, live, lapsed or used (``HoldExpired`` once it is gone)."""
+        rows = await self._read(f"SELECT {_HOLD_COLUMNS} FROM holds WHERE id = ?", (hold_id,))
+        if not rows:
+            raise HoldExpired(hold_id, None)
+        return _hold(rows[0])
+
+    @staticmethod
+    async def _consumed(db: Any, hold_id: str) -> bool:
+        async with db.execute("SELECT consumed_by FROM holds WHERE id = ?", (hold_id,)) as cursor:
+            row = await cursor.fetchone()
+        return row is not None and row[0] is not None
+
     async def holds(self, *, now: datetime) -> list[Hold]:
         """Holds live at ``now``."""
         rows = await self._read(
-            f"SELECT {_HOLD_COLUMNS} FROM holds WHERE expires_at_us > ? ORDER BY start_us, id", (_us(now),)
+            f"SELECT {_HOLD_COLUMNS} FROM holds WHERE expires_at_us > ? AND consumed_by IS NULL "
+            "ORDER BY start_us, id",
+            (_us(now),),
         )
         return [_hold(row) for row in rows]

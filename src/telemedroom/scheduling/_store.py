@@ -140,5 +140,13 @@ class ScheduleStore(ABC):
         """Appointments, optionally of one resource and overlapping ``[start, end)``, by start."""
 
     @abstractmethod
+    async def get_hold(self, hold_id: str) -> Hold:
+        """The hold with this id whether live, lapsed or used, or ``HoldExpired`` once forgotten.
+
+        Used holds are kept for a day, so a client retrying a hold-based booking with
+        its idempotency key gets its appointment back.
+        """
+
+    @abstractmethod
     async def holds(self, *, now: datetime) -> list[Hold]:
         """Holds still live at ``now``."""
