@@ -39,6 +39,7 @@ serve-docs: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_decode.py
+	$(BIN)/python benchmarks/bench_scheduling.py
 
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache .hypothesis .benchmarks site

@@ -106,6 +106,10 @@ async def test_past_slots_are_not_offered(scheduler: Scheduler, clock: FakeClock
     )
     with pytest.raises(errors.SlotUnavailable, match="already begun"):
         await scheduler.hold(past)
+    with pytest.raises(errors.SlotUnavailable, match="already begun"):
+        await scheduler.book(past, "pat-1", idempotency_key="late")
+    with pytest.raises(errors.SlotUnavailable, match="already begun"):
+        await scheduler.reschedule("any", past)
 
 
 async def test_closures_take_days_out(store: ScheduleStore, clock: FakeClock) -> None:

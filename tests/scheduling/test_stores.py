@@ -249,6 +249,11 @@ async def test_an_unreachable_database_is_a_store_error(tmp_path: Path) -> None:
             pass
     assert info.value.store == "postgres"
     assert info.value.__cause__ is not None
-    with pytest.raises(errors.ScheduleStoreError):
+    with pytest.raises(errors.ScheduleStoreError, match="directory does not exist"):
         async with SqliteStore(tmp_path / "missing-dir" / "x.db"):
             pass
+    (tmp_path / "a-directory.db").mkdir()
+    with pytest.raises(errors.ScheduleStoreError, match="cannot open") as info:
+        async with SqliteStore(tmp_path / "a-directory.db"):
+            pass
+    assert info.value.__cause__ is not None

@@ -431,7 +431,16 @@ class PostgresStore(ScheduleStore):
                 await conn.execute("UPDATE holds SET consumed_by = $1 WHERE id = $2", stored.id, hold_id)
             return stored
 
-        return await self._with_codes(appointment, lambda a: self._run(lambda conn: work(conn, a)))
+        try:
+            return await self._with_codes(appointment, lambda a: self._run(lambda conn: work(conn, a)))
+        except (SlotUnavailable, HoldExpired):
+            # Under READ COMMITTED a concurrent request with the same key may have
+            # committed between our key lookup and the overlap check or the hold lock:
+            # then the slot is "taken" by this very request, which is the idempotent answer.
+            existing = await self._run(partial(self._by_key, key=appointment.idempotency_key))
+            if existing is not None:
+                return self._idempotent(existing, appointment)
+            raise
 
     async def reschedule(self, appointment_id: str, new: Appointment, *, now: datetime) -> Appointment:
         """Book ``new`` and cancel the old one in one transaction."""

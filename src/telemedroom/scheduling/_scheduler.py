@@ -188,13 +188,16 @@ class Scheduler:
             idempotency_key: A key the client chose for this booking request.
 
         Raises:
-            SlotUnavailable: Someone else holds or booked one of the resources.
+            SlotUnavailable: Someone else holds or booked one of the resources, or the
+                slot has begun.
             HoldExpired: The hold lapsed, was released or used.
             IdempotencyKeyReused: The key was used for a different request.
         """
         now = self._now()
         hold_id = slot_or_hold.id if isinstance(slot_or_hold, Hold) else None
         slot = slot_or_hold.slot if isinstance(slot_or_hold, Hold) else slot_or_hold
+        if slot.start < now:
+            raise SlotUnavailable(slot, slot.resource_ids, "the slot has already begun")
         self._check_bookable(slot)
         appointment = Appointment(
             id=uuid.uuid4().hex,

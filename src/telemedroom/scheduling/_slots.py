@@ -37,12 +37,13 @@ def candidate_starts(service: Service, opening_lists: Sequence[Sequence[Interval
     starts: set[datetime] = set()
     step, before = service.step, service.buffer_before
     tail = service.duration + service.buffer_after
-    for openings in opening_lists:
-        for open_, close in openings:
-            t = open_ + before
-            while t + tail <= close:
-                starts.add(t)
-                t += step
+    # resources often share opening hours: lay out each distinct opening once
+    distinct = {interval for openings in opening_lists for interval in openings}
+    for open_, close in distinct:
+        t = open_ + before
+        while t + tail <= close:
+            starts.add(t)
+            t += step
     return sorted(starts)
 
 

@@ -14,8 +14,9 @@ from __future__ import annotations
 
 import asyncio
 import json
+import random
 import sqlite3
-from collections.abc import AsyncIterator, Iterable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
@@ -45,6 +46,7 @@ from telemedroom.scheduling._store import CODE_ATTEMPTS, Busy, ScheduleStore, sa
 __all__ = ["SqliteStore"]
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_SQLITE_WAIT = 0.005  # seconds SQLite itself waits for a lock before we retry
 _US = timedelta(microseconds=1)
 
 # Versioned migrations: index i holds the script that brings the schema to version i + 1
@@ -179,12 +181,23 @@ class SqliteStore(ScheduleStore):
             import aiosqlite
         except ImportError as exc:  # pragma: no cover - a core dependency
             raise ScheduleStoreError("sqlite", "aiosqlite is missing; pip install telemedroom") from exc
+        if self.path != ":memory:" and not Path(self.path).parent.is_dir():
+            raise ScheduleStoreError("sqlite", f"cannot open {self.path}: its directory does not exist")
+        # SQLite's own busy handler sleeps in steps of up to 100 ms, which starves
+        # writers under contention; wait briefly in SQLite, retry with jitter here
+        connection = aiosqlite.connect(self.path, isolation_level=None, timeout=_SQLITE_WAIT)
         try:
-            self._db = await aiosqlite.connect(
-                self.path, isolation_level=None, timeout=self._busy_timeout.total_seconds()
-            )
+            self._db = await connection
+        except sqlite3.Error as exc:
+            # aiosqlite stops its worker thread without waiting; wait for it here so it
+            # cannot report to an event loop that has closed in the meantime
+            thread = getattr(connection, "_thread", None)
+            if thread is not None:
+                await asyncio.to_thread(thread.join, 5)
+            raise ScheduleStoreError("sqlite", f"cannot open {self.path}: {exc}") from exc
+        try:
             if self.path != ":memory:":
-                await self._db.execute("PRAGMA journal_mode=WAL")
+                await self._retry(lambda: self._db.execute("PRAGMA journal_mode=WAL"))
             await self._db.execute("PRAGMA foreign_keys=ON")
             await self._migrate()
         except sqlite3.Error as exc:
@@ -206,10 +219,7 @@ class SqliteStore(ScheduleStore):
         if self._db is None:
             raise ScheduleStoreError("sqlite", "the store is not open; use `async with SqliteStore(...)`")
         async with self._lock:
-            try:
-                await self._db.execute("BEGIN IMMEDIATE")
-            except sqlite3.Error as exc:
-                raise ScheduleStoreError("sqlite", f"cannot start a write transaction: {exc}") from exc
+            await self._retry(lambda: self._db.execute("BEGIN IMMEDIATE"))
             try:
                 yield self._db
             except BaseException:
@@ -220,6 +230,21 @@ class SqliteStore(ScheduleStore):
             except sqlite3.Error as exc:
                 await self._db.execute("ROLLBACK")
                 raise ScheduleStoreError("sqlite", f"commit failed: {exc}") from exc
+
+    async def _retry(self, statement: Callable[[], Awaitable[Any]]) -> None:
+        """Run a statement that may find the database locked, retrying until ``busy_timeout``."""
+        deadline = asyncio.get_running_loop().time() + self._busy_timeout.total_seconds()
+        attempt = 0
+        while True:
+            try:
+                await statement()
+                return
+            except sqlite3.OperationalError as exc:
+                locked = "locked" in str(exc) or "busy" in str(exc)
+                if not locked or asyncio.get_running_loop().time() > deadline:
+                    raise ScheduleStoreError("sqlite", f"cannot start a write transaction: {exc}") from exc
+            attempt += 1
+            await asyncio.sleep(random.uniform(0, min(0.0005 * 2**attempt, 0.02)))
 
     async def _read(self, sql: str, params: Iterable[Any] = ()) -> list[Any]:
         if self._db is None:
