@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import sys
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -58,3 +58,35 @@ async def test_a_missing_driver_names_the_extra(monkeypatch: pytest.MonkeyPatch)
         await PostgresStore("postgresql://localhost/x").open()
     assert "pip install 'telemedroom[postgres]'" in str(info.value)
     assert isinstance(info.value.__cause__, ImportError)
+
+
+async def test_a_race_lost_at_the_constraint_is_slot_unavailable(
+    postgres_dsn: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Fault injection: the queueing lock and the overlap check are switched off, as if a
+    second server's booking committed between our check and our insert; the database's
+    exclusion constraint still refuses the overlap and the store reports it as a lost race."""
+    import asyncpg
+
+    from telemedroom.scheduling import Scheduler
+
+    from .conftest import GP, MONDAY, RESOURCES, FakeClock
+
+    clock = FakeClock(datetime(2026, 3, 1, tzinfo=UTC))
+    async with PostgresStore(postgres_dsn) as store:
+        scheduler = Scheduler(store, RESOURCES, clock=clock)
+        [slot] = await scheduler.find_slots(GP, MONDAY, MONDAY + timedelta(days=1), limit=1)
+        await scheduler.book(slot, "pat-1", idempotency_key="first")
+
+        async def nothing(*args: object) -> list[str]:
+            return []
+
+        monkeypatch.setattr(PostgresStore, "_lock_resources", staticmethod(nothing))
+        monkeypatch.setattr(PostgresStore, "_taken", staticmethod(nothing))
+        with pytest.raises(errors.SlotUnavailable) as info:
+            await scheduler.book(slot, "pat-2", idempotency_key="second")
+        assert isinstance(info.value.__cause__, asyncpg.ExclusionViolationError)
+        assert "same moment" in info.value.reason
+        assert info.value.slot == slot
+        monkeypatch.undo()
+        assert [a.patient for a in await store.appointments()] == ["pat-1"]

@@ -14,8 +14,9 @@ Needs ``pip install 'telemedroom[postgres]'``; asyncpg is imported only when a s
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import random
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import replace
 from datetime import datetime, timedelta
 from functools import partial
@@ -144,6 +145,13 @@ def _slot_values(slot: Slot) -> tuple[Any, ...]:
     )
 
 
+def _lock_key(resource_id: str) -> int:
+    """A stable signed 64-bit advisory-lock key per resource (the same on every server)."""
+    return int.from_bytes(
+        hashlib.sha256(f"telemedroom.scheduling:{resource_id}".encode()).digest()[:8], "big", signed=True
+    )
+
+
 class _Retry(Exception):
     """A booking code collided; draw another."""
 
@@ -252,6 +260,20 @@ class PostgresStore(ScheduleStore):
             list(exclude),
         )
         return sorted(row[0] for row in rows)
+
+    @staticmethod
+    async def _lock_resources(conn: Any, resource_ids: Iterable[str]) -> None:
+        """Queue writers of the same resources one behind the other, in one global order.
+
+        Without this, concurrent inserts that conflict under the exclusion constraint
+        wait on each other's uncommitted rows and can deadlock (each costing the
+        server's ``deadlock_timeout``). Transaction-scoped advisory locks, taken in
+        ascending key order, make them wait in line instead; the overlap check after
+        the lock then sees the winner's committed claim. The exclusion constraint stays
+        the guarantee; the locks only make losing cheap.
+        """
+        for key in sorted({_lock_key(rid) for rid in resource_ids}):
+            await conn.execute("SELECT pg_advisory_xact_lock($1)", key)
 
     @staticmethod
     async def _sweep(conn: Any, slot: Slot, now: datetime) -> None:
@@ -371,6 +393,7 @@ class PostgresStore(ScheduleStore):
         """Record a hold if its slot is free."""
 
         async def work(conn: Any) -> Hold:
+            await self._lock_resources(conn, hold.slot.resource_ids)
             await self._sweep(conn, hold.slot, now)
             taken = await self._taken(conn, hold.slot, now, ())
             if taken:
@@ -404,6 +427,10 @@ class PostgresStore(ScheduleStore):
 
         async def work(conn: Any, a: Appointment) -> Appointment:
             existing = await self._by_key(conn, a.idempotency_key)
+            if existing is not None:
+                return self._idempotent(existing, a)
+            await self._lock_resources(conn, a.slot.resource_ids)
+            existing = await self._by_key(conn, a.idempotency_key)  # may have committed meanwhile
             if existing is not None:
                 return self._idempotent(existing, a)
             exclude: tuple[str, ...] = ()
@@ -446,6 +473,8 @@ class PostgresStore(ScheduleStore):
         """Book ``new`` and cancel the old one in one transaction."""
 
         async def work(conn: Any, a: Appointment) -> Appointment:
+            current = await self._get(conn, appointment_id)
+            await self._lock_resources(conn, {*current.slot.resource_ids, *a.slot.resource_ids})
             old = await self._get(conn, appointment_id, lock=True)
             if "cancelled" not in TRANSITIONS[old.status]:
                 raise InvalidTransition(old.id, old.status, "cancelled")
