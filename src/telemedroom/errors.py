@@ -6,26 +6,26 @@ bumble, ``struct``) are translated at the boundary and chained as ``__cause__``.
 
 ```text
 TelemedroomError
-└── DeviceError                      something about a medical device or its data
-    ├── MeasurementDecodeError       bytes from a device do not follow the profile
-    ├── UnsupportedCharacteristic    no decoder for this GATT characteristic
-    ├── CodecError (ValueError)      a value cannot be put on the wire
-    │   └── MeasurementEncodeError   a Measurement cannot be put on the wire
-    ├── DeviceNotFound               no device answered at this address
-    └── DeviceConnectionError        the link to a device failed
-└── SchedulingError                  something about availability, slots or appointments
-    ├── SlotUnavailable              the slot's resources are taken or not available then
-    ├── HoldExpired                  a hold ran out (or was used) before it was booked
-    ├── InvalidTransition            an appointment cannot move from this status to that one
-    ├── UnknownBookingCode           no appointment has this booking code
-    ├── UnknownAppointment (LookupError)  no appointment has this id
-    ├── IdempotencyKeyReused         the key was used before for a different booking
-    ├── InvalidScheduleData (ValueError)  a resource, service or slot field that is not valid
-    │   ├── InvalidTimeRange         an end that is not after its start
-    │   ├── NaiveDatetimeError       a datetime without a time zone
-    │   └── InvalidRule              an availability rule that cannot be parsed
-    │       └── RuleHasNoOccurrences a rule that never produces a time
-    └── ScheduleStoreError           the schedule database failed or is missing
+├── DeviceError                          something about a medical device or its data
+│   ├── MeasurementDecodeError           bytes from a device do not follow the profile
+│   ├── UnsupportedCharacteristic        no decoder for this GATT characteristic
+│   ├── CodecError (ValueError)          a value cannot be put on the wire
+│   │   └── MeasurementEncodeError       a Measurement cannot be put on the wire
+│   ├── DeviceNotFound                   no device answered at this address
+│   └── DeviceConnectionError            the link to a device failed
+└── SchedulingError                      something about availability, slots or appointments
+    ├── SlotUnavailable                  the slot's resources are taken or not open then
+    ├── HoldExpired                      a hold ran out, was released or was used
+    ├── InvalidTransition                an appointment cannot go from this status to that
+    ├── UnknownBookingCode               no appointment has this booking code
+    ├── UnknownAppointment (LookupError) no appointment has this id
+    ├── IdempotencyKeyReused             the key was used before for another booking
+    ├── InvalidScheduleData (ValueError) a resource, service or slot field is not valid
+    │   ├── InvalidTimeRange             an end that is not after its start
+    │   ├── NaiveDatetimeError           a datetime without a time zone
+    │   └── InvalidRule                  an availability rule that cannot be used
+    │       └── RuleHasNoOccurrences     a rule that never produces a time
+    └── ScheduleStoreError               the schedule database failed or is missing
 ```
 
 Later layers add ``FhirError`` and ``SessionError`` under the same root.
