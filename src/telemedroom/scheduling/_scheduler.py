@@ -116,6 +116,8 @@ class Scheduler:
         Raises:
             NaiveDatetimeError: ``start`` or ``end`` has no time zone.
             InvalidTimeRange: ``end`` is not after ``start``.
+            InvalidScheduleData: ``limit`` is below 1.
+            SlotUnavailable: ``resources`` names a resource this scheduler does not know.
         """
         _aware("start", start)
         _aware("end", end)
