@@ -13,7 +13,7 @@ import logging
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from telemedroom import (
@@ -426,6 +426,8 @@ def glucose_stores(draw: st.DrawFn) -> list[BloodGlucose]:
 
 @settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(glucose_stores(), st.integers(1, 20))
+# the drop comes right after the largest sequence number a glucometer can store
+@example([BloodGlucose(value=100, sequence_number=0xFFFF, measured_at=AT)], 1)
 async def test_any_record_store_survives_a_drop_anywhere(stored: list[BloodGlucose], drop_after: int) -> None:
     async with BumbleBackend() as radio:
         meter = await radio.add(VirtualGlucometer(records=stored, faults=Faults(drop_after=drop_after)))

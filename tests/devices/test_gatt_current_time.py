@@ -195,7 +195,8 @@ REASONS = tuple(name for _, name in current_time.ADJUST_REASONS)
 def wall_times(draw: st.DrawFn, tz: tzinfo) -> datetime:
     """A whole-second local time in ``tz`` that exists and, if repeated, is its first occurrence."""
     naive = draw(st.datetimes(min_value=datetime(1583, 1, 1), max_value=datetime(9999, 12, 30)))
-    local = naive.replace(microsecond=0, tzinfo=tz)
+    # fold=0: the wire has no offset, so a repeated hour always means its first occurrence
+    local = naive.replace(microsecond=0, fold=0, tzinfo=tz)
     assume(local.astimezone(UTC).astimezone(tz).replace(tzinfo=None) == local.replace(tzinfo=None))
     return local
 

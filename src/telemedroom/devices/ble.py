@@ -85,6 +85,8 @@ class _Signal:
 
 
 _LINK_LOST = _Signal("link lost")
+# Glucose Measurement (GSS §3.106): the sequence number is a uint16.
+_LAST_SEQUENCE_NUMBER = 0xFFFF
 _CLOSED = _Signal("closed")
 _Item = tuple[int | str, bytes] | _Signal
 
@@ -894,6 +896,8 @@ class Connection:
                     break
                 await self._reconnect("link lost during a record transfer")
                 if received:
+                    if max(received) == _LAST_SEQUENCE_NUMBER:
+                        break  # nothing can follow the largest uint16 sequence number
                     start = max(received) + 1
         return [received[n] for n in sorted(received)]
 
