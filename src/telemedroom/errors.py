@@ -19,6 +19,13 @@ TelemedroomError
     ├── ConsentError                 a multi-user device refused a user's consent code
     ├── DriverLoadError              a device driver plugin could not be loaded
     └── MediaDeviceError             a camera, microphone or stethoscope cannot be opened or read
+└── MonitoringError                  health-apartment monitoring: care plans, alerts, delivery
+    ├── CarePlanError (ValueError)   a care plan is malformed (names the key or rule)
+    ├── UnknownAlert (KeyError)      no alert with this id
+    ├── WebhookDeliveryError         the webhook did not take an alert after all retries
+    └── WebhookSignatureError        a webhook request's signature does not verify
+└── ExamError                        a clinical examination protocol or grading form
+    └── GradingError (ValueError)    answers to a grading form are missing or out of range
 ```
 
 Later layers add ``FhirError``, ``SessionError`` and ``SchedulingError`` under the same
@@ -51,6 +58,15 @@ __all__ = [
     "RecordAccessError",
     "TelemedroomError",
     "UnsupportedCharacteristic",
+    # monitoring
+    "CarePlanError",
+    "MonitoringError",
+    "UnknownAlert",
+    "WebhookDeliveryError",
+    "WebhookSignatureError",
+    # exams
+    "ExamError",
+    "GradingError",
 ]
 
 
@@ -302,3 +318,120 @@ class DriverLoadError(DeviceError):
         self.entry_point = entry_point
         self.reason = reason
         super().__init__(f"device driver plugin {entry_point!r} cannot be loaded: {reason}")
+
+
+class MonitoringError(TelemedroomError):
+    """Something went wrong in health-apartment monitoring (care plans, alerts, their delivery).
+
+    Examples:
+        >>> issubclass(CarePlanError, MonitoringError)
+        True
+    """
+
+
+class CarePlanError(MonitoringError, ValueError):
+    """A care plan (rules as data) is malformed.
+
+    Attributes:
+        key: Where in the plan, as a dotted path (``"rules.2.above"``), or the rule id.
+        reason: What is wrong with it.
+        source: The file it was read from, if any.
+
+    Examples:
+        >>> str(CarePlanError("rules.0.above", "must be a number", source="plan.toml"))
+        'care plan plan.toml: rules.0.above: must be a number'
+    """
+
+    def __init__(self, key: str, reason: str, *, source: str | None = None) -> None:
+        self.key = key
+        self.reason = reason
+        self.source = source
+        where = f"care plan {source}" if source else "care plan"
+        super().__init__(f"{where}: {key}: {reason}")
+
+
+class UnknownAlert(MonitoringError, KeyError):
+    """No alert with this id is known to the monitor.
+
+    Attributes:
+        alert_id: The id that was asked for.
+
+    Examples:
+        >>> str(UnknownAlert("a1"))
+        'no alert with id a1'
+    """
+
+    def __init__(self, alert_id: str) -> None:
+        self.alert_id = alert_id
+        super().__init__(alert_id)
+
+    def __str__(self) -> str:
+        return f"no alert with id {self.alert_id}"
+
+
+class WebhookDeliveryError(MonitoringError):
+    """An alert could not be delivered to a webhook, after all retries.
+
+    Attributes:
+        url: The webhook's URL.
+        attempts: How many requests were made.
+        status: The last HTTP status, or ``None`` when the last attempt got no response.
+        reason: What went wrong last; an httpx error is ``__cause__``.
+
+    Examples:
+        >>> str(WebhookDeliveryError("https://care.example/hook", 5, 503, "service unavailable"))
+        'webhook https://care.example/hook failed after 5 attempts: service unavailable (HTTP 503)'
+    """
+
+    def __init__(self, url: str, attempts: int, status: int | None, reason: str) -> None:
+        self.url = url
+        self.attempts = attempts
+        self.status = status
+        self.reason = reason
+        code = f" (HTTP {status})" if status is not None else ""
+        super().__init__(f"webhook {url} failed after {attempts} attempts: {reason}{code}")
+
+
+class WebhookSignatureError(MonitoringError):
+    """A received webhook request carries no valid signature (wrong secret, altered body, too old).
+
+    Attributes:
+        reason: Why it was refused.
+
+    Examples:
+        >>> str(WebhookSignatureError("signature does not match"))
+        'webhook signature refused: signature does not match'
+    """
+
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+        super().__init__(f"webhook signature refused: {reason}")
+
+
+class ExamError(TelemedroomError):
+    """Something went wrong with a clinical examination protocol or its grading.
+
+    Examples:
+        >>> issubclass(GradingError, ExamError)
+        True
+    """
+
+
+class GradingError(ExamError, ValueError):
+    """Answers to a grading form (House-Brackmann, Sunnybrook) are missing, unknown or out of range.
+
+    Attributes:
+        item: The form item (its ``linkId``), e.g. ``"sunnybrook.voluntary.brow_lift"``.
+        value: The value given, or ``None`` when it is missing.
+        reason: What is wrong.
+
+    Examples:
+        >>> str(GradingError("sunnybrook.voluntary.brow_lift", 7, "must be one of 1, 2, 3, 4, 5"))
+        'grading item sunnybrook.voluntary.brow_lift = 7: must be one of 1, 2, 3, 4, 5'
+    """
+
+    def __init__(self, item: str, value: object, reason: str) -> None:
+        self.item = item
+        self.value = value
+        self.reason = reason
+        super().__init__(f"grading item {item} = {value!r}: {reason}")
