@@ -14,6 +14,7 @@ PUBLIC_PACKAGES = [
     "telemedroom.devices",
     "telemedroom.devices.gatt",
     "telemedroom.devices.media",
+    "telemedroom.exams",
     "telemedroom.monitoring",
     "telemedroom.testing",
 ]
