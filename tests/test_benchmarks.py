@@ -51,3 +51,13 @@ async def test_ble_benchmark_cases_run_and_check_their_results() -> None:
     assert 0 < result["p50_ms"] <= result["p99_ms"]
     assert result["transfer_s"] > 0
     assert result["transfer_bare_s"] > 0
+
+
+def test_monitor_benchmark_sides_raise_the_same_alerts() -> None:
+    spec = importlib.util.spec_from_file_location("bench_monitor", BENCH.with_name("bench_monitor.py"))
+    assert spec is not None
+    assert spec.loader is not None
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    evaluated, expected = bench.check_cases(300)
+    assert evaluated == expected > 0  # the series crosses the limits: both sides have work to do

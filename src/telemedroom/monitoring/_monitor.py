@@ -195,7 +195,9 @@ class Monitor:
         if value is None:
             return []
         series = self._series[(rule.measurement, rule.field)]
-        window = [v for t, v in series if at - rule.within <= t < at] + [value]
+        first = bisect.bisect_left(series, (at - rule.within, float("-inf")))
+        last = bisect.bisect_left(series, (at, float("-inf")))
+        window = [v for _t, v in series[first:last]] + [value]
         if rule.id in self._open:
             return [self._clear(rule.id, at)] if rule.cleared(window) else []
         if not rule.breached(window):
