@@ -156,7 +156,8 @@ def sparkline(points: Sequence[tuple[datetime, float]], *, width: int = 160, hei
 
     def xy(at: datetime, value: float) -> tuple[float, float]:
         x = pad + (at.timestamp() - t0) / span_t * (width - 2 * pad)
-        y = height - pad - (value - low) / span_v * (height - 2 * pad)
+        # a flat series (or a single reading) sits in the middle, not on the floor
+        y = height / 2 if high == low else height - pad - (value - low) / span_v * (height - 2 * pad)
         return round(x, 1), round(y, 1)
 
     coords = [xy(t, v) for t, v in points]
