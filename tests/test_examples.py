@@ -55,6 +55,13 @@ EXPECTED = {
         "new: #5 97 mg/dL, fasting",
         "fetched 2 new records; next visit asks from #6",
     ],
+    "fhir_upload.py": [
+        "LOINC 85354-9 MDC 150020",
+        "Systolic blood pressure: 128.0 mm[Hg]",
+        "outbox: 2 bundles sent in 1 transaction, 0 left",
+        "server holds 2 Observations: 85354-9, 8867-4",
+        "identifier 001B2CFFFE3D4E5F-Patient/anna-2a35-150020-20261124T081500.000000Z",
+    ],
 }
 
 

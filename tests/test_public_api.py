@@ -15,6 +15,7 @@ PUBLIC_PACKAGES = [
     "telemedroom.devices.gatt",
     "telemedroom.devices.media",
     "telemedroom.exams",
+    "telemedroom.fhir",
     "telemedroom.monitoring",
     "telemedroom.testing",
 ]

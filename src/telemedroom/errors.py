@@ -7,29 +7,40 @@ bumble, ``struct``) are translated at the boundary and chained as ``__cause__``.
 ```text
 TelemedroomError
 ├── MissingExtraError (ImportError)  an optional part needs ``pip install 'telemedroom[extra]'``
-└── DeviceError                      something about a medical device or its data
-    ├── MeasurementDecodeError       bytes from a device do not follow the profile
-    ├── UnsupportedCharacteristic    no decoder for this GATT characteristic
-    ├── CodecError (ValueError)      a value cannot be put on the wire
-    │   └── MeasurementEncodeError   a Measurement cannot be put on the wire
-    ├── DeviceNotFound               no device answered at this address
-    ├── DeviceConnectionError        the link to a device failed
-    │   └── PairingError             the device refused or failed pairing/bonding
-    ├── RecordAccessError            a Record Access Control Point procedure failed
-    ├── ConsentError                 a multi-user device refused a user's consent code
-    ├── DriverLoadError              a device driver plugin could not be loaded
-    └── MediaDeviceError             a camera, microphone or stethoscope cannot be opened or read
-└── MonitoringError                  health-apartment monitoring: care plans, alerts, delivery
-    ├── CarePlanError (ValueError)   a care plan is malformed (names the key or rule)
-    ├── UnknownAlert (KeyError)      no alert with this id
-    ├── WebhookDeliveryError         the webhook did not take an alert after all retries
-    └── WebhookSignatureError        a webhook request's signature does not verify
+├── DeviceError                      something about a medical device or its data
+│   ├── MeasurementDecodeError       bytes from a device do not follow the profile
+│   ├── UnsupportedCharacteristic    no decoder for this GATT characteristic
+│   ├── CodecError (ValueError)      a value cannot be put on the wire
+│   │   └── MeasurementEncodeError   a Measurement cannot be put on the wire
+│   ├── DeviceNotFound               no device answered at this address
+│   ├── DeviceConnectionError        the link to a device failed
+│   │   └── PairingError             the device refused or failed pairing/bonding
+│   ├── RecordAccessError            a Record Access Control Point procedure failed
+│   ├── ConsentError                 a multi-user device refused a user's consent code
+│   ├── DriverLoadError              a device driver plugin could not be loaded
+│   └── MediaDeviceError             a camera, microphone or stethoscope cannot be opened or read
+├── FhirError                        something about FHIR resources or a FHIR server
+│   ├── FhirMappingError (ValueError) a measurement and a FHIR resource do not map
+│   ├── FhirServerError              the server answered with an error status
+│   │   ├── ResourceNotFound         404: no such resource
+│   │   ├── ResourceGone             410: the resource was deleted
+│   │   ├── ResourceConflict         409: the write conflicts with the server's state
+│   │   └── PreconditionFailed       412: a conditional request's condition failed
+│   ├── FhirConnectionError          the server could not be reached
+│   ├── FhirAuthError                no access token could be obtained
+│   └── OutboxError                  the store-and-forward outbox cannot be used
+│       ├── OutboxKeyError           the outbox was encrypted with another key
+│       └── OutboxCorrupted          a row or the database file is damaged
+├── MonitoringError                  health-apartment monitoring: care plans, alerts, delivery
+│   ├── CarePlanError (ValueError)   a care plan is malformed (names the key or rule)
+│   ├── UnknownAlert (KeyError)      no alert with this id
+│   ├── WebhookDeliveryError         the webhook did not take an alert after all retries
+│   └── WebhookSignatureError        a webhook request's signature does not verify
 └── ExamError                        a clinical examination protocol or grading form
     └── GradingError (ValueError)    answers to a grading form are missing or out of range
 ```
 
-Later layers add ``FhirError``, ``SessionError`` and ``SchedulingError`` under the same
-root.
+Later layers add ``SessionError`` and ``SchedulingError`` under the same root.
 
 Examples:
     >>> from telemedroom import errors
@@ -43,6 +54,9 @@ Examples:
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Any
+
 __all__ = [
     "CodecError",
     "ConsentError",
@@ -50,12 +64,24 @@ __all__ = [
     "DeviceError",
     "DeviceNotFound",
     "DriverLoadError",
+    "FhirAuthError",
+    "FhirConnectionError",
+    "FhirError",
+    "FhirMappingError",
+    "FhirServerError",
     "MeasurementDecodeError",
     "MeasurementEncodeError",
     "MediaDeviceError",
     "MissingExtraError",
+    "OutboxCorrupted",
+    "OutboxError",
+    "OutboxKeyError",
     "PairingError",
+    "PreconditionFailed",
     "RecordAccessError",
+    "ResourceConflict",
+    "ResourceGone",
+    "ResourceNotFound",
     "TelemedroomError",
     "UnsupportedCharacteristic",
     # monitoring
@@ -318,6 +344,206 @@ class DriverLoadError(DeviceError):
         self.entry_point = entry_point
         self.reason = reason
         super().__init__(f"device driver plugin {entry_point!r} cannot be loaded: {reason}")
+
+
+class FhirError(TelemedroomError):
+    """Something went wrong turning readings into FHIR or talking to a FHIR server.
+
+    Examples:
+        >>> issubclass(ResourceNotFound, FhirError)
+        True
+    """
+
+
+class FhirMappingError(FhirError, ValueError):
+    """A measurement cannot become a FHIR resource, or a resource is not a reading we know.
+
+    Attributes:
+        resource_type: The FHIR resource type involved (``"Observation"``, ``"Device"``...).
+        reason: What was wrong, in words.
+
+    Examples:
+        >>> str(FhirMappingError("Observation", "no LOINC or MDC code we know"))
+        'cannot map Observation: no LOINC or MDC code we know'
+    """
+
+    def __init__(self, resource_type: str, reason: str) -> None:
+        self.resource_type = resource_type
+        self.reason = reason
+        super().__init__(f"cannot map {resource_type}: {reason}")
+
+
+@dataclass(frozen=True, slots=True)
+class OperationOutcomeIssue:
+    """One ``OperationOutcome.issue`` of a server's error answer, as plain data.
+
+    Attributes:
+        severity: ``fatal``, ``error``, ``warning`` or ``information``.
+        code: The issue type (``invalid``, ``not-found``, ``conflict``, ``throttled``...).
+        diagnostics: The server's own words, if any.
+        expression: FHIRPath expressions of the offending elements.
+
+    Examples:
+        >>> OperationOutcomeIssue("error", "not-found", "Observation/1 is not known").code
+        'not-found'
+    """
+
+    severity: str
+    code: str
+    diagnostics: str | None = None
+    expression: tuple[str, ...] = ()
+
+
+class FhirServerError(FhirError):
+    """A FHIR server answered with an error status.
+
+    Attributes:
+        status: The HTTP status code.
+        method: The HTTP method of the request.
+        url: The request URL.
+        issues: The parsed ``OperationOutcome`` issues (empty when the body had none).
+        outcome: The raw ``OperationOutcome`` JSON, or ``None``.
+
+    Examples:
+        >>> from telemedroom.errors import OperationOutcomeIssue
+        >>> err = FhirServerError(422, "POST", "https://fhir.example/Observation",
+        ...                       (OperationOutcomeIssue("error", "invalid", "status is required"),))
+        >>> str(err)
+        'FHIR server answered 422 to POST https://fhir.example/Observation: error invalid: status is required'
+    """
+
+    def __init__(
+        self,
+        status: int,
+        method: str,
+        url: str,
+        issues: tuple[OperationOutcomeIssue, ...] = (),
+        outcome: dict[str, Any] | None = None,
+    ) -> None:
+        self.status = status
+        self.method = method
+        self.url = url
+        self.issues = issues
+        self.outcome = outcome
+        said = "; ".join(
+            f"{i.severity} {i.code}" + (f": {i.diagnostics}" if i.diagnostics else "") for i in issues
+        )
+        super().__init__(f"FHIR server answered {status} to {method} {url}" + (f": {said}" if said else ""))
+
+
+class ResourceNotFound(FhirServerError):
+    """404: the server knows no such resource.
+
+    Examples:
+        >>> ResourceNotFound(404, "GET", "https://fhir.example/Patient/x").status
+        404
+    """
+
+
+class ResourceGone(FhirServerError):
+    """410: the resource existed and was deleted.
+
+    Examples:
+        >>> ResourceGone(410, "GET", "https://fhir.example/Patient/x").status
+        410
+    """
+
+
+class ResourceConflict(FhirServerError):
+    """409: the write conflicts with the server's current state (e.g. a version clash).
+
+    Examples:
+        >>> ResourceConflict(409, "PUT", "https://fhir.example/Patient/x").status
+        409
+    """
+
+
+class PreconditionFailed(FhirServerError):
+    """412: the condition of a conditional request did not hold (e.g. several matches).
+
+    Examples:
+        >>> PreconditionFailed(412, "POST", "https://fhir.example/Observation").status
+        412
+    """
+
+
+class FhirConnectionError(FhirError):
+    """The FHIR server could not be reached (DNS, TCP, TLS or a timeout).
+
+    Attributes:
+        url: The request URL.
+        reason: The underlying reason; the original exception is ``__cause__``.
+
+    Examples:
+        >>> str(FhirConnectionError("https://fhir.example/metadata", "timed out"))
+        'cannot reach FHIR server at https://fhir.example/metadata: timed out'
+    """
+
+    def __init__(self, url: str, reason: str) -> None:
+        self.url = url
+        self.reason = reason
+        super().__init__(f"cannot reach FHIR server at {url}: {reason}")
+
+
+class FhirAuthError(FhirError):
+    """No access token could be obtained from the authorization server.
+
+    Attributes:
+        url: The token (or discovery) endpoint.
+        reason: What went wrong, including the server's ``error`` code when it sent one.
+
+    Examples:
+        >>> str(FhirAuthError("https://auth.example/token", "invalid_client"))
+        'FHIR authorization at https://auth.example/token failed: invalid_client'
+    """
+
+    def __init__(self, url: str, reason: str) -> None:
+        self.url = url
+        self.reason = reason
+        super().__init__(f"FHIR authorization at {url} failed: {reason}")
+
+
+class OutboxError(FhirError):
+    """The store-and-forward outbox cannot be used.
+
+    Attributes:
+        path: The outbox database file.
+        reason: What went wrong.
+
+    Examples:
+        >>> str(OutboxError("room/outbox.sqlite", "disk full"))
+        'outbox room/outbox.sqlite: disk full'
+    """
+
+    def __init__(self, path: str, reason: str) -> None:
+        self.path = path
+        self.reason = reason
+        super().__init__(f"outbox {path}: {reason}")
+
+
+class OutboxKeyError(OutboxError):
+    """The outbox was encrypted with another key than the one configured.
+
+    Examples:
+        >>> issubclass(OutboxKeyError, OutboxError)
+        True
+    """
+
+
+class OutboxCorrupted(OutboxError):
+    """A row (or the whole database file) of the outbox is damaged.
+
+    Attributes:
+        row_id: The damaged row, or ``None`` when the file itself is damaged.
+
+    Examples:
+        >>> str(OutboxCorrupted("room/outbox.sqlite", "authentication tag mismatch", row_id=7))
+        'outbox room/outbox.sqlite: row 7: authentication tag mismatch'
+    """
+
+    def __init__(self, path: str, reason: str, row_id: int | None = None) -> None:
+        self.row_id = row_id
+        super().__init__(path, reason if row_id is None else f"row {row_id}: {reason}")
 
 
 class MonitoringError(TelemedroomError):
