@@ -3,9 +3,12 @@
 Monday's readings come from virtual devices (a cuff, a scale and a pulse oximeter on an
 in-memory Bluetooth radio) through DeviceManager, exactly as with real ones; the rest
 of the week is generated. The monitor raises alerts (weight gain, a blood-pressure
-spike, a missed morning reading, low SpO2), escalates the one nobody acknowledges, and
-sends every event to a webhook (here a fake receiver, in-process, that checks the
-HMAC signature and fails once to show the retry). At the end it writes Sunday's summary
+spike, a missed morning reading, low SpO2) and escalates the one nobody acknowledges.
+Readings (as Observations) and alerts (as Flag, Communication, DetectedIssue) go into one
+encrypted outbox, drained at the end into NDJSON files (the embedded default; a
+FhirClient for a real server); every alert event also goes to a webhook (here a fake
+receiver, in-process, that checks the HMAC signature and fails once to show the retry).
+At the end it writes Sunday's summary
 as an HTML page into a temporary folder, or into the folder given as the first argument
 (``python examples/health_apartment.py out/`` keeps it to open in a browser).
 Needs ``pip install 'telemedroom[ble,sim]'``.
@@ -13,6 +16,7 @@ Needs ``pip install 'telemedroom[ble,sim]'``.
 
 import asyncio
 import contextlib
+import os
 import sys
 import tempfile
 from collections.abc import AsyncIterator
@@ -24,10 +28,12 @@ import httpx
 
 from telemedroom import BloodPressure, BodyWeight, Measurement, OxygenSaturation
 from telemedroom.devices import Connection, DeviceManager
+from telemedroom.fhir import FileSink, Outbox, transaction_json
 from telemedroom.monitoring import (
     SIGNATURE_HEADER,
     AlertEvent,
     AuditRecord,
+    FhirAlertSink,
     Monitor,
     WebhookSink,
     daily_summary,
@@ -132,7 +138,16 @@ async def take(connection: Connection, count: int) -> AsyncIterator[Measurement]
                     return
 
 
-async def monday_through_devices(monitor: Monitor, now: list[datetime]) -> None:
+async def keep(
+    outbox: Outbox, patient: str, source: AsyncIterator[Measurement]
+) -> AsyncIterator[Measurement]:
+    """Each reading into the outbox (as an Observation) before the monitor sees it."""
+    async for reading in source:
+        await outbox.put(transaction_json([reading], patient=patient))
+        yield reading
+
+
+async def monday_through_devices(monitor: Monitor, outbox: Outbox, now: list[datetime]) -> None:
     cuff = VirtualBloodPressureCuff(
         [BloodPressure(systolic=132, diastolic=84, pulse_rate=72, measured_at=at(23, 7, 30))], tz=HOME
     )
@@ -147,7 +162,7 @@ async def monday_through_devices(monitor: Monitor, now: list[datetime]) -> None:
         async with DeviceManager(backend=radio, tz=HOME) as manager:
             for device in (scale, cuff, oximeter):
                 async with await manager.connect(device.address) as connection:
-                    await monitor.run(take(connection, 1))
+                    await monitor.run(keep(outbox, monitor.plan.patient, take(connection, 1)))
     kinds = [("body_weight", "value"), ("blood_pressure", "systolic"), ("oxygen_saturation", "spo2_percent")]
     print(f"Monday: {sum(len(monitor.series(*kind)) for kind in kinds)} readings from 3 virtual devices")
 
@@ -177,12 +192,14 @@ async def main(folder: Path) -> None:
     now = [at(23, 6)]
     audit: list[AuditRecord] = []
     receiver = FakeReceiver()
-    async with httpx.AsyncClient(transport=httpx.MockTransport(receiver)) as http:
+    async with (
+        Outbox(folder / "outbox.sqlite", key=os.urandom(32)) as outbox,
+        httpx.AsyncClient(transport=httpx.MockTransport(receiver)) as http,
+    ):
         webhook = WebhookSink("https://portal.clinic.example/alerts", SECRET, http=http, backoff=0.01)
-        monitor = Monitor(
-            plan, sinks=[PrintSink(), webhook], audit=audit.append, clock=lambda: now[0], since=now[0]
-        )
-        await monday_through_devices(monitor, now)
+        sinks = [PrintSink(), FhirAlertSink(outbox.put), webhook]
+        monitor = Monitor(plan, sinks=sinks, audit=audit.append, clock=lambda: now[0], since=now[0])
+        await monday_through_devices(monitor, outbox, now)
 
         # Who acknowledges what, and when (the weight alert waits for the physician).
         acknowledgements = {
@@ -198,6 +215,7 @@ async def main(folder: Path) -> None:
                 reading = pending.pop(0)
                 now[0] = reading.measured_at or tick
                 await monitor.check()
+                await outbox.put(transaction_json([reading], patient=plan.patient))
                 await monitor.ingest(reading)
             now[0] = tick
             await monitor.check()
@@ -206,6 +224,7 @@ async def main(folder: Path) -> None:
                 if not alert.acknowledged and alert.raised_at + delay <= tick:
                     await monitor.acknowledge(alert.id, by=person, at=alert.raised_at + delay)
             tick += timedelta(minutes=5)
+        drained = await outbox.drain(FileSink(folder / "fhir"))  # or a FhirClient for a FHIR server
 
     alerts = monitor.alerts
     escalations = sum(a.escalation_level for a in alerts)
@@ -214,6 +233,9 @@ async def main(folder: Path) -> None:
     accepted = len(receiver.accepted)
     print(f"webhook: {accepted} events accepted in {receiver.requests} requests, signatures verified")
     print(f"audit: {len(audit)} records")
+    files = sorted((folder / "fhir").glob("*.ndjson"))
+    lines = ", ".join(f"{len(f.read_text().splitlines())} {f.stem}" for f in files)
+    print(f"FHIR: {drained.sent} bundles from the outbox -> {lines}")
     summary = daily_summary(monitor, at(29, 0).date())
     page = folder / f"summary-{summary.day}.html"
     page.write_text(render_html(summary), encoding="utf-8")

@@ -5,7 +5,9 @@ from __future__ import annotations
 import asyncio
 import functools
 import json
+import os
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 from fhir.resources.R4B.bundle import Bundle
 from fhir.resources.R4B.communication import Communication
@@ -14,7 +16,8 @@ from fhir.resources.R4B.flag import Flag
 from hypothesis import given
 from hypothesis import strategies as st
 
-from telemedroom import OxygenSaturation
+from telemedroom import OxygenSaturation, errors
+from telemedroom.fhir import FhirClient, FileSink, Outbox
 from telemedroom.monitoring import (
     AlertEvent,
     CarePlan,
@@ -24,6 +27,7 @@ from telemedroom.monitoring import (
     alert_bundle,
     alert_resources,
 )
+from telemedroom.testing import FakeFhirServer
 
 T0 = datetime(2026, 11, 25, 7, 0, tzinfo=UTC)
 PLAN = CarePlan.parse(
@@ -151,3 +155,84 @@ def test_the_sink_sends_json_bytes_of_the_bundle() -> None:
     event = story_events()[0]
     asyncio.run(FhirAlertSink(send, sender="Device/gw-1").deliver(event))
     assert json.loads(sent[0]) == alert_bundle(event, sender="Device/gw-1")
+
+
+# -- through the real outbox to a FHIR server -----------------------------------------------
+
+
+async def test_alerts_go_through_the_outbox_to_a_fhir_server(tmp_path: Path) -> None:
+    """Outbox (real, SQLite, encrypted) drained by FhirClient into FakeFhirServer (a fake server)."""
+    server = FakeFhirServer()
+    async with Outbox(tmp_path / "outbox.sqlite", key=os.urandom(32)) as outbox:
+        sink = FhirAlertSink(outbox.put)
+        monitor = Monitor(PLAN, sinks=[sink], clock=lambda: T0, since=T0)
+        await monitor.ingest(OxygenSaturation(spo2_percent=89, measured_at=T0))
+        await monitor.check(T0 + timedelta(minutes=20))
+        await monitor.acknowledge(
+            monitor.alerts[0].id, by="Practitioner/dr-weber", at=T0 + timedelta(minutes=25)
+        )
+        await monitor.ingest(OxygenSaturation(spo2_percent=95, measured_at=T0 + timedelta(minutes=40)))
+        assert await outbox.pending() == 4
+        async with FhirClient(server.base_url, transport=server.transport()) as client:
+            # one event per transaction: the order of the Flag's versions is kept
+            result = await outbox.drain(client, batch_size=1)
+    assert result.sent == 4
+    alert = monitor.alerts[0]
+    [flag] = server.resources("Flag")
+    assert (flag["id"], flag["status"]) == (f"alert-{alert.id}", "inactive")
+    assert flag["meta"]["versionId"] == "2"  # active, then inactive
+    assert flag["period"] == {"start": "2026-11-25T07:00:00Z", "end": "2026-11-25T07:40:00Z"}
+    [issue] = server.resources("DetectedIssue")
+    assert issue["severity"] == "high"
+    comms = sorted(server.resources("Communication"), key=lambda c: c["sent"])
+    assert [(c["priority"], c["recipient"][0]["reference"]) for c in comms] == [
+        ("urgent", "CareTeam/ward-3"),
+        ("asap", "PractitionerRole/on-call"),
+        ("routine", "CareTeam/ward-3"),  # acknowledged
+        ("routine", "CareTeam/ward-3"),  # cleared
+    ]
+    assert all(c["about"][0]["reference"] == f"Flag/alert-{alert.id}" for c in comms)
+
+
+async def test_a_merged_batch_keeps_the_events_in_order(tmp_path: Path) -> None:
+    """The outbox merges queued bundles into one transaction (FakeFhirServer: a fake server)."""
+    server = FakeFhirServer()
+    async with Outbox(tmp_path / "outbox.sqlite", key=os.urandom(32)) as outbox:
+        for event in story_events()[:5]:  # raised ... cleared of the first alert
+            await FhirAlertSink(outbox.put).deliver(event)
+        async with FhirClient(server.base_url, transport=server.transport()) as client:
+            result = await outbox.drain(client)
+    assert (result.sent, result.batches) == (5, 1)
+    assert [f["status"] for f in server.resources("Flag")] == ["inactive"]
+    assert len(server.resources("Communication")) == 5
+
+
+async def test_sending_an_event_twice_changes_nothing_but_the_version(tmp_path: Path) -> None:
+    server = FakeFhirServer()
+    event = story_events()[0]
+    async with FhirClient(server.base_url, transport=server.transport()) as client:
+        sink = FhirAlertSink(client.transaction)
+        await sink.deliver(event)
+        await sink.deliver(event)  # a retry after a lost answer
+    assert [len(server.resources(kind)) for kind in ("Flag", "DetectedIssue", "Communication")] == [1, 1, 1]
+
+
+async def test_a_server_error_reaches_the_monitor_as_a_delivery_failure() -> None:
+    server = FakeFhirServer()
+    server.fail_next(400)
+    async with FhirClient(server.base_url, transport=server.transport()) as client:
+        monitor = Monitor(PLAN, sinks=[FhirAlertSink(client.transaction)], clock=lambda: T0, since=T0)
+        await monitor.ingest(OxygenSaturation(spo2_percent=89, measured_at=T0))
+    [failure] = monitor.failures
+    assert isinstance(failure.error, errors.FhirServerError)
+    assert failure.error.status == 400
+    assert failure.event.type == "raised"
+
+
+async def test_alerts_can_be_written_as_ndjson_files(tmp_path: Path) -> None:
+    sink = FhirAlertSink(FileSink(tmp_path).transaction)
+    for event in story_events()[:5]:
+        await sink.deliver(event)
+    flags = [json.loads(line) for line in (tmp_path / "Flag.ndjson").read_text().splitlines()]
+    assert {f["status"] for f in flags} <= {"active", "inactive"}
+    assert len((tmp_path / "Communication.ndjson").read_text().splitlines()) == 5

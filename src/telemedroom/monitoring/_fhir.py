@@ -115,7 +115,13 @@ def _communication(event: AlertEvent, sender: str) -> Communication:
             ],
             "priority": priority,
             "subject": _reference(alert.patient),
-            "about": [{"reference": f"Flag/{_resource_id('alert', alert.id)}"}],
+            # the identifier too: an append-only FileSink gives each Flag state its own id
+            "about": [
+                {
+                    "reference": f"Flag/{_resource_id('alert', alert.id)}",
+                    "identifier": {"system": ALERT_ID_SYSTEM, "value": alert.id},
+                }
+            ],
             "sent": event.at.isoformat(),
             "recipient": [_reference(event.recipient)],
             "sender": _reference(event.actor if event.type == "acknowledged" else sender),
