@@ -31,6 +31,17 @@ EXPECTED = {
         "result: 131/84 mm[Hg], pulse 71",
         "received 2 values, 0 malformed",
     ],
+    "facial_exam.py": [
+        "kiosk: Spitzen Sie bitte die Lippen, wie zum Pfeifen oder Küssen.",
+        "stills: 8 at 1920x1080",
+        "Sunnybrook: resting 10, voluntary 60, synkinesis 5, composite 45",
+        "House-Brackmann: III (Moderate dysfunction)",
+        "Media.ndjson: 8",
+        "Observation.ndjson: 2",
+        "QuestionnaireResponse.ndjson: 2",
+        "views: rest, raise-eyebrows, close-eyes-gently, close-eyes-tightly, wrinkle-nose, smile-with-teeth, "
+        "pucker-lips, puff-cheeks",
+    ],
     "health_apartment.py": [
         "Monday: 3 readings from 3 virtual devices",
         "Fri 27 Nov 07:00  raised       high     body weight rose by 2.2 kg within 3 days (now 83.4 kg)",

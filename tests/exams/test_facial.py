@@ -6,7 +6,9 @@ import base64
 import functools
 import hashlib
 import json
+import os
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -23,6 +25,7 @@ from telemedroom.exams import (
     PROTOCOL,
     RESTING_ITEMS,
     SunnybrookGrading,
+    exam_transaction,
     house_brackmann,
     house_brackmann_from_response,
     house_brackmann_observation,
@@ -35,6 +38,8 @@ from telemedroom.exams import (
     sunnybrook_questionnaire,
     sunnybrook_response,
 )
+from telemedroom.fhir import FhirClient, FileSink, Outbox
+from telemedroom.testing import FakeFhirServer
 
 AT = datetime(2026, 11, 25, 10, 0, tzinfo=UTC)
 ORDINAL = "http://hl7.org/fhir/StructureDefinition/ordinalValue"
@@ -365,3 +370,79 @@ async def test_a_still_from_the_exam_camera_becomes_media_with_the_step_as_view(
         "Practitioner/dr-weber",
         "Device/exam-camera",
     )
+
+
+# -- one exam, one transaction, into FHIR ----------------------------------------------------
+
+
+async def exam_stills() -> list[tuple[str, Any]]:
+    from telemedroom.devices import media
+
+    stills = []
+    async with media.MediaDevice(
+        media.MediaSource.synthetic(media.Role.EXAM_CAMERA, width=320, height=240)
+    ) as camera:
+        for protocol_step in PROTOCOL:
+            stills.append((protocol_step.code, await camera.snapshot("jpeg")))
+    return stills
+
+
+async def test_a_whole_exam_lands_on_a_fhir_server_once_with_its_references() -> None:
+    """FhirClient against FakeFhirServer (a fake FHIR server, real FHIR JSON)."""
+    stills = await exam_stills()
+    bundle = exam_transaction(
+        patient="Patient/p1", encounter="Encounter/visit-3", authored=AT, author="Practitioner/dr-weber",
+        stills=stills, sunnybrook=grading(*WORKED[2][0]), house_brackmann=house_brackmann("III"),
+        camera="Device/exam-camera",
+    )  # fmt: skip
+    server = FakeFhirServer()
+    async with FhirClient(server.base_url, transport=server.transport()) as client:
+        await client.transaction(bundle)
+        await client.transaction(bundle)  # sent again (the outbox may): nothing doubles
+    media_stored = server.resources("Media")
+    assert sorted(m["view"]["coding"][0]["code"] for m in media_stored) == sorted(s.code for s in PROTOCOL)
+    assert {m["encounter"]["reference"] for m in media_stored} == {"Encounter/visit-3"}
+    responses = {r["id"]: r for r in server.resources("QuestionnaireResponse")}
+    observations = server.resources("Observation")
+    assert len(responses) == len(observations) == 2
+    for obs in observations:
+        target = obs["derivedFrom"][0]["reference"].removeprefix("QuestionnaireResponse/")
+        assert target in responses
+        if obs["code"]["coding"][0]["code"] == "sunnybrook-composite":
+            assert obs["valueInteger"] == 45
+            assert (
+                sunnybrook_from_response(QuestionnaireResponse.model_validate(responses[target])).composite
+                == 45
+            )
+        else:
+            assert obs["valueCodeableConcept"]["coding"][0]["code"] == "III"
+            assert (
+                house_brackmann_from_response(QuestionnaireResponse.model_validate(responses[target])).grade
+                == 3
+            )
+
+
+async def test_an_exam_through_the_outbox_to_files_keeps_ids_and_references(tmp_path: Path) -> None:
+    bundle = exam_transaction(patient="Patient/p1", encounter="Encounter/visit-3", authored=AT,
+                              sunnybrook=NORMAL, stills=(await exam_stills())[:2])  # fmt: skip
+    async with Outbox(tmp_path / "outbox.sqlite", key=os.urandom(32)) as outbox:
+        await outbox.put(bundle)
+        await outbox.drain(FileSink(tmp_path / "fhir"))
+    read = {
+        f.stem: [json.loads(line) for line in f.read_text().splitlines()]
+        for f in (tmp_path / "fhir").glob("*")
+    }
+    [answers] = read["QuestionnaireResponse"]
+    [score] = read["Observation"]
+    assert score["derivedFrom"][0]["reference"] == f"QuestionnaireResponse/{answers['id']}"
+    assert [m["view"]["coding"][0]["code"] for m in read["Media"]] == ["rest", "raise-eyebrows"]
+    assert {e["resource"]["id"] for e in bundle["entry"]} == {r["id"] for rs in read.values() for r in rs}
+
+
+def test_an_exam_without_stills_or_grades_is_an_empty_transaction() -> None:
+    bundle = exam_transaction(patient="Patient/p1", encounter="Encounter/e", authored=AT)
+    assert bundle == {"resourceType": "Bundle", "type": "transaction", "entry": []}
+    with pytest.raises(errors.GradingError, match="timezone-aware"):
+        exam_transaction(
+            patient="Patient/p1", encounter="Encounter/e", authored=datetime(2026, 11, 25), sunnybrook=NORMAL
+        )

@@ -138,6 +138,13 @@ def test_any_change_to_the_body_breaks_the_signature(body: bytes, flip: int, sta
             verify_signature(SECRET, bytes(changed), header, now=stamp)
 
 
+@pytest.mark.parametrize("url", ["ftp://care.example/hook", "https://[::1/hook", "/relative", "http://"])
+def test_a_url_that_cannot_take_a_post_is_refused_at_once(url: str) -> None:
+    with pytest.raises(errors.WebhookDeliveryError) as info:
+        WebhookSink(url, SECRET)
+    assert (info.value.url, info.value.attempts) == (url, 0)
+
+
 def test_attempts_must_be_positive() -> None:
     with pytest.raises(ValueError, match="attempts"):
         WebhookSink("https://care.example/hook", SECRET, attempts=0)

@@ -33,10 +33,13 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import json
+import uuid
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Annotated, Any, Final, Literal
 
+from fhir.resources.R4B.bundle import Bundle
 from fhir.resources.R4B.media import Media
 from fhir.resources.R4B.observation import Observation
 from fhir.resources.R4B.questionnaire import Questionnaire
@@ -62,6 +65,7 @@ __all__ = [
     "ProtocolStep",
     "SunnybrookGrading",
     "SunnybrookScore",
+    "exam_transaction",
     "house_brackmann",
     "house_brackmann_from_response",
     "house_brackmann_observation",
@@ -979,3 +983,108 @@ def step_media(
     if device:
         data["device"] = {"reference": device}
     return Media.model_validate(data)
+
+
+# -- one exam, one transaction -----------------------------------------------------------
+
+_EXAM_NAMESPACE: Final = uuid.UUID("0c5e7d2e-4f0b-4a59-9a57-3f1e2b8c6d41")
+
+
+def exam_transaction(
+    *,
+    patient: str,
+    encounter: str,
+    authored: datetime,
+    author: str | None = None,
+    stills: Sequence[tuple[ProtocolStep | str, Snapshot]] = (),
+    sunnybrook: SunnybrookGrading | None = None,
+    house_brackmann: HouseBrackmannGrade | None = None,
+    camera: str | None = None,
+) -> dict[str, Any]:
+    """Everything one facial exam produced, as one FHIR transaction Bundle (JSON data).
+
+    The stills as :func:`step_media`, each grading as its QuestionnaireResponse and its
+    score Observation (``derivedFrom`` the response). Give it to ``Outbox.put`` (or a
+    ``FhirClient``). Every resource is a PUT to an id derived from the encounter, the
+    form or step and the time, and its ``fullUrl`` is ``urn:uuid:`` of that same id, so
+    sending it again changes nothing, and ``FileSink`` keeps the same ids and references.
+
+    Args:
+        patient: Reference of the patient.
+        encounter: Reference of the Encounter (the consultation).
+        authored: When the physician graded (timezone-aware).
+        author: The physician (a Practitioner reference).
+        stills: ``(step, snapshot)`` pairs, as taken.
+        sunnybrook: The Sunnybrook answers, if graded.
+        house_brackmann: The House-Brackmann grade, if graded.
+        camera: The exam camera (a Device reference), for the stills.
+
+    Raises:
+        GradingError: A step is unknown or a time is not timezone-aware.
+
+    Examples:
+        >>> from datetime import datetime, UTC
+        >>> from telemedroom.exams import exam_transaction, house_brackmann
+        >>> bundle = exam_transaction(patient="Patient/p1", encounter="Encounter/e1",
+        ...                           authored=datetime(2026, 11, 25, 10, tzinfo=UTC),
+        ...                           house_brackmann=house_brackmann("II"))
+        >>> [e["request"]["url"].split("/")[0] for e in bundle["entry"]]
+        ['QuestionnaireResponse', 'Observation']
+    """
+    resources: list[tuple[str, Any]] = []
+    for chosen, snapshot in stills:
+        chosen_step = step(chosen) if isinstance(chosen, str) else chosen
+        media = step_media(
+            chosen_step, snapshot, patient=patient, encounter=encounter, operator=author, device=camera
+        )
+        resources.append((f"media|{chosen_step.code}|{snapshot.captured_at.isoformat()}", media))
+    stamp = authored.isoformat()
+
+    def derived(form: str) -> str:
+        return f"QuestionnaireResponse/{uuid.uuid5(_EXAM_NAMESPACE, f'{encounter}|response|{form}|{stamp}')}"
+
+    if sunnybrook is not None:
+        answers = sunnybrook_response(
+            sunnybrook, patient=patient, authored=authored, encounter=encounter, author=author
+        )
+        score = sunnybrook_observation(
+            sunnybrook.score(),
+            patient=patient,
+            effective=authored,
+            encounter=encounter,
+            performer=author,
+            derived_from=derived("sunnybrook"),
+        )
+        resources += [(f"response|sunnybrook|{stamp}", answers), (f"observation|sunnybrook|{stamp}", score)]
+    if house_brackmann is not None:
+        answers = house_brackmann_response(
+            house_brackmann, patient=patient, authored=authored, encounter=encounter, author=author
+        )
+        grade = house_brackmann_observation(
+            house_brackmann,
+            patient=patient,
+            effective=authored,
+            encounter=encounter,
+            performer=author,
+            derived_from=derived("house-brackmann"),
+        )
+        resources += [
+            (f"response|house-brackmann|{stamp}", answers),
+            (f"observation|house-brackmann|{stamp}", grade),
+        ]
+    entries = []
+    for key, resource in resources:
+        kind = resource.get_resource_type()
+        rid = str(uuid.uuid5(_EXAM_NAMESPACE, f"{encounter}|{key}"))
+        data = json.loads(resource.model_dump_json())
+        data["id"] = rid
+        entries.append(
+            {
+                "fullUrl": f"urn:uuid:{rid}",
+                "resource": data,
+                "request": {"method": "PUT", "url": f"{kind}/{rid}"},
+            }
+        )
+    bundle = {"resourceType": "Bundle", "type": "transaction", "entry": entries}
+    Bundle.model_validate(bundle)
+    return bundle

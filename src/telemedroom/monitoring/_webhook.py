@@ -102,7 +102,8 @@ class WebhookSink:
         clock: Unix time for the signature (default :func:`time.time`).
 
     Raises:
-        WebhookDeliveryError: From :meth:`deliver`, once every attempt failed.
+        WebhookDeliveryError: ``url`` is not an http(s) URL (at once, with ``attempts=0``),
+            or, from :meth:`deliver`, every attempt failed.
 
     Examples:
         >>> import asyncio, httpx
@@ -142,6 +143,12 @@ class WebhookSink:
     ) -> None:
         if attempts < 1:
             raise ValueError("attempts must be at least 1")
+        try:
+            parsed = httpx.URL(url)
+        except httpx.InvalidURL as exc:
+            raise WebhookDeliveryError(url, 0, None, f"not a URL: {exc}") from exc
+        if parsed.scheme not in ("https", "http") or not parsed.host:
+            raise WebhookDeliveryError(url, 0, None, "not an http(s) URL with a host")
         self.url = url
         self.attempts = attempts
         self.backoff = backoff
