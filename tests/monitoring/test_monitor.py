@@ -400,3 +400,42 @@ def test_run_passes_on_the_sources_error() -> None:
     with pytest.raises(errors.DeviceConnectionError):
         run(monitor.run(broken()))
     assert len(monitor.alerts) == 1
+
+
+@given(
+    afters=st.lists(st.integers(1, 240), min_size=1, max_size=4, unique=True).map(sorted),
+    ack_after=st.none() | st.integers(0, 300),
+    checks=st.lists(st.integers(0, 360), max_size=8).map(sorted),
+)
+def test_escalation_reaches_exactly_the_steps_due_before_acknowledgement(
+    afters: list[int], ack_after: int | None, checks: list[int]
+) -> None:
+    steps = [{"after": f"PT{m}M", "to": f"PractitionerRole/step-{i}"} for i, m in enumerate(afters)]
+    sink = ListSink()
+    monitor = Monitor(
+        plan({"type": "threshold", "id": "hr", "measurement": "heart_rate", "field": "bpm", "above": 120},
+             escalation=steps),
+        sinks=[sink],
+        clock=lambda: T0,
+    )  # fmt: skip
+
+    async def story() -> None:
+        await monitor.ingest(HeartRate(bpm=150, measured_at=T0))
+        acknowledged = False
+        for minute in checks:
+            if ack_after is not None and not acknowledged and ack_after <= minute:
+                await monitor.check(T0 + timedelta(minutes=ack_after))  # what was due before it
+                await monitor.acknowledge(
+                    monitor.alerts[0].id, by="Practitioner/x", at=T0 + timedelta(minutes=ack_after)
+                )
+                acknowledged = True
+            await monitor.check(T0 + timedelta(minutes=minute))
+
+    run(story())
+    last_check = max(checks, default=0)
+    horizon = last_check if ack_after is None or ack_after > last_check else ack_after
+    expected = [f"PractitionerRole/step-{i}" for i, m in enumerate(afters) if m <= horizon]
+    escalated = [e for e in sink.events if e.type == "escalated"]
+    assert [e.recipient for e in escalated] == expected
+    assert [e.at for e in escalated] == [T0 + timedelta(minutes=m) for m in afters[: len(expected)]]
+    assert monitor.alerts[0].escalation_level == len(expected)
