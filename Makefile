@@ -42,6 +42,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_media.py
 	$(BIN)/python benchmarks/bench_ble.py
 	$(BIN)/python benchmarks/bench_fhir.py
+	$(BIN)/python benchmarks/bench_scheduling.py
 	$(BIN)/python benchmarks/bench_monitor.py
 
 clean:

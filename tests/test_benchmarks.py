@@ -53,6 +53,37 @@ async def test_ble_benchmark_cases_run_and_check_their_results() -> None:
     assert result["transfer_bare_s"] > 0
 
 
+SCHEDULING_BENCH = Path(__file__).parents[1] / "benchmarks" / "bench_scheduling.py"
+
+
+async def test_scheduling_benchmark_baseline_expands_what_the_scheduler_uses() -> None:
+    from datetime import timedelta
+
+    from telemedroom.scheduling import Scheduler, SqliteStore
+    from telemedroom.scheduling._availability import openings
+
+    spec = importlib.util.spec_from_file_location("bench_scheduling", SCHEDULING_BENCH)
+    assert spec is not None
+    assert spec.loader is not None
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    resources = bench.make_resources(50)
+    assert len(resources) == 50
+    assert sum(r.kind == "room" for r in resources) == 25
+    weeks = bench.week_starts(26)
+    assert len(set(weeks)) == 26
+    assert all(w.weekday() == 0 for w in weeks)
+    monday = weeks[5]
+    end = monday + timedelta(days=7)
+    # same rules, same week: the raw dateutil baseline expands exactly the openings we use
+    ours = sum(len(openings(r, monday, end)) for r in resources)
+    assert ours == bench.baseline_expand(bench.baseline_rules(resources), monday, end) > 0
+    async with SqliteStore(":memory:") as store:
+        scheduler = Scheduler(store, resources, clock=lambda: bench.NOW)
+        slots = await scheduler.find_slots(bench.GP, monday, end)
+    assert len(slots) == 5 * 24  # 08:00-18:00 in 25-minute steps, Monday to Friday
+
+
 def test_monitor_benchmark_sides_raise_the_same_alerts() -> None:
     spec = importlib.util.spec_from_file_location("bench_monitor", BENCH.with_name("bench_monitor.py"))
     assert spec is not None

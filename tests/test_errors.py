@@ -64,6 +64,19 @@ def test_missing_extra_is_an_import_error_naming_the_fix() -> None:
     assert "pip install 'telemedroom[video]'" in str(err)
 
 
+def test_the_tree_in_the_module_docstring_matches_the_classes() -> None:
+    assert errors.__doc__ is not None
+    drawing = errors.__doc__.split("```text\n", 1)[1].split("```", 1)[0].splitlines()
+    parents: list[str] = []
+    for line in drawing:
+        name = line.lstrip("│├└─ ").split()[0]
+        depth = (len(line) - len(line.lstrip("│├└─ "))) // 4
+        parents = [*parents[:depth], name]
+        if depth:
+            assert getattr(errors, parents[-2]) in getattr(errors, name).__bases__, (name, parents[-2])
+    assert len(drawing) == len(errors.__all__)
+
+
 def test_monitoring_errors_carry_their_data() -> None:
     plan_error = errors.CarePlanError("rules.1(spo2).below", "must be a number", source="plan.toml")
     assert (plan_error.key, plan_error.reason, plan_error.source) == (

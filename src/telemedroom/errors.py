@@ -6,41 +6,54 @@ bumble, ``struct``) are translated at the boundary and chained as ``__cause__``.
 
 ```text
 TelemedroomError
-├── MissingExtraError (ImportError)  an optional part needs ``pip install 'telemedroom[extra]'``
-├── DeviceError                      something about a medical device or its data
-│   ├── MeasurementDecodeError       bytes from a device do not follow the profile
-│   ├── UnsupportedCharacteristic    no decoder for this GATT characteristic
-│   ├── CodecError (ValueError)      a value cannot be put on the wire
-│   │   └── MeasurementEncodeError   a Measurement cannot be put on the wire
-│   ├── DeviceNotFound               no device answered at this address
-│   ├── DeviceConnectionError        the link to a device failed
-│   │   └── PairingError             the device refused or failed pairing/bonding
-│   ├── RecordAccessError            a Record Access Control Point procedure failed
-│   ├── ConsentError                 a multi-user device refused a user's consent code
-│   ├── DriverLoadError              a device driver plugin could not be loaded
-│   └── MediaDeviceError             a camera, microphone or stethoscope cannot be opened or read
-├── FhirError                        something about FHIR resources or a FHIR server
-│   ├── FhirMappingError (ValueError) a measurement and a FHIR resource do not map
-│   ├── FhirServerError              the server answered with an error status
-│   │   ├── ResourceNotFound         404: no such resource
-│   │   ├── ResourceGone             410: the resource was deleted
-│   │   ├── ResourceConflict         409: the write conflicts with the server's state
-│   │   └── PreconditionFailed       412: a conditional request's condition failed
-│   ├── FhirConnectionError          the server could not be reached
-│   ├── FhirAuthError                no access token could be obtained
-│   └── OutboxError                  the store-and-forward outbox cannot be used
-│       ├── OutboxKeyError           the outbox was encrypted with another key
-│       └── OutboxCorrupted          a row or the database file is damaged
-├── MonitoringError                  health-apartment monitoring: care plans, alerts, delivery
-│   ├── CarePlanError (ValueError)   a care plan is malformed (names the key or rule)
-│   ├── UnknownAlert (KeyError)      no alert with this id
-│   ├── WebhookDeliveryError         the webhook did not take an alert after all retries
-│   └── WebhookSignatureError        a webhook request's signature does not verify
-└── ExamError                        a clinical examination protocol or grading form
-    └── GradingError (ValueError)    answers to a grading form are missing or out of range
+├── MissingExtraError (ImportError)      an optional part needs ``pip install 'telemedroom[extra]'``
+├── DeviceError                          something about a medical device or its data
+│   ├── MeasurementDecodeError           bytes from a device do not follow the profile
+│   ├── UnsupportedCharacteristic        no decoder for this GATT characteristic
+│   ├── CodecError (ValueError)          a value cannot be put on the wire
+│   │   └── MeasurementEncodeError       a Measurement cannot be put on the wire
+│   ├── DeviceNotFound                   no device answered at this address
+│   ├── DeviceConnectionError            the link to a device failed
+│   │   └── PairingError                 the device refused or failed pairing/bonding
+│   ├── RecordAccessError                a Record Access Control Point procedure failed
+│   ├── ConsentError                     a multi-user device refused a user's consent code
+│   ├── DriverLoadError                  a device driver plugin could not be loaded
+│   └── MediaDeviceError                 a camera, microphone or stethoscope cannot be opened or read
+├── FhirError                            something about FHIR resources or a FHIR server
+│   ├── FhirMappingError (ValueError)    a measurement and a FHIR resource do not map
+│   ├── FhirServerError                  the server answered with an error status
+│   │   ├── ResourceNotFound             404: no such resource
+│   │   ├── ResourceGone                 410: the resource was deleted
+│   │   ├── ResourceConflict             409: the write conflicts with the server's state
+│   │   └── PreconditionFailed           412: a conditional request's condition failed
+│   ├── FhirConnectionError              the server could not be reached
+│   ├── FhirAuthError                    no access token could be obtained
+│   └── OutboxError                      the store-and-forward outbox cannot be used
+│       ├── OutboxKeyError               the outbox was encrypted with another key
+│       └── OutboxCorrupted              a row or the database file is damaged
+├── SchedulingError                      something about availability, slots or appointments
+│   ├── SlotUnavailable                  the slot's resources are taken or not open then
+│   ├── HoldExpired                      a hold ran out, was released or was used
+│   ├── InvalidTransition                an appointment cannot go from this status to that
+│   ├── UnknownBookingCode               no appointment has this booking code
+│   ├── UnknownAppointment (LookupError) no appointment has this id
+│   ├── IdempotencyKeyReused             the key was used before for another booking
+│   ├── InvalidScheduleData (ValueError) a resource, service or slot field is not valid
+│   │   ├── InvalidTimeRange             an end that is not after its start
+│   │   ├── NaiveDatetimeError           a datetime without a time zone
+│   │   └── InvalidRule                  an availability rule that cannot be used
+│   │       └── RuleHasNoOccurrences     a rule that never produces a time
+│   └── ScheduleStoreError               the schedule database failed or is missing
+├── MonitoringError                      health-apartment monitoring: care plans, alerts, delivery
+│   ├── CarePlanError (ValueError)       a care plan is malformed (names the key or rule)
+│   ├── UnknownAlert (KeyError)          no alert with this id
+│   ├── WebhookDeliveryError             the webhook did not take an alert after all retries
+│   └── WebhookSignatureError            a webhook request's signature does not verify
+└── ExamError                            a clinical examination protocol or grading form
+    └── GradingError (ValueError)        answers to a grading form are missing or out of range
 ```
 
-Later layers add ``SessionError`` and ``SchedulingError`` under the same root.
+Later layers add ``SessionError`` under the same root.
 
 Examples:
     >>> from telemedroom import errors
@@ -54,7 +67,9 @@ Examples:
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 __all__ = [
@@ -69,10 +84,17 @@ __all__ = [
     "FhirError",
     "FhirMappingError",
     "FhirServerError",
+    "HoldExpired",
+    "IdempotencyKeyReused",
+    "InvalidRule",
+    "InvalidScheduleData",
+    "InvalidTimeRange",
+    "InvalidTransition",
     "MeasurementDecodeError",
     "MeasurementEncodeError",
     "MediaDeviceError",
     "MissingExtraError",
+    "NaiveDatetimeError",
     "OutboxCorrupted",
     "OutboxError",
     "OutboxKeyError",
@@ -82,7 +104,13 @@ __all__ = [
     "ResourceConflict",
     "ResourceGone",
     "ResourceNotFound",
+    "RuleHasNoOccurrences",
+    "ScheduleStoreError",
+    "SchedulingError",
+    "SlotUnavailable",
     "TelemedroomError",
+    "UnknownAppointment",
+    "UnknownBookingCode",
     "UnsupportedCharacteristic",
     # monitoring
     "CarePlanError",
@@ -544,6 +572,243 @@ class OutboxCorrupted(OutboxError):
     def __init__(self, path: str, reason: str, row_id: int | None = None) -> None:
         self.row_id = row_id
         super().__init__(path, reason if row_id is None else f"row {row_id}: {reason}")
+
+
+class SchedulingError(TelemedroomError):
+    """Something went wrong finding, holding or booking a slot.
+
+    Examples:
+        >>> isinstance(UnknownBookingCode("ACDE-FGHJ"), SchedulingError)
+        True
+    """
+
+
+class SlotUnavailable(SchedulingError):
+    """The slot cannot be held or booked: a resource is taken or not available then.
+
+    Attributes:
+        slot: The :class:`~telemedroom.scheduling.Slot` that was asked for.
+        resource_ids: The resources that are taken (or unavailable), when known.
+        reason: What was in the way, in words.
+
+    Examples:
+        >>> err = SlotUnavailable(None, ["room-1"], "held by another booking")
+        >>> err.resource_ids, str(err)
+        (('room-1',), 'slot unavailable (room-1): held by another booking')
+    """
+
+    def __init__(self, slot: Any, resource_ids: Sequence[str], reason: str) -> None:
+        self.slot = slot
+        self.resource_ids = tuple(resource_ids)
+        self.reason = reason
+        where = f" at {slot.start.isoformat()}" if slot is not None else ""
+        super().__init__(f"slot{where} unavailable ({', '.join(self.resource_ids) or '-'}): {reason}")
+
+
+class HoldExpired(SchedulingError):
+    """A hold ran out, was released or was already used before this booking.
+
+    Attributes:
+        hold_id: The hold's id.
+        expires_at: When it expired (``None`` when it no longer exists at all).
+
+    Examples:
+        >>> str(HoldExpired("h1", None))
+        'hold h1 is no longer active; find a new slot and hold it again'
+    """
+
+    def __init__(self, hold_id: str, expires_at: datetime | None) -> None:
+        self.hold_id = hold_id
+        self.expires_at = expires_at
+        when = f" (expired {expires_at.isoformat()})" if expires_at is not None else ""
+        super().__init__(f"hold {hold_id} is no longer active{when}; find a new slot and hold it again")
+
+
+class InvalidTransition(SchedulingError):
+    """An appointment cannot move from its status to the one asked for (FHIR Appointment.status).
+
+    Attributes:
+        appointment_id: The appointment.
+        from_status: Its current status.
+        to_status: The status that was asked for.
+
+    Examples:
+        >>> str(InvalidTransition("a1", "cancelled", "checked-in"))
+        'appointment a1 cannot go from cancelled to checked-in'
+    """
+
+    def __init__(self, appointment_id: str, from_status: str, to_status: str) -> None:
+        self.appointment_id = appointment_id
+        self.from_status = from_status
+        self.to_status = to_status
+        super().__init__(f"appointment {appointment_id} cannot go from {from_status} to {to_status}")
+
+
+class UnknownBookingCode(SchedulingError):
+    """No appointment has this booking code (a typo at the kiosk, or a made-up code).
+
+    Attributes:
+        code: The code as entered.
+
+    Examples:
+        >>> str(UnknownBookingCode("ACDE-FGHJ"))
+        'no appointment has booking code ACDE-FGHJ'
+    """
+
+    def __init__(self, code: str) -> None:
+        self.code = code
+        super().__init__(f"no appointment has booking code {code}")
+
+
+class UnknownAppointment(SchedulingError, LookupError):
+    """No appointment has this id.
+
+    Attributes:
+        appointment_id: The id that was looked up.
+
+    Examples:
+        >>> str(UnknownAppointment("a1"))
+        'no appointment with id a1'
+    """
+
+    def __init__(self, appointment_id: str) -> None:
+        self.appointment_id = appointment_id
+        super().__init__(f"no appointment with id {appointment_id}")
+
+
+class IdempotencyKeyReused(SchedulingError):
+    """An idempotency key was sent again with a different slot or patient.
+
+    A repeated ``book`` with the same key and the same request returns the first
+    appointment; a different request under the same key is a client bug.
+
+    Attributes:
+        key: The idempotency key.
+        appointment_id: The appointment booked under it first.
+
+    Examples:
+        >>> str(IdempotencyKeyReused("k1", "a1"))
+        'idempotency key k1 was used for appointment a1 with a different slot or patient'
+    """
+
+    def __init__(self, key: str, appointment_id: str) -> None:
+        self.key = key
+        self.appointment_id = appointment_id
+        super().__init__(
+            f"idempotency key {key} was used for appointment {appointment_id} "
+            "with a different slot or patient"
+        )
+
+
+class InvalidScheduleData(SchedulingError, ValueError):
+    """A field of a resource, service, slot or appointment is not valid.
+
+    Attributes:
+        field: Which field.
+        value: The value given.
+        reason: What is wrong with it.
+
+    Examples:
+        >>> str(InvalidScheduleData("resource id", "room 1", "not a FHIR id"))
+        "resource id 'room 1' is not valid: not a FHIR id"
+    """
+
+    def __init__(self, field: str, value: Any, reason: str) -> None:
+        self.field = field
+        self.value = value
+        self.reason = reason
+        super().__init__(f"{field} {value!r} is not valid: {reason}")
+
+
+class InvalidTimeRange(InvalidScheduleData):
+    """A time range whose end is not after its start.
+
+    Attributes:
+        start: The start given.
+        end: The end given.
+
+    Examples:
+        >>> from datetime import datetime, UTC
+        >>> str(InvalidTimeRange(datetime(2026, 1, 2, tzinfo=UTC), datetime(2026, 1, 1, tzinfo=UTC)))
+        'time range end 2026-01-01T00:00:00+00:00 is not after its start 2026-01-02T00:00:00+00:00'
+    """
+
+    def __init__(self, start: Any, end: Any) -> None:
+        self.start = start
+        self.end = end
+        ValueError.__init__(
+            self, f"time range end {end.isoformat()} is not after its start {start.isoformat()}"
+        )
+        self.field, self.value, self.reason = "end", end, "not after the start"
+
+
+class NaiveDatetimeError(InvalidScheduleData):
+    """A datetime without a time zone where an instant is needed.
+
+    Attributes:
+        name: The argument or field.
+        value: The naive datetime.
+
+    Examples:
+        >>> from datetime import datetime
+        >>> str(NaiveDatetimeError("start", datetime(2026, 3, 29, 9)))
+        'start 2026-03-29T09:00:00 has no time zone; attach one (e.g. ZoneInfo("Europe/Berlin"))'
+    """
+
+    def __init__(self, name: str, value: datetime) -> None:
+        self.name = name
+        ValueError.__init__(
+            self, f'{name} {value.isoformat()} has no time zone; attach one (e.g. ZoneInfo("Europe/Berlin"))'
+        )
+        self.field, self.value, self.reason = name, value, "no time zone"
+
+
+class InvalidRule(InvalidScheduleData):
+    """An availability rule (RFC 5545 RRULE) that cannot be parsed or used.
+
+    Attributes:
+        rule: The rule text.
+        reason: What is wrong with it.
+
+    Examples:
+        >>> str(InvalidRule("FREQ=SOMETIMES", "unknown frequency"))
+        'invalid availability rule FREQ=SOMETIMES: unknown frequency'
+    """
+
+    def __init__(self, rule: str, reason: str) -> None:
+        self.rule = rule
+        ValueError.__init__(self, f"invalid availability rule {rule}: {reason}")
+        self.field, self.value, self.reason = "rrule", rule, reason
+
+
+class RuleHasNoOccurrences(InvalidRule):
+    """An availability rule that never produces a time (e.g. 30 February, or UNTIL before the start).
+
+    Examples:
+        >>> str(RuleHasNoOccurrences("FREQ=YEARLY;BYMONTH=2;BYMONTHDAY=30", "2026-01-01"))
+        'invalid availability rule FREQ=YEARLY;BYMONTH=2;BYMONTHDAY=30: it has no occurrence from 2026-01-01'
+    """
+
+    def __init__(self, rule: str, start: str) -> None:
+        super().__init__(rule, f"it has no occurrence from {start}")
+
+
+class ScheduleStoreError(SchedulingError):
+    """The schedule database failed, has an unknown schema, or its driver is missing.
+
+    Attributes:
+        store: Which store (``"sqlite"`` or ``"postgres"``).
+        reason: What failed; the driver's exception is ``__cause__``.
+
+    Examples:
+        >>> str(ScheduleStoreError("postgres", "asyncpg is missing; pip install 'telemedroom[postgres]'"))
+        "postgres schedule store: asyncpg is missing; pip install 'telemedroom[postgres]'"
+    """
+
+    def __init__(self, store: str, reason: str) -> None:
+        self.store = store
+        self.reason = reason
+        super().__init__(f"{store} schedule store: {reason}")
 
 
 class MonitoringError(TelemedroomError):
