@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import json
+import tomllib
 from datetime import time, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from telemedroom import errors
 from telemedroom.monitoring import CarePlan, MissedMeasurementRule, ThresholdRule, TrendRule, load_care_plan
@@ -147,3 +151,61 @@ def test_asking_for_an_unknown_rule_is_a_care_plan_error() -> None:
     with pytest.raises(errors.CarePlanError) as info:
         plan.rule("nope")
     assert info.value.key == "nope"
+
+
+def _toml(value: object) -> str:
+    """A tiny TOML writer for the plan's shapes (the standard library only reads TOML)."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return repr(value)
+    return json.dumps(value)  # strings: JSON escapes are valid TOML basic strings
+
+
+def plan_as_toml(data: dict[str, Any]) -> str:
+    lines = [f"{key} = {_toml(value)}" for key, value in data.items() if not isinstance(value, list)]
+    lines += [f"{key} = []" for key, value in data.items() if value == []]  # no [[table]] for none
+    for table in ("rules", "escalation"):
+        for item in data.get(table, []):
+            lines.append(f"[[{table}]]")
+            lines += [f"{key} = {_toml(value)}" for key, value in item.items() if value is not None]
+    return "\n".join(lines) + "\n"
+
+
+fields = st.sampled_from(
+    [("blood_pressure", "systolic"), ("oxygen_saturation", "spo2_percent"), ("body_weight", "value"),
+     ("heart_rate", "bpm"), ("blood_glucose", "value")]
+)  # fmt: skip
+limits = st.integers(-50, 300).map(float)
+thresholds = st.builds(
+    lambda kf, a, b, h: {"type": "threshold", "measurement": kf[0], "field": kf[1], "above": max(a, b) + 1,
+                         "below": min(a, b), "hysteresis": h},
+    fields, limits, limits, st.sampled_from([0.0, 0.5, 5.0]),
+)  # fmt: skip
+trends = st.builds(
+    lambda kf, rise, hours: {"type": "trend", "measurement": kf[0], "field": kf[1], "rise": rise,
+                             "within": f"PT{hours}H"},
+    fields, st.integers(1, 20).map(float), st.integers(1, 24 * 14),
+)  # fmt: skip
+missed = st.builds(
+    lambda kind, due: {"type": "missed", "measurement": kind, "due": due.isoformat(), "severity": "moderate"},
+    st.sampled_from(["blood_pressure", "body_weight"]), st.times().map(lambda t: t.replace(microsecond=0)),
+)  # fmt: skip
+
+
+@given(
+    rules=st.lists(st.one_of(thresholds, trends, missed), max_size=6),
+    zone=st.sampled_from(["Europe/Berlin", "UTC", "America/New_York"]),
+    afters=st.lists(st.integers(1, 600), max_size=3, unique=True).map(sorted),
+)
+def test_any_plan_survives_json_and_toml(rules: list[dict[str, Any]], zone: str, afters: list[int]) -> None:
+    data = {
+        "patient": 'Patient/"quoted" \\ ünïcode',
+        "timezone": zone,
+        "care_team": "CareTeam/c",
+        "rules": [{**rule, "id": f"rule-{i}"} for i, rule in enumerate(rules)],
+        "escalation": [{"after": f"PT{m}M", "to": f"PractitionerRole/s{m}"} for m in afters],
+    }
+    plan = CarePlan.parse(data)
+    assert CarePlan.parse(json.loads(json.dumps(plan.model_dump(mode="json")))) == plan
+    assert CarePlan.parse(tomllib.loads(plan_as_toml(data))) == plan
