@@ -439,3 +439,13 @@ def test_escalation_reaches_exactly_the_steps_due_before_acknowledgement(
     assert [e.recipient for e in escalated] == expected
     assert [e.at for e in escalated] == [T0 + timedelta(minutes=m) for m in afters[: len(expected)]]
     assert monitor.alerts[0].escalation_level == len(expected)
+
+
+def test_a_reading_from_a_clock_far_ahead_does_not_wipe_the_history() -> None:
+    monitor = Monitor(plan({"type": "trend", "id": "gain", "measurement": "body_weight", "field": "value",
+                            "rise": 2, "within": "P3D"}), clock=lambda: T0)  # fmt: skip
+    run(monitor.ingest(BodyWeight(value=80, measured_at=T0)))
+    run(monitor.ingest(BodyWeight(value=81, measured_at=T0.replace(year=2084))))  # device clock never set
+    assert [v for _t, v in monitor.series("body_weight", "value")] == [80, 81]
+    run(monitor.ingest(BodyWeight(value=82.5, measured_at=T0 + timedelta(days=1))))
+    assert [a.value for a in monitor.alerts] == [2.5]

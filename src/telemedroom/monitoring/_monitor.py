@@ -162,7 +162,8 @@ class Monitor:
             value = read_value(measurement, *key) if key[0] == kind else None
             if value is not None:
                 bisect.insort(self._series.setdefault(key, []), (at, value))
-        self._prune(at)
+        # by the clock, not the reading: a device whose clock is years ahead must not wipe the history
+        self._prune(self.clock())
         events: list[AlertEvent] = []
         for rule in self.plan.rules:
             if rule.measurement != kind:
