@@ -25,6 +25,7 @@ from telemedroom.exams import (
     PROTOCOL,
     RESTING_ITEMS,
     SunnybrookGrading,
+    compare_visits,
     exam_transaction,
     house_brackmann,
     house_brackmann_from_response,
@@ -446,3 +447,26 @@ def test_an_exam_without_stills_or_grades_is_an_empty_transaction() -> None:
         exam_transaction(
             patient="Patient/p1", encounter="Encounter/e", authored=datetime(2026, 11, 25), sunnybrook=NORMAL
         )
+
+
+async def test_two_visits_pair_up_by_step_with_the_latest_still_of_each() -> None:
+    stills = await exam_stills()
+    first = [
+        step_media(code, shot, patient="Patient/p1", encounter="Encounter/visit-1")
+        for code, shot in stills[:3]
+    ]
+    retake = stills[1][1].model_copy(update={"captured_at": stills[1][1].captured_at.replace(year=2027)})
+    second = [
+        step_media(code, shot, patient="Patient/p1", encounter="Encounter/visit-2") for code, shot in stills
+    ]
+    second.append(step_media(stills[1][0], retake, patient="Patient/p1", encounter="Encounter/visit-2"))
+    # read back as a server would return them
+    second = [Media.model_validate(json.loads(m.model_dump_json())) for m in second]
+    pairs = compare_visits(first, second)
+    assert [p.step.code for p in pairs] == [s.code for s in PROTOCOL]
+    assert [p.before is not None for p in pairs] == [True, True, True] + [False] * 5
+    assert all(p.after is not None for p in pairs)
+    assert pairs[1].after is not None
+    assert pairs[1].after.createdDateTime == retake.captured_at
+    assert pairs[0].before is not None
+    assert pairs[0].before.encounter.reference == "Encounter/visit-1"

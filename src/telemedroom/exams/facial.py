@@ -36,7 +36,7 @@ import hashlib
 import json
 import uuid
 from collections.abc import Mapping, Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Annotated, Any, Final, Literal
 
 from fhir.resources.R4B.bundle import Bundle
@@ -63,8 +63,10 @@ __all__ = [
     "VOLUNTARY_SCALE",
     "HouseBrackmannGrade",
     "ProtocolStep",
+    "StillPair",
     "SunnybrookGrading",
     "SunnybrookScore",
+    "compare_visits",
     "exam_transaction",
     "house_brackmann",
     "house_brackmann_from_response",
@@ -1088,3 +1090,69 @@ def exam_transaction(
     bundle = {"resourceType": "Bundle", "type": "transaction", "entry": entries}
     Bundle.model_validate(bundle)
     return bundle
+
+
+# -- visits side by side -----------------------------------------------------------------
+
+
+class StillPair(BaseModel):
+    """One protocol step's still from an earlier visit next to the current one.
+
+    Attributes:
+        step: The protocol step.
+        before: The earlier visit's Media of that step, or ``None``.
+        after: The current visit's Media, or ``None``.
+    """
+
+    model_config = ConfigDict(frozen=True, arbitrary_types_allowed=True)
+
+    step: ProtocolStep
+    before: Media | None
+    after: Media | None
+
+
+def _view(media: Media) -> str | None:
+    for coding in (media.view.coding or []) if media.view else []:
+        if coding.system == FACIAL_CODES:
+            return coding.code
+    return None
+
+
+def compare_visits(before: Sequence[Media], after: Sequence[Media]) -> list[StillPair]:
+    """Pair two visits' stills by protocol step, in protocol order (the data of a side-by-side view).
+
+    Media without a protocol step as ``view`` are left out; when a visit has several
+    stills of one step, the latest (``createdDateTime``) is used.
+
+    Examples:
+        >>> from datetime import datetime, UTC
+        >>> from types import SimpleNamespace
+        >>> def still(day):
+        ...     return SimpleNamespace(data=b"jpeg", media_type="image/jpeg", width=64, height=48,
+        ...                            captured_at=datetime(2026, 11, day, 10, tzinfo=UTC))
+        >>> old = [step_media("rest", still(4), patient="Patient/p1", encounter="Encounter/visit-1")]
+        >>> new = [step_media(s, still(25), patient="Patient/p1", encounter="Encounter/visit-2")
+        ...        for s in ("rest", "smile-with-teeth")]
+        >>> [(p.step.code, p.before is not None, p.after is not None) for p in compare_visits(old, new)]
+        [('rest', True, True), ('smile-with-teeth', False, True)]
+    """
+
+    def latest(visit: Sequence[Media]) -> dict[str, Media]:
+        chosen: dict[str, Media] = {}
+        for media in visit:
+            code = _view(media)
+            if code is None:
+                continue
+            kept = chosen.get(code)
+            if kept is None or (media.createdDateTime or datetime.min.replace(tzinfo=UTC)) >= (
+                kept.createdDateTime or datetime.min.replace(tzinfo=UTC)
+            ):
+                chosen[code] = media
+        return chosen
+
+    old, new = latest(before), latest(after)
+    return [
+        StillPair(step=s, before=old.get(s.code), after=new.get(s.code))
+        for s in PROTOCOL
+        if s.code in old or s.code in new
+    ]
