@@ -82,3 +82,13 @@ async def test_scheduling_benchmark_baseline_expands_what_the_scheduler_uses() -
         scheduler = Scheduler(store, resources, clock=lambda: bench.NOW)
         slots = await scheduler.find_slots(bench.GP, monday, end)
     assert len(slots) == 5 * 24  # 08:00-18:00 in 25-minute steps, Monday to Friday
+
+
+def test_monitor_benchmark_sides_raise_the_same_alerts() -> None:
+    spec = importlib.util.spec_from_file_location("bench_monitor", BENCH.with_name("bench_monitor.py"))
+    assert spec is not None
+    assert spec.loader is not None
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    evaluated, expected = bench.check_cases(300)
+    assert evaluated == expected > 0  # the series crosses the limits: both sides have work to do

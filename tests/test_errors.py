@@ -75,3 +75,34 @@ def test_the_tree_in_the_module_docstring_matches_the_classes() -> None:
         if depth:
             assert getattr(errors, parents[-2]) in getattr(errors, name).__bases__, (name, parents[-2])
     assert len(drawing) == len(errors.__all__)
+
+
+def test_monitoring_errors_carry_their_data() -> None:
+    plan_error = errors.CarePlanError("rules.1(spo2).below", "must be a number", source="plan.toml")
+    assert (plan_error.key, plan_error.reason, plan_error.source) == (
+        "rules.1(spo2).below",
+        "must be a number",
+        "plan.toml",
+    )
+    assert isinstance(plan_error, ValueError)
+    unknown = errors.UnknownAlert("a-1")
+    assert isinstance(unknown, KeyError)
+    assert str(unknown) == "no alert with id a-1"
+    delivery = errors.WebhookDeliveryError("https://h.example/x", 5, None, "ConnectError: refused")
+    assert (delivery.attempts, delivery.status) == (5, None)
+    assert "HTTP" not in str(delivery)
+    assert errors.WebhookSignatureError("too old").reason == "too old"
+    for cls in (
+        errors.CarePlanError,
+        errors.UnknownAlert,
+        errors.WebhookDeliveryError,
+        errors.WebhookSignatureError,
+    ):
+        assert issubclass(cls, errors.MonitoringError)
+
+
+def test_grading_error_is_an_exam_error_and_a_value_error() -> None:
+    err = errors.GradingError("sunnybrook.resting.eye", 3, "must be one of 0, 1")
+    assert (err.item, err.value, err.reason) == ("sunnybrook.resting.eye", 3, "must be one of 0, 1")
+    assert isinstance(err, errors.ExamError)
+    assert isinstance(err, ValueError)

@@ -31,6 +31,37 @@ EXPECTED = {
         "result: 131/84 mm[Hg], pulse 71",
         "received 2 values, 0 malformed",
     ],
+    "facial_exam.py": [
+        "kiosk: Spitzen Sie bitte die Lippen, wie zum Pfeifen oder Küssen.",
+        "stills: 8 at 1920x1080",
+        "Sunnybrook: resting 10, voluntary 60, synkinesis 5, composite 45",
+        "House-Brackmann: III (Moderate dysfunction)",
+        "Media.ndjson: 8",
+        "Observation.ndjson: 2",
+        "QuestionnaireResponse.ndjson: 2",
+        "views: rest, raise-eyebrows, close-eyes-gently, close-eyes-tightly, wrinkle-nose, smile-with-teeth, "
+        "pucker-lips, puff-cheeks",
+    ],
+    "health_apartment.py": [
+        "Monday: 3 readings from 3 virtual devices",
+        "Fri 27 Nov 07:00  raised       high     body weight rose by 2.2 kg within 3 days (now 83.4 kg)",
+        "Fri 27 Nov 07:30  escalated    high     body weight rose by 2.2 kg within 3 days (now 83.4 kg)"
+        "  -> PractitionerRole/on-call-nurse",
+        "Fri 27 Nov 10:00  acknowledged high     body weight rose by 2.2 kg within 3 days (now 83.4 kg)"
+        "  -> Practitioner/dr-weber",
+        "Fri 27 Nov 19:30  raised       high     systolic blood pressure 186 mm[Hg] is above 180",
+        "Sat 28 Nov 10:00  raised       moderate no blood pressure reading by 10:00 on 2026-11-28",
+        "Sat 28 Nov 11:15  cleared      moderate no blood pressure reading by 10:00 on 2026-11-28",
+        "Sun 29 Nov 07:35  raised       high     SpO2 91 % is below 92",
+        "Sun 29 Nov 08:30  cleared      high     SpO2 91 % is below 92",
+        "alerts: 4 raised, 2 escalations, 4 cleared",
+        "webhook: 14 events accepted in 15 requests, signatures verified",
+        "audit: 14 records",
+        "FHIR: 38 bundles from the outbox -> 14 Communication, 3 DetectedIssue, 3 Device, 8 Flag, "
+        "27 Observation, 24 Provenance",
+        "Sunday: weight 82.8 kg (+1.8 kg in 7 days), alerts listed: 1",
+        "wrote summary-2026-11-29.html",
+    ],
     "glucose_records.py": [
         "the glucometer stores 5 records",
         "new: #4 96 mg/dL, fasting",

@@ -14,7 +14,9 @@ PUBLIC_PACKAGES = [
     "telemedroom.devices",
     "telemedroom.devices.gatt",
     "telemedroom.devices.media",
+    "telemedroom.exams",
     "telemedroom.fhir",
+    "telemedroom.monitoring",
     "telemedroom.scheduling",
     "telemedroom.testing",
 ]
@@ -74,3 +76,19 @@ def test_measurements_module_imports_no_transport_or_fhir_library() -> None:
         for alias in (node.names if isinstance(node, ast.Import) else [ast.alias(node.module or "")])
     }
     assert imported.isdisjoint({"bleak", "bumble", "fhir", "aiortc", "httpx", "asyncpg", "starlette"})
+
+
+def test_monitoring_classes_show_the_package_path_and_import_no_session_layer() -> None:
+    import ast
+    from pathlib import Path
+
+    from telemedroom import monitoring
+
+    for name in monitoring.__all__:
+        obj = getattr(monitoring, name)
+        if isinstance(obj, type):
+            assert obj.__module__ == "telemedroom.monitoring", name
+    for source in Path(monitoring.__file__).parent.glob("*.py"):
+        for node in ast.walk(ast.parse(source.read_text())):
+            if isinstance(node, ast.ImportFrom):
+                assert not (node.module or "").startswith("telemedroom.session"), source.name

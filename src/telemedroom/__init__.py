@@ -16,17 +16,20 @@ from __future__ import annotations
 
 from telemedroom._version import __version__
 from telemedroom.errors import (
+    CarePlanError,
     CodecError,
     ConsentError,
     DeviceConnectionError,
     DeviceError,
     DeviceNotFound,
     DriverLoadError,
+    ExamError,
     FhirAuthError,
     FhirConnectionError,
     FhirError,
     FhirMappingError,
     FhirServerError,
+    GradingError,
     HoldExpired,
     IdempotencyKeyReused,
     InvalidRule,
@@ -37,6 +40,7 @@ from telemedroom.errors import (
     MeasurementEncodeError,
     MediaDeviceError,
     MissingExtraError,
+    MonitoringError,
     NaiveDatetimeError,
     OutboxCorrupted,
     OutboxError,
@@ -52,9 +56,12 @@ from telemedroom.errors import (
     SchedulingError,
     SlotUnavailable,
     TelemedroomError,
+    UnknownAlert,
     UnknownAppointment,
     UnknownBookingCode,
     UnsupportedCharacteristic,
+    WebhookDeliveryError,
+    WebhookSignatureError,
 )
 from telemedroom.measurements import (
     BloodGlucose,
@@ -117,6 +124,14 @@ __all__ = [
     "UnknownAppointment",
     "UnknownBookingCode",
     "UnsupportedCharacteristic",
+    # monitoring and exams
+    "CarePlanError",
+    "ExamError",
+    "GradingError",
+    "MonitoringError",
+    "UnknownAlert",
+    "WebhookDeliveryError",
+    "WebhookSignatureError",
     "__version__",
 ]
 

@@ -31,22 +31,29 @@ TelemedroomError
 │   └── OutboxError                      the store-and-forward outbox cannot be used
 │       ├── OutboxKeyError               the outbox was encrypted with another key
 │       └── OutboxCorrupted              a row or the database file is damaged
-└── SchedulingError                      something about availability, slots or appointments
-    ├── SlotUnavailable                  the slot's resources are taken or not open then
-    ├── HoldExpired                      a hold ran out, was released or was used
-    ├── InvalidTransition                an appointment cannot go from this status to that
-    ├── UnknownBookingCode               no appointment has this booking code
-    ├── UnknownAppointment (LookupError) no appointment has this id
-    ├── IdempotencyKeyReused             the key was used before for another booking
-    ├── InvalidScheduleData (ValueError) a resource, service or slot field is not valid
-    │   ├── InvalidTimeRange             an end that is not after its start
-    │   ├── NaiveDatetimeError           a datetime without a time zone
-    │   └── InvalidRule                  an availability rule that cannot be used
-    │       └── RuleHasNoOccurrences     a rule that never produces a time
-    └── ScheduleStoreError               the schedule database failed or is missing
+├── SchedulingError                      something about availability, slots or appointments
+│   ├── SlotUnavailable                  the slot's resources are taken or not open then
+│   ├── HoldExpired                      a hold ran out, was released or was used
+│   ├── InvalidTransition                an appointment cannot go from this status to that
+│   ├── UnknownBookingCode               no appointment has this booking code
+│   ├── UnknownAppointment (LookupError) no appointment has this id
+│   ├── IdempotencyKeyReused             the key was used before for another booking
+│   ├── InvalidScheduleData (ValueError) a resource, service or slot field is not valid
+│   │   ├── InvalidTimeRange             an end that is not after its start
+│   │   ├── NaiveDatetimeError           a datetime without a time zone
+│   │   └── InvalidRule                  an availability rule that cannot be used
+│   │       └── RuleHasNoOccurrences     a rule that never produces a time
+│   └── ScheduleStoreError               the schedule database failed or is missing
+├── MonitoringError                      health-apartment monitoring: care plans, alerts, delivery
+│   ├── CarePlanError (ValueError)       a care plan is malformed (names the key or rule)
+│   ├── UnknownAlert (KeyError)          no alert with this id
+│   ├── WebhookDeliveryError             the webhook did not take an alert after all retries
+│   └── WebhookSignatureError            a webhook request's signature does not verify
+└── ExamError                            a clinical examination protocol or grading form
+    └── GradingError (ValueError)        answers to a grading form are missing or out of range
 ```
 
-Later layers add ``SessionError`` and ``MonitoringError`` under the same root.
+Later layers add ``SessionError`` under the same root.
 
 Examples:
     >>> from telemedroom import errors
@@ -105,6 +112,15 @@ __all__ = [
     "UnknownAppointment",
     "UnknownBookingCode",
     "UnsupportedCharacteristic",
+    # monitoring
+    "CarePlanError",
+    "MonitoringError",
+    "UnknownAlert",
+    "WebhookDeliveryError",
+    "WebhookSignatureError",
+    # exams
+    "ExamError",
+    "GradingError",
 ]
 
 
@@ -793,3 +809,120 @@ class ScheduleStoreError(SchedulingError):
         self.store = store
         self.reason = reason
         super().__init__(f"{store} schedule store: {reason}")
+
+
+class MonitoringError(TelemedroomError):
+    """Something went wrong in health-apartment monitoring (care plans, alerts, their delivery).
+
+    Examples:
+        >>> issubclass(CarePlanError, MonitoringError)
+        True
+    """
+
+
+class CarePlanError(MonitoringError, ValueError):
+    """A care plan (rules as data) is malformed.
+
+    Attributes:
+        key: Where in the plan, as a dotted path (``"rules.2.above"``), or the rule id.
+        reason: What is wrong with it.
+        source: The file it was read from, if any.
+
+    Examples:
+        >>> str(CarePlanError("rules.0.above", "must be a number", source="plan.toml"))
+        'care plan plan.toml: rules.0.above: must be a number'
+    """
+
+    def __init__(self, key: str, reason: str, *, source: str | None = None) -> None:
+        self.key = key
+        self.reason = reason
+        self.source = source
+        where = f"care plan {source}" if source else "care plan"
+        super().__init__(f"{where}: {key}: {reason}")
+
+
+class UnknownAlert(MonitoringError, KeyError):
+    """No alert with this id is known to the monitor.
+
+    Attributes:
+        alert_id: The id that was asked for.
+
+    Examples:
+        >>> str(UnknownAlert("a1"))
+        'no alert with id a1'
+    """
+
+    def __init__(self, alert_id: str) -> None:
+        self.alert_id = alert_id
+        super().__init__(alert_id)
+
+    def __str__(self) -> str:
+        return f"no alert with id {self.alert_id}"
+
+
+class WebhookDeliveryError(MonitoringError):
+    """An alert could not be delivered to a webhook, after all retries.
+
+    Attributes:
+        url: The webhook's URL.
+        attempts: How many requests were made.
+        status: The last HTTP status, or ``None`` when the last attempt got no response.
+        reason: What went wrong last; an httpx error is ``__cause__``.
+
+    Examples:
+        >>> str(WebhookDeliveryError("https://care.example/hook", 5, 503, "service unavailable"))
+        'webhook https://care.example/hook failed after 5 attempts: service unavailable (HTTP 503)'
+    """
+
+    def __init__(self, url: str, attempts: int, status: int | None, reason: str) -> None:
+        self.url = url
+        self.attempts = attempts
+        self.status = status
+        self.reason = reason
+        code = f" (HTTP {status})" if status is not None else ""
+        super().__init__(f"webhook {url} failed after {attempts} attempts: {reason}{code}")
+
+
+class WebhookSignatureError(MonitoringError):
+    """A received webhook request carries no valid signature (wrong secret, altered body, too old).
+
+    Attributes:
+        reason: Why it was refused.
+
+    Examples:
+        >>> str(WebhookSignatureError("signature does not match"))
+        'webhook signature refused: signature does not match'
+    """
+
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+        super().__init__(f"webhook signature refused: {reason}")
+
+
+class ExamError(TelemedroomError):
+    """Something went wrong with a clinical examination protocol or its grading.
+
+    Examples:
+        >>> issubclass(GradingError, ExamError)
+        True
+    """
+
+
+class GradingError(ExamError, ValueError):
+    """Answers to a grading form (House-Brackmann, Sunnybrook) are missing, unknown or out of range.
+
+    Attributes:
+        item: The form item (its ``linkId``), e.g. ``"sunnybrook.voluntary.brow_lift"``.
+        value: The value given, or ``None`` when it is missing.
+        reason: What is wrong.
+
+    Examples:
+        >>> str(GradingError("sunnybrook.voluntary.brow_lift", 7, "must be one of 1, 2, 3, 4, 5"))
+        'grading item sunnybrook.voluntary.brow_lift = 7: must be one of 1, 2, 3, 4, 5'
+    """
+
+    def __init__(self, item: str, value: object, reason: str) -> None:
+        self.item = item
+        self.value = value
+        self.reason = reason
+        super().__init__(f"grading item {item} = {value!r}: {reason}")

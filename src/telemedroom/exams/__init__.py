@@ -1,0 +1,82 @@
+"""Clinical examinations of the room: protocols, grading forms and their FHIR records.
+
+:mod:`telemedroom.exams.facial`: the facial-paralysis photo protocol (eight expressions,
+German and English instructions), the House-Brackmann grade and the Sunnybrook Facial
+Grading System as FHIR Questionnaires, the physician's answers as QuestionnaireResponses,
+the scores as Observations, and each step's still as a Media linked to the Encounter.
+
+Examples:
+    >>> from telemedroom.exams import PROTOCOL
+    >>> [s.code for s in PROTOCOL][:3]
+    ['rest', 'raise-eyebrows', 'close-eyes-gently']
+"""
+
+from __future__ import annotations
+
+from telemedroom.exams import facial
+from telemedroom.exams.facial import (
+    EXPRESSIONS,
+    FACIAL_CODES,
+    HOUSE_BRACKMANN,
+    HOUSE_BRACKMANN_QUESTIONNAIRE_URL,
+    PROTOCOL,
+    RESTING_ITEMS,
+    SUNNYBROOK_QUESTIONNAIRE_URL,
+    SYNKINESIS_SCALE,
+    VOLUNTARY_SCALE,
+    HouseBrackmannGrade,
+    ProtocolStep,
+    StillPair,
+    SunnybrookGrading,
+    SunnybrookScore,
+    compare_visits,
+    exam_transaction,
+    house_brackmann,
+    house_brackmann_from_response,
+    house_brackmann_observation,
+    house_brackmann_questionnaire,
+    house_brackmann_response,
+    step,
+    step_media,
+    sunnybrook_from_response,
+    sunnybrook_observation,
+    sunnybrook_questionnaire,
+    sunnybrook_response,
+)
+
+__all__ = [
+    "EXPRESSIONS",
+    "FACIAL_CODES",
+    "HOUSE_BRACKMANN",
+    "HOUSE_BRACKMANN_QUESTIONNAIRE_URL",
+    "PROTOCOL",
+    "RESTING_ITEMS",
+    "SUNNYBROOK_QUESTIONNAIRE_URL",
+    "SYNKINESIS_SCALE",
+    "VOLUNTARY_SCALE",
+    "HouseBrackmannGrade",
+    "ProtocolStep",
+    "StillPair",
+    "SunnybrookGrading",
+    "SunnybrookScore",
+    "compare_visits",
+    "exam_transaction",
+    "facial",
+    "house_brackmann",
+    "house_brackmann_from_response",
+    "house_brackmann_observation",
+    "house_brackmann_questionnaire",
+    "house_brackmann_response",
+    "step",
+    "step_media",
+    "sunnybrook_from_response",
+    "sunnybrook_observation",
+    "sunnybrook_questionnaire",
+    "sunnybrook_response",
+]
+
+for _name in __all__:
+    _obj = globals()[_name]
+    if isinstance(_obj, type) or callable(_obj):
+        _obj.__module__ = __name__
+del _name, _obj
