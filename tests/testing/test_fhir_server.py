@@ -83,3 +83,20 @@ async def test_unknown_paths_and_methods_answer_operation_outcomes() -> None:
     assert not_json.status_code == 400
     for answer in (outside, patch, not_json):
         assert answer.json()["resourceType"] == "OperationOutcome"
+
+
+async def test_a_single_identifier_is_indexed_like_a_list() -> None:
+    """QuestionnaireResponse.identifier is one Identifier, not a list (FHIR R4)."""
+    server = FakeFhirServer()
+    response = {
+        "resourceType": "QuestionnaireResponse",
+        "status": "completed",
+        "identifier": {"system": "urn:example:exam", "value": "visit-1"},
+    }
+    async with FhirClient(server.base_url, transport=server.transport()) as fhir:
+        first = await fhir.create(response, if_none_exist="identifier=urn:example:exam|visit-1")
+        again = await fhir.create(response, if_none_exist="identifier=urn:example:exam|visit-1")
+        found = [r async for r in fhir.search("QuestionnaireResponse", {"identifier": "visit-1"})]
+    assert again.id == first.id
+    assert [r.id for r in found] == [first.id]
+    assert len(server.resources("QuestionnaireResponse")) == 1

@@ -230,13 +230,13 @@ class FakeFhirServer:
     def _keep(self, kind: str, resource: Json) -> None:
         self._drop(kind, resource["id"])
         self._store.setdefault(kind, {})[resource["id"]] = resource
-        for ident in resource.get("identifier", []):
+        for ident in _identifiers(resource):
             key = (kind, ident.get("system") or "", ident.get("value") or "")
             self._by_identifier.setdefault(key, set()).add(resource["id"])
 
     def _drop(self, kind: str, resource_id: str) -> None:
         old = self._store.get(kind, {}).pop(resource_id, None)
-        for ident in (old or {}).get("identifier", []):
+        for ident in _identifiers(old or {}):
             self._by_identifier.get(
                 (kind, ident.get("system") or "", ident.get("value") or ""), set()
             ).discard(resource_id)
@@ -308,9 +308,7 @@ class FakeFhirServer:
         for res in candidates:
             if "_id" in query and res["id"] != query["_id"]:
                 continue
-            if "identifier" in query and not self._token_match(
-                res.get("identifier", []), query["identifier"]
-            ):
+            if "identifier" in query and not self._token_match(_identifiers(res), query["identifier"]):
                 continue
             if "code" in query and not self._token_match(
                 res.get("code", {}).get("coding", []), query["code"]
@@ -588,3 +586,9 @@ class FakeFhirServer:
                     401, "login", "a valid bearer token is required", headers={"WWW-Authenticate": "Bearer"}
                 )
             )
+
+
+def _identifiers(resource: Json) -> list[Json]:
+    """A resource's identifiers as a list: most types hold a list, a few one (QuestionnaireResponse)."""
+    found = resource.get("identifier", [])
+    return [found] if isinstance(found, dict) else list(found)
