@@ -100,3 +100,23 @@ async def test_a_single_identifier_is_indexed_like_a_list() -> None:
     assert again.id == first.id
     assert [r.id for r in found] == [first.id]
     assert len(server.resources("QuestionnaireResponse")) == 1
+
+
+async def test_a_transaction_writing_one_resource_twice_fails_whole() -> None:
+    """FHIR R4 http §3.1.0.11.2: overlapping resource identities fail the transaction."""
+    server = FakeFhirServer()
+    put = {"method": "PUT", "url": "Patient/anna"}
+    bundle = {
+        "resourceType": "Bundle",
+        "type": "transaction",
+        "entry": [
+            {"resource": {"resourceType": "Patient", "id": "anna", "active": True}, "request": put},
+            {"resource": {"resourceType": "Patient", "id": "anna", "active": False}, "request": put},
+        ],
+    }
+    async with FhirClient(server.base_url, transport=server.transport()) as fhir:
+        with pytest.raises(FhirServerError) as info:
+            await fhir.transaction(bundle)
+    assert info.value.status == 400
+    assert "Patient/anna more than once" in str(info.value)
+    assert server.resources("Patient") == []

@@ -437,6 +437,16 @@ class FakeFhirServer:
                 )
             if entry.get("fullUrl"):
                 resolved[entry["fullUrl"]] = f"{plan[-1][0]}/{plan[-1][2]}"
+        # FHIR R4 http §3.1.0.11.2: resource identities that overlap fail the transaction.
+        targets = [(kind, rid) for kind, resource, rid, write in plan if write and resource is not None]
+        if len(set(targets)) != len(targets):
+            twice = sorted({f"{kind}/{rid}" for kind, rid in targets if targets.count((kind, rid)) > 1})
+            return _outcome(
+                400,
+                "processing",
+                f"the transaction writes {', '.join(twice)} more than once",
+                ["Bundle.entry"],
+            )
         # Resolve urn:uuid references (FHIR R4 http §3.1.0.11.2), check everything, then write.
         writes = []
         for kind, resource, rid, write in plan:
