@@ -15,13 +15,13 @@ from zoneinfo import ZoneInfo
 import pytest
 from hypothesis import assume, given
 from hypothesis import strategies as st
+from tests.devices._gatt_support import BERLIN, assert_refused, instant, sfloats
 
-from telemedroom import BloodPressure, MeasurementDecodeError, MeasurementEncodeError
+from telemedroom import BloodPressure, MeasurementEncodeError
 from telemedroom.devices import gatt
 from telemedroom.devices.codecs import Special, encode_sfloat
 from telemedroom.devices.gatt import blood_pressure
 
-BERLIN = ZoneInfo("Europe/Berlin")
 BPM = blood_pressure.BLOOD_PRESSURE_MEASUREMENT
 ICP = blood_pressure.INTERMEDIATE_CUFF_PRESSURE
 h = bytes.fromhex
@@ -29,10 +29,6 @@ h = bytes.fromhex
 
 def at(*fields: int, tz: tzinfo = BERLIN, fold: int = 0) -> datetime:
     return datetime(*fields, tzinfo=tz, fold=fold)  # type: ignore[misc]
-
-
-def instant(value: datetime | None) -> float | None:
-    return None if value is None else value.timestamp()
 
 
 # GSS §3.31: flags (bit 0 kPa, 1 time stamp, 2 pulse rate, 3 user id, 4 measurement status,
@@ -386,14 +382,6 @@ def test_time_outside_the_date_time_range_is_refused(when: datetime) -> None:
 FULL = h("1f a5f0 6bf0 0c00 ea070b180e1e00 4000 02 2500")
 
 
-def assert_refused(uuid: int, data: bytes, offset: int) -> MeasurementDecodeError:
-    with pytest.raises(MeasurementDecodeError) as caught:
-        gatt.decode(uuid, data, tz=BERLIN)
-    error = caught.value
-    assert (error.uuid, error.data_hex, error.offset) == (f"{uuid:04x}", data.hex(), offset)
-    return error
-
-
 @pytest.mark.parametrize("uuid", [BPM, ICP])
 @pytest.mark.parametrize("cut", range(len(FULL)))
 def test_blood_pressure_truncated(uuid: int, cut: int) -> None:
@@ -440,14 +428,6 @@ SPECIALS = tuple(s.value for s in Special)
 
 # Strategies are built once (functools.cache): hypothesis validates each new strategy object,
 # which would otherwise cost more than the property itself.
-@functools.cache
-def sfloats() -> st.SearchStrategy[float]:
-    """Every number an SFLOAT carries: mantissa ±2045, exponent -8..7 (IEEE 11073-20601 §F.8)."""
-    return st.builds(
-        lambda m, e: float(m * 10**e) if e >= 0 else m / 10**-e,
-        st.integers(-2045, 2045),
-        st.integers(-8, 7),
-    )
 
 
 @functools.cache

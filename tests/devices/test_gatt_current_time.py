@@ -8,31 +8,26 @@ reference time update, 2 change of time zone, 3 change of DST, 4-7 reserved).
 
 from __future__ import annotations
 
-import functools
 import struct
 from datetime import UTC, datetime, tzinfo
 from zoneinfo import ZoneInfo
 
 import pytest
-from hypothesis import assume, given
+from hypothesis import given
 from hypothesis import strategies as st
+from tests.devices._gatt_support import BERLIN, instant, wall_times
 
 from telemedroom import MeasurementDecodeError, MeasurementEncodeError
 from telemedroom.devices import gatt
 from telemedroom.devices.gatt import current_time
 from telemedroom.devices.gatt.current_time import CurrentTime
 
-BERLIN = ZoneInfo("Europe/Berlin")
 h = bytes.fromhex
 NOV_24 = "ea070b180e1e00 02"  # 2026-11-24 14:30:00, a Tuesday (2)
 
 
 def at(*fields: int) -> datetime:
     return datetime(*fields, tzinfo=BERLIN)  # type: ignore[misc]
-
-
-def instant(value: datetime | None) -> float | None:
-    return None if value is None else value.timestamp()
 
 
 VECTORS = [
@@ -188,17 +183,6 @@ def test_unrepresentable_time_is_refused(value: CurrentTime) -> None:
 
 ZONES = st.sampled_from([UTC, BERLIN, ZoneInfo("America/Los_Angeles"), ZoneInfo("Australia/Adelaide")])
 REASONS = tuple(name for _, name in current_time.ADJUST_REASONS)
-
-
-@functools.cache
-@st.composite
-def wall_times(draw: st.DrawFn, tz: tzinfo) -> datetime:
-    """A whole-second local time in ``tz`` that exists and, if repeated, is its first occurrence."""
-    naive = draw(st.datetimes(min_value=datetime(1583, 1, 1), max_value=datetime(9999, 12, 30)))
-    # fold=0: the wire has no offset, so a repeated hour always means its first occurrence
-    local = naive.replace(microsecond=0, fold=0, tzinfo=tz)
-    assume(local.astimezone(UTC).astimezone(tz).replace(tzinfo=None) == local.replace(tzinfo=None))
-    return local
 
 
 @st.composite

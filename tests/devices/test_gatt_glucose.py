@@ -15,13 +15,13 @@ from zoneinfo import ZoneInfo
 import pytest
 from hypothesis import assume, given
 from hypothesis import strategies as st
+from tests.devices._gatt_support import BERLIN, instant, sfloats, wall_times
 
 from telemedroom import BloodGlucose, GlucoseContext, MeasurementDecodeError, MeasurementEncodeError
 from telemedroom.devices import gatt
 from telemedroom.devices.codecs import Special, encode_sfloat
 from telemedroom.devices.gatt import glucose
 
-BERLIN = ZoneInfo("Europe/Berlin")
 GM = glucose.GLUCOSE_MEASUREMENT
 GMC = glucose.GLUCOSE_MEASUREMENT_CONTEXT
 h = bytes.fromhex
@@ -30,10 +30,6 @@ BASE = "ea070b18071e00"  # 2026-11-24 07:30:00
 
 def at(*fields: int) -> datetime:
     return datetime(*fields, tzinfo=BERLIN)  # type: ignore[misc]
-
-
-def instant(value: datetime | None) -> float | None:
-    return None if value is None else value.timestamp()
 
 
 def reading(**fields: object) -> BloodGlucose:
@@ -518,26 +514,6 @@ def test_context_without_its_measurement_is_refused() -> None:
 
 ZONES = st.sampled_from([UTC, BERLIN, ZoneInfo("America/Havana"), ZoneInfo("Asia/Tehran")])
 SPECIALS = tuple(s.value for s in Special)
-
-
-@functools.cache
-def sfloats(shift: int = 0) -> st.SearchStrategy[float]:
-    """Every number an SFLOAT carries in the caller's unit: mantissa ±2045, exponent -8..7 + shift."""
-    return st.builds(
-        lambda m, e: float(m * 10**e) if e >= 0 else m / 10**-e,
-        st.integers(-2045, 2045),
-        st.integers(-8 + shift, 7 + shift),
-    )
-
-
-@functools.cache
-@st.composite
-def wall_times(draw: st.DrawFn, tz: tzinfo) -> datetime:
-    """A whole-second local time in ``tz`` that exists and, if repeated, is its first occurrence."""
-    naive = draw(st.datetimes(min_value=datetime(1583, 1, 1), max_value=datetime(9999, 12, 30)))
-    local = naive.replace(microsecond=0, tzinfo=tz)
-    assume(local.astimezone(UTC).astimezone(tz).replace(tzinfo=None) == local.replace(tzinfo=None))
-    return local
 
 
 @functools.cache

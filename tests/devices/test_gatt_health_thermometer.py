@@ -7,21 +7,20 @@ Measurement, §3.134 Intermediate Temperature and §3.219 Temperature Type, the 
 
 from __future__ import annotations
 
-import functools
 import struct
 from datetime import UTC, datetime, tzinfo
 from zoneinfo import ZoneInfo
 
 import pytest
-from hypothesis import assume, given
+from hypothesis import given
 from hypothesis import strategies as st
+from tests.devices._gatt_support import BERLIN, assert_refused, floats_11073, instant, wall_times
 
 from telemedroom import BodyTemperature, MeasurementDecodeError, MeasurementEncodeError
 from telemedroom.devices import gatt
 from telemedroom.devices.codecs import Special, encode_float
 from telemedroom.devices.gatt import health_thermometer
 
-BERLIN = ZoneInfo("Europe/Berlin")
 TM = health_thermometer.TEMPERATURE_MEASUREMENT
 IT = health_thermometer.INTERMEDIATE_TEMPERATURE
 h = bytes.fromhex
@@ -29,10 +28,6 @@ h = bytes.fromhex
 
 def at(*fields: int) -> datetime:
     return datetime(*fields, tzinfo=BERLIN)  # type: ignore[misc]
-
-
-def instant(value: datetime | None) -> float | None:
-    return None if value is None else value.timestamp()
 
 
 # GSS §3.216 Temperature Measurement: flags (bit 0 Fahrenheit, bit 1 time stamp, bit 2 temperature
@@ -242,14 +237,6 @@ def test_time_outside_the_date_time_range_is_refused(when: datetime) -> None:
 FULL = h("07 da0300ff ea070b180e1e00 06")
 
 
-def assert_refused(uuid: int, data: bytes, offset: int) -> MeasurementDecodeError:
-    with pytest.raises(MeasurementDecodeError) as caught:
-        gatt.decode(uuid, data, tz=BERLIN)
-    error = caught.value
-    assert (error.uuid, error.data_hex, error.offset) == (f"{uuid:04x}", data.hex(), offset)
-    return error
-
-
 @pytest.mark.parametrize("uuid", [TM, IT])
 @pytest.mark.parametrize("cut", range(len(FULL)))
 def test_temperature_truncated(uuid: int, cut: int) -> None:
@@ -289,26 +276,6 @@ def test_temperature_invalid_date(date_time: str) -> None:
 
 ZONES = st.sampled_from([UTC, BERLIN, ZoneInfo("America/New_York"), ZoneInfo("Australia/Lord_Howe")])
 SPECIALS = tuple(s.value for s in Special)
-
-
-@functools.cache
-def floats_11073() -> st.SearchStrategy[float]:
-    """Every number a FLOAT carries: mantissa ±8388605, exponent -128..127 (IEEE 11073-20601 §F.8)."""
-    return st.builds(
-        lambda m, e: float(m * 10**e) if e >= 0 else m / 10**-e,
-        st.integers(-8_388_605, 8_388_605),
-        st.integers(-128, 127),
-    )
-
-
-@functools.cache
-@st.composite
-def wall_times(draw: st.DrawFn, tz: tzinfo) -> datetime:
-    """A whole-second local time in ``tz`` that exists and, if repeated, is its first occurrence."""
-    naive = draw(st.datetimes(min_value=datetime(1583, 1, 1), max_value=datetime(9999, 12, 30)))
-    local = naive.replace(microsecond=0, tzinfo=tz)
-    assume(local.astimezone(UTC).astimezone(tz).replace(tzinfo=None) == local.replace(tzinfo=None))
-    return local
 
 
 @st.composite

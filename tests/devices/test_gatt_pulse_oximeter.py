@@ -7,7 +7,6 @@ and Sensor Status); Pulse Oximeter Service 1.0.1; SFLOAT per IEEE 11073-20601 §
 
 from __future__ import annotations
 
-import functools
 import struct
 from datetime import UTC, datetime, tzinfo
 from zoneinfo import ZoneInfo
@@ -15,13 +14,13 @@ from zoneinfo import ZoneInfo
 import pytest
 from hypothesis import assume, given
 from hypothesis import strategies as st
+from tests.devices._gatt_support import BERLIN, assert_refused, instant, sfloats, wall_times
 
-from telemedroom import MeasurementDecodeError, MeasurementEncodeError, OxygenSaturation
+from telemedroom import MeasurementEncodeError, OxygenSaturation
 from telemedroom.devices import gatt
 from telemedroom.devices.codecs import Special, encode_sfloat
 from telemedroom.devices.gatt import pulse_oximeter
 
-BERLIN = ZoneInfo("Europe/Berlin")
 SPOT = pulse_oximeter.PLX_SPOT_CHECK_MEASUREMENT
 CONT = pulse_oximeter.PLX_CONTINUOUS_MEASUREMENT
 h = bytes.fromhex
@@ -36,10 +35,6 @@ SPECIAL_RAW = [
 
 def at(*fields: int) -> datetime:
     return datetime(*fields, tzinfo=BERLIN)  # type: ignore[misc]
-
-
-def instant(value: datetime | None) -> float | None:
-    return None if value is None else value.timestamp()
 
 
 def spot(**fields: object) -> OxygenSaturation:
@@ -257,14 +252,6 @@ FULL_SPOT = h("1f cff3 4400 ea070b180e1e00 8000 200000 19f0")
 FULL_CONT = h("1f 6100 4400 6200 4500 6000 4600 0002 008000 7df0")
 
 
-def assert_refused(uuid: int, data: bytes, offset: int) -> MeasurementDecodeError:
-    with pytest.raises(MeasurementDecodeError) as caught:
-        gatt.decode(uuid, data, tz=BERLIN)
-    error = caught.value
-    assert (error.uuid, error.data_hex, error.offset) == (f"{uuid:04x}", data.hex(), offset)
-    return error
-
-
 @pytest.mark.parametrize("cut", range(len(FULL_SPOT)))
 def test_spot_check_truncated(cut: int) -> None:
     assert "truncated" in assert_refused(SPOT, FULL_SPOT[:cut], cut).reason
@@ -303,26 +290,6 @@ def test_spot_check_invalid_date(date_time: str) -> None:
 
 ZONES = st.sampled_from([UTC, BERLIN, ZoneInfo("America/New_York"), ZoneInfo("Asia/Kathmandu")])
 SPECIALS = tuple(s.value for s in Special)
-
-
-@functools.cache
-def sfloats() -> st.SearchStrategy[float]:
-    """Every number an SFLOAT carries: mantissa ±2045, exponent -8..7 (IEEE 11073-20601 §F.8)."""
-    return st.builds(
-        lambda m, e: float(m * 10**e) if e >= 0 else m / 10**-e,
-        st.integers(-2045, 2045),
-        st.integers(-8, 7),
-    )
-
-
-@functools.cache
-@st.composite
-def wall_times(draw: st.DrawFn, tz: tzinfo) -> datetime:
-    """A whole-second local time in ``tz`` that exists and, if repeated, is its first occurrence."""
-    naive = draw(st.datetimes(min_value=datetime(1583, 1, 1), max_value=datetime(9999, 12, 30)))
-    local = naive.replace(microsecond=0, tzinfo=tz)
-    assume(local.astimezone(UTC).astimezone(tz).replace(tzinfo=None) == local.replace(tzinfo=None))
-    return local
 
 
 @st.composite

@@ -6,31 +6,26 @@ and §3.253 Weight Scale Feature; Weight Scale Service 1.0; GSS §3.70 Date Time
 
 from __future__ import annotations
 
-import functools
 import struct
 from datetime import UTC, datetime, tzinfo
 from zoneinfo import ZoneInfo
 
 import pytest
-from hypothesis import assume, given
+from hypothesis import given
 from hypothesis import strategies as st
+from tests.devices._gatt_support import BERLIN, instant, wall_times
 
 from telemedroom import BodyWeight, MeasurementDecodeError, MeasurementEncodeError
 from telemedroom.devices import gatt
 from telemedroom.devices.gatt import weight_scale
 from telemedroom.devices.gatt.weight_scale import WeightScaleFeature
 
-BERLIN = ZoneInfo("Europe/Berlin")
 WM = weight_scale.WEIGHT_MEASUREMENT
 h = bytes.fromhex
 
 
 def at(*fields: int) -> datetime:
     return datetime(*fields, tzinfo=BERLIN)  # type: ignore[misc]
-
-
-def instant(value: datetime | None) -> float | None:
-    return None if value is None else value.timestamp()
 
 
 def lb(**fields: object) -> BodyWeight:
@@ -336,16 +331,6 @@ def test_weight_scale_feature_without_a_code_is_refused(feature: WeightScaleFeat
 # --- hypothesis round trip ------------------------------------------------------------------
 
 ZONES = st.sampled_from([UTC, BERLIN, ZoneInfo("America/Sao_Paulo"), ZoneInfo("Pacific/Chatham")])
-
-
-@functools.cache
-@st.composite
-def wall_times(draw: st.DrawFn, tz: tzinfo) -> datetime:
-    """A whole-second local time in ``tz`` that exists and, if repeated, is its first occurrence."""
-    naive = draw(st.datetimes(min_value=datetime(1583, 1, 1), max_value=datetime(9999, 12, 30)))
-    local = naive.replace(microsecond=0, tzinfo=tz)
-    assume(local.astimezone(UTC).astimezone(tz).replace(tzinfo=None) == local.replace(tzinfo=None))
-    return local
 
 
 @st.composite
