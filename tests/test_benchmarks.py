@@ -40,3 +40,14 @@ async def test_ble_benchmark_cases_run_and_check_their_results() -> None:
     assert 0 < result["p50_ms"] <= result["p99_ms"]
     assert result["transfer_s"] > 0
     assert result["transfer_bare_s"] > 0
+
+
+def test_media_benchmark_cases_produce_what_they_time() -> None:
+    spec = importlib.util.spec_from_file_location("bench_media", BENCH.with_name("bench_media.py"))
+    assert spec is not None
+    assert spec.loader is not None
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    assert bench.SIZES == [(1280, 720), (1920, 1080)]
+    assert bench.IMAGE_FORMATS == ["png", "jpeg"]
+    bench.check_cases()  # asserts frame sizes, formats, and that each snapshot decodes back

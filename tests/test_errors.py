@@ -44,3 +44,21 @@ def test_device_errors_keep_address_and_reason() -> None:
         assert exc.__cause__ is cause
     assert errors.DeviceNotFound("AA:BB").address == "AA:BB"
     assert errors.UnsupportedCharacteristic("2a00").uuid == "2a00"
+
+
+def test_media_device_error_keeps_device_kind_reason_and_cause() -> None:
+    cause = FileNotFoundError(2, "No such file or directory")
+    try:
+        raise errors.MediaDeviceError("/dev/video0", "video", "cannot open") from cause
+    except errors.DeviceError as exc:
+        assert isinstance(exc, errors.MediaDeviceError)
+        assert (exc.device, exc.kind, exc.reason) == ("/dev/video0", "video", "cannot open")
+        assert exc.__cause__ is cause
+        assert str(exc) == "video device /dev/video0: cannot open"
+
+
+def test_missing_extra_is_an_import_error_naming_the_fix() -> None:
+    err = errors.MissingExtraError("video", "telemedroom.devices.media")
+    assert isinstance(err, ImportError)
+    assert (err.extra, err.feature) == ("video", "telemedroom.devices.media")
+    assert "pip install 'telemedroom[video]'" in str(err)

@@ -30,6 +30,13 @@ EXPECTED = {
         "new: #5 97 mg/dL, fasting",
         "fetched 2 new records; next visit asks from #6",
     ],
+    "snapshot_exam_camera.py": [
+        "exam camera: synthetic 1920x1080",
+        "preview frame: 1920x1080",
+        "snapshot: image/png 1920x1080",
+        "wrote exam-",
+        "camera released: True",
+    ],
 }
 
 

@@ -9,7 +9,13 @@ import pytest
 
 import telemedroom
 
-PUBLIC_PACKAGES = ["telemedroom", "telemedroom.devices", "telemedroom.devices.gatt", "telemedroom.testing"]
+PUBLIC_PACKAGES = [
+    "telemedroom",
+    "telemedroom.devices",
+    "telemedroom.devices.gatt",
+    "telemedroom.devices.media",
+    "telemedroom.testing",
+]
 
 
 @pytest.mark.parametrize("name", PUBLIC_PACKAGES)
@@ -38,6 +44,15 @@ def test_gatt_decoder_shows_the_package_path() -> None:
     from telemedroom.devices import gatt
 
     assert gatt.Decoder.__module__ == "telemedroom.devices.gatt"
+
+
+def test_media_classes_show_the_module_path() -> None:
+    from telemedroom.devices import media
+
+    for name in media.__all__:
+        obj = getattr(media, name)
+        if isinstance(obj, type):
+            assert obj.__module__ == "telemedroom.devices.media", name
 
 
 def test_version_is_a_string() -> None:

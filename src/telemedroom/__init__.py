@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from telemedroom._version import __version__
 from telemedroom.errors import (
+    AuditIntegrityError,
     CodecError,
     ConsentError,
     DeviceConnectionError,
@@ -24,10 +25,16 @@ from telemedroom.errors import (
     DriverLoadError,
     MeasurementDecodeError,
     MeasurementEncodeError,
+    MediaDeviceError,
     MissingExtra,
+    MissingExtraError,
     PairingError,
+    PeerError,
     RecordAccessError,
+    SessionError,
+    SignalingError,
     TelemedroomError,
+    TokenError,
     UnsupportedCharacteristic,
 )
 from telemedroom.measurements import (
@@ -43,6 +50,7 @@ from telemedroom.measurements import (
 )
 
 __all__ = [
+    "AuditIntegrityError",
     "BloodGlucose",
     "BloodPressure",
     "BodyTemperature",
@@ -59,11 +67,17 @@ __all__ = [
     "Measurement",
     "MeasurementDecodeError",
     "MeasurementEncodeError",
+    "MediaDeviceError",
     "MissingExtra",
+    "MissingExtraError",
     "OxygenSaturation",
     "PairingError",
+    "PeerError",
     "RecordAccessError",
+    "SessionError",
+    "SignalingError",
     "TelemedroomError",
+    "TokenError",
     "UnsupportedCharacteristic",
     "__version__",
 ]

@@ -6,6 +6,8 @@ bumble, ``struct``) are translated at the boundary and chained as ``__cause__``.
 
 ```text
 TelemedroomError
+├── MissingExtraError (ImportError)  an optional part needs ``pip install 'telemedroom[extra]'``
+├── MissingExtra (ImportError)       the same, as raised by the Bluetooth layer
 └── DeviceError                      something about a medical device or its data
     ├── MeasurementDecodeError       bytes from a device do not follow the profile
     ├── UnsupportedCharacteristic    no decoder for this GATT characteristic
@@ -16,12 +18,16 @@ TelemedroomError
     │   └── PairingError             the device refused or failed pairing/bonding
     ├── RecordAccessError            a Record Access Control Point procedure failed
     ├── ConsentError                 a multi-user device refused a user's consent code
-    └── DriverLoadError              a device driver plugin could not be loaded
-MissingExtra (ImportError)           an optional part needs a pip extra
+    ├── DriverLoadError              a device driver plugin could not be loaded
+    └── MediaDeviceError             a camera, microphone or stethoscope cannot be opened or read
+└── SessionError                     something about a consultation session
+    ├── TokenError                   a join token or booking code was refused (``reason``)
+    ├── SignalingError               the signaling server refused a message or the link broke
+    ├── PeerError                    the WebRTC peer could not connect or answer a request
+    └── AuditIntegrityError          the audit log's hash chain is broken (``index``)
 ```
 
-Later layers add ``FhirError``, ``SessionError`` and ``SchedulingError`` under the same
-root.
+Later layers add ``FhirError`` and ``SchedulingError`` under the same root.
 
 Examples:
     >>> from telemedroom import errors
@@ -35,7 +41,10 @@ Examples:
 
 from __future__ import annotations
 
+from enum import StrEnum
+
 __all__ = [
+    "AuditIntegrityError",
     "CodecError",
     "ConsentError",
     "DeviceConnectionError",
@@ -44,10 +53,16 @@ __all__ = [
     "DriverLoadError",
     "MeasurementDecodeError",
     "MeasurementEncodeError",
+    "MediaDeviceError",
     "MissingExtra",
+    "MissingExtraError",
     "PairingError",
+    "PeerError",
     "RecordAccessError",
+    "SessionError",
+    "SignalingError",
     "TelemedroomError",
+    "TokenError",
     "UnsupportedCharacteristic",
 ]
 
@@ -279,3 +294,154 @@ class MissingExtra(TelemedroomError, ImportError):
         self.extra = extra
         self.package = package
         super().__init__(f"this needs the package {package!r}: pip install 'telemedroom[{extra}]'")
+
+
+class MediaDeviceError(DeviceError):
+    """A camera, microphone or stethoscope (real, file or synthetic) cannot be opened or read.
+
+    Attributes:
+        device: The device path (``/dev/video0``), ALSA name (``hw:1,0``), file path, or
+            ``"synthetic"``.
+        kind: ``"video"`` or ``"audio"``.
+        reason: What went wrong, in words; an error from PyAV or aiortc is ``__cause__``.
+
+    Examples:
+        >>> str(MediaDeviceError("/dev/video0", "video", "no such device"))
+        'video device /dev/video0: no such device'
+    """
+
+    def __init__(self, device: str, kind: str, reason: str) -> None:
+        self.device = device
+        self.kind = kind
+        self.reason = reason
+        super().__init__(f"{kind} device {device}: {reason}")
+
+
+class MissingExtraError(TelemedroomError, ImportError):
+    """An optional part of telemedroom is used but its extra is not installed.
+
+    It is also an :class:`ImportError`, raised where the optional module is imported.
+
+    Attributes:
+        extra: The extra that provides it, e.g. ``"video"``.
+        feature: What needed it, e.g. ``"telemedroom.devices.media"``.
+
+    Examples:
+        >>> print(MissingExtraError("video", "telemedroom.devices.media"))
+        telemedroom.devices.media needs the 'video' extra: pip install 'telemedroom[video]'
+    """
+
+    def __init__(self, extra: str, feature: str) -> None:
+        self.extra = extra
+        self.feature = feature
+        super().__init__(f"{feature} needs the {extra!r} extra: pip install 'telemedroom[{extra}]'")
+
+
+class SessionError(TelemedroomError):
+    """Something went wrong in a consultation session (tokens, signaling, peer, audit).
+
+    Examples:
+        >>> issubclass(TokenError, SessionError)
+        True
+    """
+
+
+class TokenRefusal(StrEnum):
+    """Why a join token or a booking code was refused (the ``reason`` of :class:`TokenError`)."""
+
+    MALFORMED = "malformed"
+    """Not a compact JWS, or its claims do not parse."""
+    BAD_SIGNATURE = "bad_signature"
+    """The signature does not verify, the algorithm is not EdDSA, or the key id is unknown."""
+    WRONG_AUDIENCE = "wrong_audience"
+    """Issued for another service (``aud``)."""
+    WRONG_ROOM = "wrong_room"
+    """Issued for another room."""
+    WRONG_APPOINTMENT = "wrong_appointment"
+    """Issued for another appointment."""
+    WRONG_ROLE = "wrong_role"
+    """The role does not allow this (a booking code only ever yields a patient token)."""
+    EXPIRED = "expired"
+    """Its time window has ended (beyond the clock-skew leeway)."""
+    NOT_YET_VALID = "not_yet_valid"
+    """Its time window has not begun (beyond the clock-skew leeway)."""
+    ALREADY_CONNECTED = "already_connected"
+    """A connection with the same token id is open."""
+    UNKNOWN_CODE = "unknown_code"
+    """No booking code like this one exists (or it was used up)."""
+    RATE_LIMITED = "rate_limited"
+    """Too many wrong booking codes from this client; wait and try again."""
+
+
+class TokenError(SessionError):
+    """A join token or a booking code was refused.
+
+    Attributes:
+        reason: Why, as a :class:`TokenRefusal`.
+        detail: More words about it; never the token itself.
+        token_id: The token's id (``jti``) when it could be read, else ``None``.
+
+    Examples:
+        >>> from telemedroom.errors import TokenRefusal
+        >>> err = TokenError(TokenRefusal.EXPIRED, "ended at 10:00 UTC", token_id="t-1")
+        >>> err.reason, str(err)
+        (<TokenRefusal.EXPIRED: 'expired'>, 'join token refused (expired): ended at 10:00 UTC')
+    """
+
+    def __init__(self, reason: TokenRefusal, detail: str, *, token_id: str | None = None) -> None:
+        self.reason = reason
+        self.detail = detail
+        self.token_id = token_id
+        super().__init__(f"join token refused ({reason.value}): {detail}")
+
+
+class SignalingError(SessionError):
+    """The signaling server answered with an error, refused the connection, or the link broke.
+
+    Attributes:
+        code: The protocol's error code (``"forbidden"``, ``"token"``, ...) or ``"closed"``.
+        detail: The server's message or what went wrong.
+
+    Examples:
+        >>> str(SignalingError("forbidden", "only a physician may admit"))
+        'signaling: forbidden: only a physician may admit'
+    """
+
+    def __init__(self, code: str, detail: str) -> None:
+        self.code = code
+        self.detail = detail
+        super().__init__(f"signaling: {code}: {detail}")
+
+
+class PeerError(SessionError):
+    """The WebRTC peer could not negotiate, connect, or carry out a request.
+
+    Attributes:
+        reason: What went wrong; an aiortc error is ``__cause__``.
+
+    Examples:
+        >>> str(PeerError("ICE failed"))
+        'peer connection: ICE failed'
+    """
+
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+        super().__init__(f"peer connection: {reason}")
+
+
+class AuditIntegrityError(SessionError):
+    """The audit log's hash chain is broken: an entry was altered, removed or reordered.
+
+    Attributes:
+        index: Position of the first entry that does not verify.
+        reason: What does not match.
+
+    Examples:
+        >>> str(AuditIntegrityError(3, "hash does not match the entry"))
+        'audit log entry 3: hash does not match the entry'
+    """
+
+    def __init__(self, index: int, reason: str) -> None:
+        self.index = index
+        self.reason = reason
+        super().__init__(f"audit log entry {index}: {reason}")

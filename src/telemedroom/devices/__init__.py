@@ -7,6 +7,8 @@
   Bluetooth LE links through bleak (extra ``ble``).
 - :mod:`telemedroom.devices.registry`: :class:`DeviceDriver` and the plugins found in
   the ``telemedroom.drivers`` entry-point group.
+- :mod:`telemedroom.devices.media`: cameras, microphone and stethoscope as aiortc tracks
+  (extra ``video``; imported on first use, so this package does not load aiortc).
 
 Examples:
     >>> from telemedroom.devices import gatt
@@ -15,6 +17,10 @@ Examples:
 """
 
 from __future__ import annotations
+
+import importlib
+import types
+import typing
 
 from telemedroom.devices import ble, codecs, gatt, registry
 from telemedroom.devices.ble import (
@@ -26,6 +32,9 @@ from telemedroom.devices.ble import (
     ReconnectPolicy,
 )
 from telemedroom.devices.registry import DeviceDriver, StandardProfileDriver, load_drivers
+
+if typing.TYPE_CHECKING:
+    from telemedroom.devices import media
 
 __all__ = [
     "Backend",
@@ -40,6 +49,7 @@ __all__ = [
     "codecs",
     "gatt",
     "load_drivers",
+    "media",
     "registry",
 ]
 
@@ -56,3 +66,12 @@ for _obj in (
 ):
     _obj.__module__ = __name__
 del _obj
+
+# Submodules that need an extra: imported when first accessed (PEP 562).
+_LAZY = frozenset({"media"})
+
+
+def __getattr__(name: str) -> types.ModuleType:
+    if name in _LAZY:
+        return importlib.import_module(f"{__name__}.{name}")
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

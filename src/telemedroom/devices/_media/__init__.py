@@ -1,0 +1,1 @@
+"""Implementation of :mod:`telemedroom.devices.media` (private; import from there)."""
