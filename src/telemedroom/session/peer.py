@@ -125,6 +125,7 @@ class _Peer:
         self.ended = asyncio.Event()
         self._end_reason: str | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
+        self._closing: set[asyncio.Future[None]] = set()
 
     @property
     def participant_id(self) -> str:
@@ -211,11 +212,12 @@ class _Peer:
             state = self.pc.connectionState if self.pc is not None else "not started"
             raise PeerError(f"not connected within {timeout} s (state {state})") from exc
 
-    async def _close_pc(self) -> None:
-        if self.pc is not None:
-            await self.pc.close()
-            self.pc = None
+    def _drop_pc(self) -> None:
+        """Close the peer connection in a task of its own: a cancelled reader must not cut it short."""
+        pc, self.pc = self.pc, None
         self.connected.clear()
+        if pc is not None:
+            self._closing.add(asyncio.ensure_future(pc.close()))
 
     async def aclose(self) -> None:
         """Leave the visit, close the peer connection; safe to call twice."""
@@ -225,7 +227,9 @@ class _Peer:
         for task in list(self._tasks):
             with contextlib.suppress(asyncio.CancelledError):
                 await task
-        await self._close_pc()
+        self._drop_pc()
+        closing, self._closing = self._closing, set()
+        await asyncio.gather(*closing)
 
     async def __aexit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
@@ -321,9 +325,7 @@ class RoomPeer(_Peer):
         admitted = asyncio.ensure_future(self.admitted.wait())
         ended = asyncio.ensure_future(self.ended.wait())
         try:
-            await asyncio.wait(
-                {admitted, ended}, timeout=timeout, return_when=asyncio.FIRST_COMPLETED
-            )
+            await asyncio.wait({admitted, ended}, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
         finally:
             admitted.cancel()
             ended.cancel()
@@ -362,11 +364,11 @@ class RoomPeer(_Peer):
         if isinstance(message, p.Admitted):
             self.admitted.set()
         elif isinstance(message, p.Roster):
-            physician = next(
-                (q.id for q in message.participants if q.role == "physician" and q.state == "admitted"), None
-            )
+            # A physician whose signaling dropped (state "disconnected") keeps the media link:
+            # it may resume. Only one who left for good ends it.
+            physician = next((q.id for q in message.participants if q.role == "physician"), None)
             if physician is None and self.remote_id is not None:
-                await self._close_pc()
+                self._drop_pc()
                 self.remote_id = None
             elif physician is not None and physician != self.remote_id and self.admitted.is_set():
                 self._spawn(self._offer(physician))
@@ -375,11 +377,11 @@ class RoomPeer(_Peer):
         ):
             await self.pc.setRemoteDescription(RTCSessionDescription(sdp=message.sdp, type="answer"))
         elif isinstance(message, p.Ended | p.Denied):
-            await self._close_pc()
+            self._drop_pc()
 
     async def _offer(self, physician: str) -> None:
         async with self._negotiating:
-            await self._close_pc()
+            self._drop_pc()
             self.remote_id = physician
             pc = self.pc = self._new_pc()
             room, microphone = await self._device("room"), await self._device("microphone")
@@ -656,7 +658,7 @@ class PhysicianPeer(_Peer):
             await self._answer(message)
 
     async def _answer(self, offer: p.RelayedOffer) -> None:
-        await self._close_pc()
+        self._drop_pc()
         self.remote_id = offer.sender
         pc = self.pc = self._new_pc()
 

@@ -1,0 +1,156 @@
+"""RoomPeer and PhysicianPeer: real aiortc peers on loopback, through the real signaling server.
+
+The blood-pressure cuff is virtual (a bumble GATT server on an in-memory radio: a fake
+radio only); everything above the radio is the production path.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+
+import pytest
+
+from telemedroom import BloodPressure, HeartRate, Measurement
+from telemedroom.devices import DeviceManager
+from telemedroom.errors import PeerError, TokenError, TokenRefusal
+from telemedroom.session import AuditAction, AuditLog
+from telemedroom.session.peer import PhysicianPeer, RoomPeer, fingerprint_of
+from telemedroom.testing import BumbleBackend, VirtualBloodPressureCuff
+
+from .conftest import Signaling
+
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+
+
+async def test_a_cuff_reading_reaches_the_physician_with_video_and_matching_fingerprints(
+    signaling: Signaling, radio: BumbleBackend
+) -> None:
+    reading = BloodPressure(
+        systolic=131, diastolic=84, pulse_rate=71, measured_at=datetime(2026, 11, 25, 9, 30, tzinfo=UTC)
+    )
+    cuff = await radio.add(VirtualBloodPressureCuff([reading]))
+    sent: list[Measurement] = []
+
+    async def recorded(readings: AsyncIterator[Measurement]) -> AsyncIterator[Measurement]:
+        async for measurement in readings:
+            sent.append(measurement)
+            yield measurement
+
+    audit = AuditLog()
+    async with (
+        PhysicianPeer(signaling.url(), signaling.token("physician"), auto_admit=True) as doctor,
+        RoomPeer(signaling.url(), signaling.token("patient"), audit=audit) as room,
+    ):
+        await room.wait_admitted(timeout=10)
+        await room.wait_connected(timeout=20)
+        async with DeviceManager(backend=radio) as manager, await manager.connect(cuff.address) as connection:
+            forwarding = asyncio.create_task(room.forward(recorded(connection.measurements())))
+            async with asyncio.timeout(10):
+                received = await anext(doctor.measurements())
+            forwarding.cancel()
+        assert received == sent[0]
+        assert (received.systolic, received.diastolic, received.pulse_rate) == (131, 84, 71)  # type: ignore[attr-defined]
+        frame = await doctor.first_video_frame(timeout=20)
+        assert (frame.width, frame.height) == (640, 360)
+        assert room.fingerprint is not None
+        assert room.fingerprint.startswith("sha-256 ")
+        assert room.fingerprint == doctor.remote_fingerprint
+        assert doctor.fingerprint == room.remote_fingerprint
+        assert room.fingerprint != doctor.fingerprint
+    assert [e.detail.get("track") for e in audit if e.action is AuditAction.TRACK_STARTED] == [
+        "room_camera",
+        "microphone",
+    ]
+    audit.verify()
+
+
+async def test_physician_requests_snapshot_camera_switch_and_stethoscope(signaling: Signaling) -> None:
+    audit = AuditLog()
+    async with (
+        PhysicianPeer(signaling.url(), signaling.token("physician"), auto_admit=True) as doctor,
+        RoomPeer(signaling.url(), signaling.token("patient"), audit=audit) as room,
+    ):
+        await room.wait_connected(timeout=20)
+        shot = await doctor.snapshot("png")
+        assert (shot.media_type, shot.width, shot.height) == ("image/png", 1920, 1080)
+        assert shot.data.startswith(PNG_MAGIC)
+        assert len(shot.data) > 1000
+        assert [s.data for s in room.snapshots] == [shot.data]  # kept for the record
+        jpeg = await doctor.snapshot("jpeg")
+        assert jpeg.data[:2] == b"\xff\xd8"
+
+        await doctor.switch_camera("exam")
+        assert room.camera == "exam"
+        await doctor.first_video_frame(timeout=20)
+        assert doctor.video is not None
+        async with asyncio.timeout(20):
+            while (await doctor.video.recv()).width != 1920:  # type: ignore[union-attr]
+                pass  # frames encoded before the switch are still arriving
+
+        await doctor.stethoscope(True)
+        assert room.stethoscope_on
+        await doctor.stethoscope(False)
+        assert not room.stethoscope_on
+    tracks = [(e.action, e.detail.get("track")) for e in audit if e.action is not AuditAction.SNAPSHOT]
+    assert (AuditAction.TRACK_STARTED, "exam_camera") in tracks
+    assert (AuditAction.TRACK_STARTED, "stethoscope") in tracks
+    assert (AuditAction.TRACK_STOPPED, "stethoscope") in tracks
+    assert [e.detail["size"] for e in audit if e.action is AuditAction.SNAPSHOT] == ["1920x1080", "1920x1080"]
+    audit.verify()
+
+
+async def test_vitals_sent_before_the_channel_opens_are_delivered_in_order(signaling: Signaling) -> None:
+    async with RoomPeer(signaling.url(), signaling.token("patient")) as room:
+        for bpm in (70, 71, 72):
+            await room.send_measurement(HeartRate(bpm=bpm))
+        async with PhysicianPeer(signaling.url(), signaling.token("physician"), auto_admit=True) as doctor:
+            readings = doctor.measurements()
+            async with asyncio.timeout(20):
+                got = [(await anext(readings)).bpm for _ in range(3)]  # type: ignore[attr-defined]
+    assert got == [70, 71, 72]
+
+
+async def test_a_denied_room_is_told_why(signaling: Signaling) -> None:
+    async with (
+        PhysicianPeer(signaling.url(), signaling.token("physician")) as doctor,
+        RoomPeer(signaling.url(), signaling.token("patient")) as room,
+    ):
+        waiting = await doctor.next_waiting(timeout=10)
+        assert waiting.id == room.participant_id
+        await doctor.deny(waiting.id, "please call the practice")
+        with pytest.raises(PeerError, match="denied: please call the practice"):
+            await room.wait_admitted(timeout=10)
+
+
+async def test_ending_the_visit_reaches_the_room(signaling: Signaling) -> None:
+    async with (
+        PhysicianPeer(signaling.url(), signaling.token("physician"), auto_admit=True) as doctor,
+        RoomPeer(signaling.url(), signaling.token("patient")) as room,
+    ):
+        await room.wait_connected(timeout=20)
+        await doctor.end()
+        async with asyncio.timeout(10):
+            await room.ended.wait()
+
+
+async def test_a_refused_token_is_a_token_error(signaling: Signaling) -> None:
+    with pytest.raises(TokenError) as info:
+        async with RoomPeer(signaling.url(), signaling.token("patient", room="elsewhere")):
+            pass
+    assert info.value.reason is TokenRefusal.WRONG_ROOM
+
+
+async def test_an_unreachable_server_is_a_signaling_error() -> None:
+    from telemedroom.errors import SignalingError
+
+    with pytest.raises(SignalingError, match="cannot join"):
+        async with RoomPeer("ws://127.0.0.1:9/ws/r/a", "token"):
+            pass
+
+
+def test_fingerprint_of_reads_the_sdp_attribute() -> None:
+    sdp = "v=0\r\na=setup:actpass\r\na=fingerprint:SHA-256 ab:cd:ef\r\n"
+    assert fingerprint_of(sdp) == "sha-256 AB:CD:EF"
+    assert fingerprint_of("v=0\r\n") is None
