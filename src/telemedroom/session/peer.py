@@ -44,7 +44,7 @@ import base64
 import contextlib
 import logging
 import re
-from collections.abc import AsyncIterable, AsyncIterator, Sequence
+from collections.abc import AsyncIterable, AsyncIterator, Callable, Sequence
 from datetime import UTC, datetime
 from types import TracebackType
 from typing import Any, Final, Literal, Self
@@ -61,6 +61,7 @@ try:
         RTCRtpSender,
         RTCSessionDescription,
     )
+    from aiortc.contrib.media import MediaBlackhole
     from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
     from aiortc.sdp import candidate_from_sdp
     from av import VideoFrame
@@ -126,6 +127,7 @@ class _Peer:
         self._end_reason: str | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
         self._closing: set[asyncio.Future[None]] = set()
+        self._sinks: list[MediaBlackhole] = []
 
     @property
     def participant_id(self) -> str:
@@ -168,6 +170,12 @@ class _Peer:
                 self.connected.clear()
 
         return pc
+
+    def _discard(self, track: MediaStreamTrack) -> None:
+        sink = MediaBlackhole()
+        sink.addTrack(track)
+        self._spawn(sink.start())
+        self._sinks.append(sink)
 
     def _spawn(self, coroutine: Any) -> None:
         task = asyncio.ensure_future(coroutine)
@@ -230,6 +238,9 @@ class _Peer:
         self._drop_pc()
         closing, self._closing = self._closing, set()
         await asyncio.gather(*closing)
+        for sink in self._sinks:
+            await sink.stop()
+        self._sinks.clear()
 
     async def __aexit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
@@ -254,6 +265,9 @@ class RoomPeer(_Peer):
         relay_only: Use only TURN relay candidates (``iceTransportPolicy: relay``).
         audit: Where track start/stop and snapshots are logged.
         origin: ``Origin`` header to send (only if the server expects one).
+        on_physician_track: Called with each track the physician sends (camera,
+            microphone) for the room's screen and speaker; without it they are read
+            and discarded, so no frames pile up.
 
     Attributes:
         admitted: Set when the physician has admitted the room.
@@ -278,8 +292,10 @@ class RoomPeer(_Peer):
         relay_only: bool = False,
         audit: AuditLog | None = None,
         origin: str | None = None,
+        on_physician_track: Callable[[MediaStreamTrack], object] | None = None,
     ) -> None:
         super().__init__(url, token, ice_servers=ice_servers, relay_only=relay_only, origin=origin)
+        self._on_physician_track = on_physician_track
         self._sources = {
             "room": room_camera or MediaSource.synthetic(Role.ROOM_CAMERA, width=640, height=360),
             "microphone": microphone or MediaSource.synthetic(Role.MICROPHONE),
@@ -384,6 +400,7 @@ class RoomPeer(_Peer):
             self._drop_pc()
             self.remote_id = physician
             pc = self.pc = self._new_pc()
+            pc.on("track", self._physician_track)
             room, microphone = await self._device("room"), await self._device("microphone")
             self._video = pc.addTransceiver("video", direction="sendrecv").sender
             self._video.replaceTrack(
@@ -406,6 +423,12 @@ class RoomPeer(_Peer):
                 {"track": "room_camera" if self.camera == "room" else "exam_camera"},
             )
             self._log(AuditAction.TRACK_STARTED, {"track": "microphone"})
+
+    def _physician_track(self, track: MediaStreamTrack) -> None:
+        if self._on_physician_track is not None:
+            self._on_physician_track(track)
+        else:
+            self._discard(track)
 
     def _flush(self) -> None:
         channel = self._vitals
@@ -667,6 +690,8 @@ class PhysicianPeer(_Peer):
             if track.kind == "video" and self.video is None:
                 self.video = track
                 self.video_ready.set()
+            else:
+                self._discard(track)  # room microphone and stethoscope: this script does not listen
 
         @pc.on("datachannel")
         def _channel(channel: RTCDataChannel) -> None:

@@ -39,6 +39,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final, Literal
+from urllib.parse import urlsplit
 
 from pydantic import ValidationError
 
@@ -102,8 +103,9 @@ class SignalingConfig:
     Attributes:
         verifier: Checks join tokens.
         allowed_origins: Browser origins (``https://console.example.org``) allowed to
-            open the WebSocket. A request without ``Origin`` (a native client such as
-            the room's peer) is allowed; browsers always send one.
+            open the WebSocket, besides this server's own (the console it serves). A
+            request without ``Origin`` (a native client such as the room's peer) is
+            allowed; browsers always send one.
         ice_servers: STUN/TURN servers handed to every participant.
         turn: A TURN server whose time-limited credentials are made per participant.
         heartbeat: Seconds between the client's pings; a connection silent for three
@@ -224,7 +226,8 @@ class _Hub:
 
     async def serve(self, websocket: WebSocket) -> None:
         origin = websocket.headers.get("origin")
-        if origin is not None and origin not in self.config.allowed_origins:
+        same_origin = origin is not None and urlsplit(origin).netloc == websocket.headers.get("host")
+        if origin is not None and origin not in self.config.allowed_origins and not same_origin:
             logger.warning("refused a WebSocket from origin %s", origin)
             await websocket.close(code=1008)
             return
