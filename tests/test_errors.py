@@ -62,3 +62,17 @@ def test_missing_extra_is_an_import_error_naming_the_fix() -> None:
     assert isinstance(err, ImportError)
     assert (err.extra, err.feature) == ("video", "telemedroom.devices.media")
     assert "pip install 'telemedroom[video]'" in str(err)
+
+
+def test_session_errors_carry_their_reason() -> None:
+    from telemedroom.errors import TokenRefusal
+
+    err = errors.TokenError(TokenRefusal.WRONG_ROOM, "issued for room 'r2'", token_id="t-9")
+    assert isinstance(err, errors.SessionError)
+    assert (err.reason, err.token_id) == (TokenRefusal.WRONG_ROOM, "t-9")
+    assert "wrong_room" in str(err)
+    assert errors.SignalingError("forbidden", "x").code == "forbidden"
+    assert errors.PeerError("ICE failed").reason == "ICE failed"
+    assert errors.AuditIntegrityError(4, "altered").index == 4
+    for cls in (errors.TokenError, errors.SignalingError, errors.PeerError, errors.AuditIntegrityError):
+        assert issubclass(cls, errors.SessionError)

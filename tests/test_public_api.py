@@ -14,6 +14,7 @@ PUBLIC_PACKAGES = [
     "telemedroom.devices",
     "telemedroom.devices.gatt",
     "telemedroom.devices.media",
+    "telemedroom.session",
     "telemedroom.testing",
 ]
 
@@ -53,6 +54,15 @@ def test_media_classes_show_the_module_path() -> None:
         obj = getattr(media, name)
         if isinstance(obj, type):
             assert obj.__module__ == "telemedroom.devices.media", name
+
+
+def test_session_classes_show_the_package_path() -> None:
+    from telemedroom import session
+
+    for name in session.__all__:
+        obj = getattr(session, name)
+        if isinstance(obj, type) and name != "TokenRefusal":
+            assert obj.__module__ == "telemedroom.session", name
 
 
 def test_version_is_a_string() -> None:
