@@ -37,6 +37,15 @@ EXPECTED = {
         "wrote exam-",
         "camera released: True",
     ],
+    "consultation.py": [
+        "waiting: Room Quarter 1 (patient)",
+        "DTLS fingerprint the physician sees is the room's: True",
+        "first video frame: 640x360",
+        "vitals: cuff inflating, 150 mm[Hg]",
+        "vitals: blood pressure 131/84 mm[Hg], pulse 71/min",
+        "snapshot: image/png 1920x1080, kept: 1",
+        "visit ended; audit log verified (joined, joined, admitted, ended)",
+    ],
 }
 
 
