@@ -51,3 +51,20 @@ def test_media_benchmark_cases_produce_what_they_time() -> None:
     assert bench.SIZES == [(1280, 720), (1920, 1080)]
     assert bench.IMAGE_FORMATS == ["png", "jpeg"]
     bench.check_cases()  # asserts frame sizes, formats, and that each snapshot decodes back
+
+
+async def test_session_benchmark_cases_run_and_check_their_results() -> None:
+    """A tiny run of benchmarks/bench_session.py (the console case needs Debian's chromium)."""
+    spec = importlib.util.spec_from_file_location("bench_session", BENCH.with_name("bench_session.py"))
+    assert spec is not None
+    assert spec.loader is not None
+    bench = importlib.util.module_from_spec(spec)
+    sys.modules["bench_session"] = bench
+    spec.loader.exec_module(bench)
+    result = await bench.run(repeats=1, readings=2, connections=3, pings=2)
+    assert result["first_frame_ms"] > 0
+    assert result["first_frame_bare_ms"] > 0
+    assert result["console"] is None or 0 < result["console"]["dom_p50_ms"] <= result["console"]["dom_p99_ms"]
+    for server in ("signaling", "echo"):
+        assert result[server]["held_kib"] > 0
+        assert 0 < result[server]["rtt_p50_ms"] <= result[server]["rtt_p99_ms"]
