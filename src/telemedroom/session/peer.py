@@ -53,6 +53,7 @@ from telemedroom.errors import MissingExtraError, PeerError
 
 try:
     from aiortc import (
+        RTCBundlePolicy,
         RTCConfiguration,
         RTCDataChannel,
         RTCIceServer,
@@ -100,6 +101,9 @@ def _configuration(servers: Sequence[IceServer], relay_only: bool) -> RTCConfigu
     return RTCConfiguration(
         iceServers=[RTCIceServer(urls=s.urls, username=s.username, credential=s.credential) for s in servers],
         iceTransportPolicy=RTCIceTransportPolicy.RELAY if relay_only else RTCIceTransportPolicy.ALL,
+        # One ICE/DTLS transport for video, both audio lines and the data channels
+        # (RFC 9143 BUNDLE): one handshake instead of three, one port through firewalls.
+        bundlePolicy=RTCBundlePolicy.MAX_BUNDLE,
     )
 
 
