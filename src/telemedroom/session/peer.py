@@ -494,6 +494,8 @@ class RoomPeer(_Peer):
             return
         device = await self._device(camera)
         if self._video is not None:
+            # The previous subscription is not stopped: aiortc's sender may be inside its
+            # recv(), and a stopped track ends the sender's RTP loop for good.
             self._video.replaceTrack(device.subscribe())
         self._log(AuditAction.TRACK_STOPPED, {"track": f"{self.camera}_camera"})
         self.camera = camera
@@ -602,7 +604,7 @@ class PhysicianPeer(_Peer):
         self.ended.set()
 
     async def measurements(self) -> AsyncIterator[Measurement]:
-        """Every reading the room sends on ``vitals``, as it arrives; ends with the visit."""
+        """Every reading the room sends on ``vitals``, as it arrives (stop iterating when done)."""
         while True:
             yield await self._vitals.get()
 
