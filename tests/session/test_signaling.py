@@ -360,3 +360,25 @@ async def test_many_messages_in_flight_keep_their_order(signaling: Signaling, ra
         )
         received = [(await doctor.expect("ice"))["candidate"]["candidate"] for _ in candidates]
         assert received == [c["candidate"] for c in candidates]
+
+
+async def test_a_companion_sees_only_the_admitted_and_cannot_admit(
+    signaling: Signaling, raw_client: Clients
+) -> None:
+    async with (
+        raw_client(signaling.url()) as doctor,
+        raw_client(signaling.url()) as patient,
+        raw_client(signaling.url()) as companion,
+    ):
+        doctor_id, patient_id = await admitted_pair(signaling, doctor, patient)
+        waiting = await companion.join(signaling.token("companion", "daughter"))
+        roster = await patient.expect("roster")
+        while (
+            any(q["state"] != "admitted" for q in roster["participants"]) or len(roster["participants"]) < 2
+        ):
+            roster = await patient.expect("roster")
+        assert {q["id"] for q in roster["participants"]} == {doctor_id, patient_id}  # not the waiting one
+        await doctor.send({"type": "admit", "participant": waiting["participant"]})
+        await companion.expect("admitted")
+        await companion.send({"type": "admit", "participant": patient_id})
+        assert (await companion.expect("error"))["code"] == "forbidden"
