@@ -6,6 +6,7 @@
   ``AuditEvent``.
 - :mod:`telemedroom.session.protocol`: the signaling messages (version
   :data:`~telemedroom.session.protocol.PROTOCOL_VERSION`), one pydantic model each.
+- :mod:`telemedroom.session.channels`: the ``vitals`` and ``control`` data-channel messages.
 - :mod:`telemedroom.session.turn`: ICE servers and time-limited TURN credentials.
 - :mod:`telemedroom.session.signaling`: ``create_app(config)``, the Starlette app
   (extra ``server``; imported on first use).
@@ -31,7 +32,7 @@ import types
 import typing
 
 from telemedroom.errors import TokenRefusal
-from telemedroom.session import audit, protocol, tokens, turn
+from telemedroom.session import audit, channels, protocol, tokens, turn
 from telemedroom.session.audit import AuditAction, AuditEntry, AuditLog
 from telemedroom.session.tokens import (
     ActiveTokens,
@@ -57,6 +58,7 @@ __all__ = [
     "TokenRefusal",
     "TokenVerifier",
     "audit",
+    "channels",
     "peer",
     "protocol",
     "signaling",
