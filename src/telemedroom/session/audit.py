@@ -46,7 +46,12 @@ GENESIS: Final = "0" * 64
 
 
 class AuditAction(StrEnum):
-    """What happened in a session."""
+    """What happened in a session.
+
+    Examples:
+        >>> AuditAction("admitted")
+        <AuditAction.ADMITTED: 'admitted'>
+    """
 
     TOKEN_ISSUED = "token_issued"
     TOKEN_REFUSED = "token_refused"
@@ -82,6 +87,13 @@ class AuditEntry(BaseModel):
         detail: More facts, as short strings (the admitted participant, a track's kind...).
         previous: SHA-256 (hex) of the entry before, :data:`GENESIS` for the first.
         hash: SHA-256 (hex) of this entry's content and ``previous``.
+
+    Examples:
+        >>> from telemedroom.session.audit import GENESIS, AuditAction, AuditLog
+        >>> entry = AuditLog().append(AuditAction.JOINED, actor="p-7", role="patient",
+        ...                           room="r", appointment="a")
+        >>> entry.index, entry.previous == GENESIS, entry.hash == entry.computed_hash()
+        (0, True, True)
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")

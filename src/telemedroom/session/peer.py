@@ -279,6 +279,11 @@ class RoomPeer(_Peer):
         snapshots: Every snapshot taken at the physician's request, for the record.
         camera: What the main video shows: ``room`` or ``exam``.
         stethoscope_on: Whether the stethoscope is streaming.
+
+    Examples:
+        >>> room = RoomPeer("wss://session.example/ws/quarter-1/apt-42", "<room token>")
+        >>> room.camera, room.stethoscope_on, room.fingerprint is None
+        ('room', False, True)
     """
 
     role = "room"
@@ -551,6 +556,11 @@ class PhysicianPeer(_Peer):
         video: The room's main video track, once it arrives.
         video_ready: Set when it arrives.
         waiting: Participants in the waiting room, by id (from the latest roster).
+
+    Examples:
+        >>> doctor = PhysicianPeer("wss://session.example/ws/quarter-1/apt-42", "<token>", auto_admit=True)
+        >>> doctor.auto_admit, doctor.waiting, doctor.video_ready.is_set()
+        (True, {}, False)
     """
 
     role = "physician"

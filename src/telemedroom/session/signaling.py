@@ -89,6 +89,10 @@ class TurnConfig:
         urls: ``turn:``/``turns:`` URLs of the server.
         secret: coturn's ``static-auth-secret``.
         ttl: Lifetime of each credential, seconds.
+
+    Examples:
+        >>> TurnConfig(urls=["turn:turn.example.org:3478"], secret="s3cret")
+        TurnConfig(urls=['turn:turn.example.org:3478'], ttl=3600)
     """
 
     urls: Sequence[str]
@@ -118,6 +122,12 @@ class SignalingConfig:
             in the welcome). telemedroom itself records nothing; off by default.
         serve_console: Serve the physician console at ``/console/``.
         clock: Monotonic seconds for the rate limit (injectable for tests).
+
+    Examples:
+        >>> from telemedroom.session import TokenIssuer, TokenVerifier
+        >>> config = SignalingConfig(verifier=TokenVerifier(TokenIssuer.generate("k1").public_keys()))
+        >>> config.heartbeat, config.resume_window, config.recording
+        (15.0, 30.0, False)
     """
 
     verifier: TokenVerifier
