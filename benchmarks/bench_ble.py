@@ -10,6 +10,9 @@
    request, 1,000 measurement notifications decoded, the response code). Baseline: the
    same RACP request through a bare bumble central that only collects the raw bytes.
 
+The two sides alternate in rounds (5 by default), each on a fresh radio; latencies are
+pooled over the rounds, the transfer time is the best round.
+
 Run: ``make bench`` (or ``.venv/bin/python benchmarks/bench_ble.py [--quick]``).
 Prints a Markdown table; copy it into benchmarks/RESULTS.md with the date and machine.
 """
@@ -59,7 +62,7 @@ class Latency:
         )
 
 
-async def latency_telemedroom(count: int) -> Latency:
+async def latency_telemedroom(count: int) -> list[float]:
     async with BumbleBackend() as radio:
         cuff = await radio.add(VirtualBloodPressureCuff())
         async with DeviceManager(backend=radio) as dm, await dm.connect(cuff.address) as conn:
@@ -73,11 +76,11 @@ async def latency_telemedroom(count: int) -> Latency:
                 assert isinstance(reading, BloodPressure)
                 assert reading.systolic == 128
                 await sending
-            await readings.aclose()  # type: ignore[attr-defined]
-    return Latency.of(samples)
+            await readings.aclose()
+    return samples
 
 
-async def latency_bare_bumble(count: int) -> Latency:
+async def latency_bare_bumble(count: int) -> list[float]:
     async with BumbleBackend() as radio:
         cuff = await radio.add(VirtualBloodPressureCuff())
         central = await radio.central("bench")
@@ -99,7 +102,7 @@ async def latency_bare_bumble(count: int) -> Latency:
             await sending
         await connection.disconnect()
         await radio.release(central)
-    return Latency.of(samples)
+    return samples
 
 
 async def transfer_telemedroom(count: int) -> float:
@@ -128,11 +131,14 @@ async def transfer_bare_bumble(count: int) -> float:
             UUID.from_16_bits(racp.RECORD_ACCESS_CONTROL_POINT)
         )
         raw: list[bytes] = []
-        done = asyncio.get_running_loop().create_future()
+        done: asyncio.Future[bytes] = asyncio.get_running_loop().create_future()
+
+        def answered(value: bytes) -> None:
+            if not done.done():
+                done.set_result(value)
+
         await measurement.subscribe(raw.append)
-        await control_point.subscribe(
-            lambda value: done.done() or done.set_result(value), prefer_notify=False
-        )
+        await control_point.subscribe(answered, prefer_notify=False)
         started = time.perf_counter()
         await control_point.write_value(racp.encode_request(racp.report_stored_records()), with_response=True)
         await done
@@ -144,10 +150,18 @@ async def transfer_bare_bumble(count: int) -> float:
 
 
 async def run(indications: int, records: int, repeats: int) -> dict[str, float]:
-    ours = await latency_telemedroom(indications)
-    bare = await latency_bare_bumble(indications)
-    transfer = min([await transfer_telemedroom(records) for _ in range(repeats)])
-    transfer_bare = min([await transfer_bare_bumble(records) for _ in range(repeats)])
+    # Alternate the two sides in rounds so that drift (other load, CPU frequency) hits both.
+    ours_samples: list[float] = []
+    bare_samples: list[float] = []
+    transfers: list[float] = []
+    bare_transfers: list[float] = []
+    for _ in range(repeats):
+        ours_samples += await latency_telemedroom(indications // repeats)
+        bare_samples += await latency_bare_bumble(indications // repeats)
+        transfers.append(await transfer_telemedroom(records))
+        bare_transfers.append(await transfer_bare_bumble(records))
+    ours, bare = Latency.of(ours_samples), Latency.of(bare_samples)
+    transfer, transfer_bare = min(transfers), min(bare_transfers)
     return {
         "p50_ms": ours.p50_ms,
         "p99_ms": ours.p99_ms,
@@ -163,7 +177,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--quick", action="store_true", help="fewer samples, for a smoke run")
     args = parser.parse_args()
-    indications, repeats = (200, 1) if args.quick else (2000, 3)
+    indications, repeats = (200, 1) if args.quick else (5000, 5)
     r = asyncio.run(run(indications, 1000, repeats))
     print(f"Python {platform.python_version()} on {platform.machine()}, {indications} indications\n")
     print("| case | telemedroom | bare bumble (same run) | ratio |")

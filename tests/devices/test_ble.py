@@ -13,6 +13,8 @@ import logging
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from telemedroom import (
     BloodGlucose,
@@ -187,6 +189,7 @@ async def test_refused_pairing_is_a_pairing_error_with_the_cause(radio: BumbleBa
             await dm.connect(meter.address)
     assert info.value.address == meter.address
     assert "pairing refused" in str(info.value)
+    assert "PAIRING_NOT_SUPPORTED" in info.value.reason  # the SMP reason, from bumble through bleak
     assert info.value.__cause__ is not None  # bleak's error, itself chained to bumble's
 
 
@@ -372,3 +375,62 @@ async def test_closing_the_connection_ends_the_stream(radio: BumbleBackend) -> N
         await conn.aclose()
         assert [m async for m in conn.measurements()] == []
         assert not conn.is_connected
+
+
+async def test_adapter_choice_reaches_the_backend(radio: BumbleBackend) -> None:
+    """``adapter=`` becomes bleak's ``bluez={"adapter": ...}``; the virtual backend accepts and ignores it."""
+    strap = await radio.add(VirtualHeartRateStrap([HeartRate(bpm=66)]))
+    async with DeviceManager("hci1", backend=radio) as dm, await dm.connect(strap.address) as conn:
+        [reading] = await take(conn, 1)
+    assert isinstance(reading, HeartRate)
+    assert reading.bpm == 66
+    assert repr(strap) == "VirtualHeartRateStrap(name='TM Strap', address='C0:FF:EE:00:00:05', readings=1)"
+
+
+heart_rates = st.builds(
+    HeartRate,
+    bpm=st.integers(0, 0xFFFF),
+    rr_intervals_s=st.lists(st.integers(0, 0xFFFF).map(lambda k: k / 1024), max_size=3).map(tuple),
+    energy_expended_kj=st.none() | st.integers(0, 0xFFFF),
+    sensor_contact=st.none() | st.booleans(),
+)
+
+
+# Each example opens a radio and a connection (tens of milliseconds): a fixed, small budget.
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(heart_rates, min_size=1, max_size=5))
+async def test_any_readings_cross_the_whole_stack_unchanged(script: list[HeartRate]) -> None:
+    async with BumbleBackend() as radio:
+        strap = await radio.add(VirtualHeartRateStrap(script))
+        async with DeviceManager(backend=radio) as dm, await dm.connect(strap.address) as conn:
+            assert strip_device(await take(conn, len(script))) == script
+
+
+@st.composite
+def glucose_stores(draw: st.DrawFn) -> list[BloodGlucose]:
+    numbers = sorted(draw(st.sets(st.integers(0, 0xFFFF), min_size=1, max_size=12)))
+    meals = st.none() | st.sampled_from(["preprandial", "postprandial", "fasting", "casual", "bedtime"])
+    stored = []
+    for n in numbers:
+        meal = draw(meals)
+        stored.append(
+            BloodGlucose(
+                value=draw(st.integers(20, 600)),
+                sequence_number=n,
+                measured_at=AT + timedelta(minutes=draw(st.integers(0, 10**6))),
+                context=None if meal is None else GlucoseContext(meal=meal),
+            )
+        )
+    return stored
+
+
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(glucose_stores(), st.integers(1, 20))
+async def test_any_record_store_survives_a_drop_anywhere(stored: list[BloodGlucose], drop_after: int) -> None:
+    async with BumbleBackend() as radio:
+        meter = await radio.add(VirtualGlucometer(records=stored, faults=Faults(drop_after=drop_after)))
+        async with (
+            DeviceManager(backend=radio, reconnect=FAST) as dm,
+            await dm.connect(meter.address) as conn,
+        ):
+            assert strip_device(list(await conn.glucose_records())) == stored

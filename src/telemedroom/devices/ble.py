@@ -31,7 +31,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncGenerator, AsyncIterator, Iterable, Iterator, Sequence
+from collections.abc import AsyncGenerator, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, tzinfo
 from types import TracebackType
@@ -213,16 +213,17 @@ def _translated(
 ) -> Iterator[None]:
     """Turn bleak's (and the OS's) errors into ours, at the boundary, with the cause chained."""
     bleak = _bleak()
+    prefix = f"{doing}: " if doing else ""
     try:
         yield
     except TelemedroomError:
         raise
     except bleak.exc.BleakDeviceNotFoundError as exc:
-        raise DeviceNotFound(address, f"{doing}: {exc}") from exc
+        raise DeviceNotFound(address, f"{prefix}{exc}") from exc
     except TimeoutError as exc:
-        raise error(address, f"{doing}: timed out") from exc
+        raise error(address, f"{prefix}timed out") from exc
     except (bleak.exc.BleakError, OSError, EOFError) as exc:
-        raise error(address, f"{doing}: {exc}") from exc
+        raise error(address, f"{prefix}{exc}") from exc
 
 
 class DeviceManager:
@@ -526,7 +527,7 @@ class Connection:
                 await client.connect()
         try:
             if self._pair:
-                with _translated(self.address, "pairing failed", PairingError):
+                with _translated(self.address, "", PairingError):
                     async with asyncio.timeout(manager.timeout):
                         await client.pair()
             self._client = client
@@ -717,7 +718,7 @@ class Connection:
         self._learn_clock(await self._read(self._client, characteristic))
         return True
 
-    async def measurements(self) -> AsyncIterator[Measurement]:
+    async def measurements(self) -> AsyncGenerator[Measurement, None]:
         """Every reading from every supported characteristic, as it arrives.
 
         Values received before the connection was closed are still yielded; then the

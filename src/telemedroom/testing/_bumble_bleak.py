@@ -72,7 +72,7 @@ def _as_bleak_errors(what: str) -> Iterator[None]:
     except att.ATT_Error as exc:
         raise BleakGATTProtocolError(int(exc.error_code)) from exc
     except (core.BaseBumbleError, ConnectionError, TimeoutError) as exc:
-        raise BleakError(f"{what}: {exc!r}") from exc
+        raise BleakError(f"{what}: {str(exc) or repr(exc)}") from exc
 
 
 class BumbleScanner(BaseBleakScanner):
@@ -267,7 +267,7 @@ class BumbleClient(BaseBleakClient):
         """Pair (Just Works, bonding) with the peripheral."""
         if self._connection is None:
             raise BleakError("Not connected")
-        with _as_bleak_errors(f"pairing with {self.address} failed"):
+        with _as_bleak_errors("SMP"):
             await self._connection.pair()
 
     async def unpair(self) -> None:

@@ -159,6 +159,10 @@ class VirtualDevice:
         for reading in self.readings:
             self.encode(reading)  # a reading the profile cannot carry fails here, not mid-test
 
+    def __repr__(self) -> str:
+        fields = f"name={self.name!r}, address={self.address!r}, readings={len(self.readings)}"
+        return f"{type(self).__name__}({fields})"
+
     async def wait_sent(self, count: int) -> None:
         """Wait until at least ``count`` measurement values have been sent.
 
