@@ -40,6 +40,20 @@ CHROMIUM_FLAGS = [
 ]
 
 
+async def until(page: Any, condition: str, timeout: float = 15) -> Any:
+    """Wait in the page until a JavaScript condition holds (checked every animation frame).
+
+    Not ``page.wait_for_function``: Playwright evaluates its predicate with ``eval``,
+    which the console's Content-Security-Policy (rightly) forbids.
+    """
+    script = (
+        "new Promise(resolve => { const check = () => { const value = (" + condition + ");"
+        " if (value) resolve(value); else requestAnimationFrame(check); }; check(); })"
+    )
+    async with asyncio.timeout(timeout):
+        return await page.evaluate(script)
+
+
 @pytest.fixture
 async def browser_page(tmp_path: Path) -> AsyncIterator[Any]:
     """A page in a fresh headless Chromium profile."""
@@ -75,7 +89,7 @@ async def test_physician_admits_the_room_sees_video_and_the_cuff_reading(
     cuff = await radio.add(VirtualBloodPressureCuff([reading]))
     link = f"{signaling.server.http_url}/console/#token={signaling.token('physician', name='Dr. Weber')}"
     await page.goto(link)
-    await page.wait_for_function("document.getElementById('status').textContent.startsWith('joined')")
+    await until(page, "document.getElementById('status').textContent.startsWith('joined')")
 
     async with RoomPeer(signaling.url(), signaling.token("patient", name="Room Quarter 1")) as room:
         admit = page.locator(f'#waiting-list li[data-participant="{room.participant_id}"] button.admit')
@@ -84,13 +98,11 @@ async def test_physician_admits_the_room_sees_video_and_the_cuff_reading(
         await room.wait_connected(timeout=30)
 
         # the remote video plays: it has a size and its time advances
-        await page.wait_for_function("document.getElementById('remote').videoWidth > 0", timeout=30_000)
+        await until(page, "document.getElementById('remote').videoWidth > 0", timeout=30)
         width = await page.evaluate("document.getElementById('remote').videoWidth")
         assert width == 640
         start = await page.evaluate("document.getElementById('remote').currentTime")
-        await page.wait_for_function(
-            f"document.getElementById('remote').currentTime > {start} + 0.5", timeout=10_000
-        )
+        await until(page, f"document.getElementById('remote').currentTime > {start} + 0.5")
 
         # the cuff's reading appears in the vitals panel
         async with DeviceManager(backend=radio) as manager, await manager.connect(cuff.address) as connection:
@@ -110,7 +122,7 @@ async def test_physician_admits_the_room_sees_video_and_the_cuff_reading(
         await page.click("#snapshot")
         image = page.locator("#snapshots img")
         await image.first.wait_for(timeout=15_000)
-        await page.wait_for_function("document.querySelector('#snapshots img').naturalWidth === 1920")
+        await until(page, "document.querySelector('#snapshots img').naturalWidth === 1920")
         assert len(room.snapshots) == 1
 
         SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
@@ -120,6 +132,16 @@ async def test_physician_admits_the_room_sees_video_and_the_cuff_reading(
         await page.click("#end")
         async with asyncio.timeout(10):
             await room.ended.wait()
+
+
+async def test_the_page_runs_under_its_content_security_policy(
+    signaling: Signaling, browser_page: Any
+) -> None:
+    violations: list[str] = []
+    browser_page.on("console", lambda message: violations.append(message.text))
+    await browser_page.goto(f"{signaling.server.http_url}/console/#token={signaling.token('physician')}")
+    await until(browser_page, "document.getElementById('status').textContent.startsWith('joined')")
+    assert not [text for text in violations if "Content Security Policy" in text]
 
 
 async def test_the_console_without_a_token_says_what_to_do(signaling: Signaling, browser_page: Any) -> None:

@@ -345,6 +345,8 @@ async def test_the_console_and_health_are_served(signaling: Signaling) -> None:
         page = await http.get("/console/")
         assert page.status_code == 200
         assert "telemedroom" in page.text
+        assert "script-src 'self'" in page.headers["content-security-policy"]
+        assert page.headers["x-content-type-options"] == "nosniff"
         assert (await http.get("/console/console.js")).status_code == 200
         assert (await http.get("/", follow_redirects=True)).url.path == "/console/"
 

@@ -591,6 +591,33 @@ class _Hub:
             )
 
 
+# The console loads only its own script and style, talks only to this server, and shows
+# snapshots as data: URLs; nothing else may run in the physician's page.
+CONSOLE_HEADERS: Final[dict[str, str]] = {
+    "content-security-policy": (
+        "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; "
+        "img-src 'self' data:; media-src 'self' blob:; base-uri 'none'; frame-ancestors 'none'"
+    ),
+    "x-content-type-options": "nosniff",
+    "referrer-policy": "no-referrer",
+}
+
+
+def _with_headers(app: Any, headers: dict[str, str]) -> Any:
+    """Wrap an ASGI app so every HTTP response carries ``headers``."""
+    raw = [(name.encode(), value.encode()) for name, value in headers.items()]
+
+    async def wrapped(scope: Any, receive: Any, send: Any) -> None:
+        async def send_with_headers(message: Any) -> None:
+            if message["type"] == "http.response.start":
+                message = {**message, "headers": [*message.get("headers", []), *raw]}
+            await send(message)
+
+        await app(scope, receive, send_with_headers)
+
+    return wrapped
+
+
 def create_app(config: SignalingConfig) -> Starlette:
     """The signaling app: ``/ws/{room}/{appointment}``, ``/console/`` and ``/healthz``.
 
@@ -615,7 +642,8 @@ def create_app(config: SignalingConfig) -> Starlette:
         WebSocketRoute("/ws/{room}/{appointment}", hub.serve),
     ]
     if config.serve_console:
-        routes.append(Mount("/console", StaticFiles(directory=CONSOLE_DIR, html=True), name="console"))
+        console = _with_headers(StaticFiles(directory=CONSOLE_DIR, html=True), CONSOLE_HEADERS)
+        routes.append(Mount("/console", console, name="console"))
     app = Starlette(routes=routes)
     app.state.hub = hub
     return app
