@@ -154,3 +154,27 @@ def test_fingerprint_of_reads_the_sdp_attribute() -> None:
     sdp = "v=0\r\na=setup:actpass\r\na=fingerprint:SHA-256 ab:cd:ef\r\n"
     assert fingerprint_of(sdp) == "sha-256 AB:CD:EF"
     assert fingerprint_of("v=0\r\n") is None
+
+
+async def test_a_dropped_signaling_connection_resumes_and_the_call_goes_on(signaling: Signaling) -> None:
+    async with (
+        PhysicianPeer(signaling.url(), signaling.token("physician"), auto_admit=True) as doctor,
+        RoomPeer(signaling.url(), signaling.token("patient")) as room,
+    ):
+        await room.wait_connected(timeout=20)
+        me = room.participant_id
+        socket = room._client._ws
+        assert socket is not None
+        socket.transport.abort()  # the network drops the room's WebSocket, no close handshake
+        async with asyncio.timeout(15):
+            await room._client.resumed.wait()
+        assert room.participant_id == me  # same place in the visit, still admitted
+        assert room.welcome.state == "admitted"
+        assert room.connected.is_set()  # the media link never depended on the WebSocket
+        await room.send_measurement(HeartRate(bpm=88))
+        async with asyncio.timeout(10):
+            assert (await anext(doctor.measurements())).bpm == 88  # type: ignore[attr-defined]
+        await doctor.end()  # and signaling works again: the end reaches the room
+        async with asyncio.timeout(10):
+            await room.ended.wait()
+    assert AuditAction.RESUMED in [entry.action for entry in signaling.audit]
