@@ -63,6 +63,7 @@ async def test_session_benchmark_cases_run_and_check_their_results() -> None:
     spec.loader.exec_module(bench)
     result = await bench.run(repeats=1, readings=2, connections=3, pings=2)
     assert result["first_frame_ms"] > 0
+    assert result["first_frame_prepared_ms"] > 0
     assert result["first_frame_bare_ms"] > 0
     assert result["console"] is None or 0 < result["console"]["dom_p50_ms"] <= result["console"]["dom_p99_ms"]
     for server in ("signaling", "echo"):

@@ -324,9 +324,16 @@ class RoomPeer(_Peer):
         self._pending: list[str] = []
         self._negotiating = asyncio.Lock()
 
-    async def __aenter__(self) -> Self:
+    async def prepare(self) -> None:
+        """Open the room camera and microphone now, before joining (e.g. when the room boots).
+
+        Joining does it otherwise; opened early, the join goes faster.
+        """
         await self._device("room")
         await self._device("microphone")
+
+    async def __aenter__(self) -> Self:
+        await self.prepare()
         try:
             await self._client.connect()
         except BaseException:
