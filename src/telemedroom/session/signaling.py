@@ -74,7 +74,6 @@ CLOSE_CODES: Final[dict[int, str]] = {
     4401: "join token refused",
     4403: "denied by the physician",
     4408: "no message within three heartbeat intervals",
-    4409: "the visit has ended",
     4429: "the participant did not read its messages (send queue full)",
 }
 

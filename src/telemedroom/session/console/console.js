@@ -87,7 +87,7 @@ class Console {
     ws.onmessage = (event) => this.onMessage(JSON.parse(event.data));
     ws.onclose = (event) => {
       clearInterval(this.heartbeat);
-      if (this.ended || [1000, 4401, 4403, 4409].includes(event.code)) {
+      if (this.ended || [1000, 4401, 4403].includes(event.code)) {
         this.status(this.ended ? "visit ended" : `disconnected (${event.code})`);
         return;
       }
