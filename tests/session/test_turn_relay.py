@@ -173,3 +173,37 @@ async def test_a_wrong_shared_secret_gets_no_relay(coturn: Coturn, signaling_fac
             with pytest.raises(PeerError, match="not connected"):
                 await room.wait_connected(timeout=5)
     await coturn.wait_for_log(":mallory>: incoming packet message processed, error 401")
+
+
+async def test_the_browser_console_reaches_the_room_through_the_relay_only(
+    coturn: Coturn, signaling_factory: Servers, tmp_path: Path
+) -> None:
+    """Chromium with ``iceTransportPolicy: relay`` (``#...&relay=1``) and a relay-only RoomPeer."""
+    chromium = require_system("chromium")
+    from playwright.async_api import async_playwright
+
+    from .test_console import CHROMIUM_FLAGS, until
+
+    turn = TurnConfig(urls=[coturn.url], secret=coturn.secret, ttl=600)
+    async with (
+        signaling_factory(turn=turn) as signaling,
+        async_playwright() as playwright,
+    ):
+        context = await playwright.chromium.launch_persistent_context(
+            str(tmp_path / "profile"), executable_path=chromium, headless=True, args=CHROMIUM_FLAGS
+        )
+        try:
+            page = context.pages[0] if context.pages else await context.new_page()
+            link = f"{signaling.server.http_url}/console/#token={signaling.token('physician')}&relay=1"
+            await page.goto(link)
+            await until(page, "document.getElementById('status').textContent.startsWith('joined')")
+            async with RoomPeer(signaling.url(), signaling.token("patient"), relay_only=True) as room:
+                await page.locator("button.admit").first.click(timeout=10_000)
+                await room.wait_connected(timeout=30)
+                await until(page, "document.getElementById('remote').videoWidth > 0", timeout=30)
+                assert room.pc is not None
+                answer = room.pc.remoteDescription.sdp  # type: ignore[union-attr]
+                types = {line.split(" typ ")[1].split()[0] for line in answer.splitlines() if " typ " in line}
+                assert types == {"relay"}, answer
+        finally:
+            await context.close()

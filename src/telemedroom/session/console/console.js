@@ -189,9 +189,21 @@ class Console {
         }
       }
     }
+    const candidates = [];
+    pc.onicecandidate = (event) => {
+      if (!event.candidate) return;
+      const { candidate, sdpMid, sdpMLineIndex } = event.candidate;
+      if (this.answered) {
+        this.send({ type: "ice", to: from, candidate: { candidate, sdpMid, sdpMLineIndex } });
+      } else {
+        candidates.push({ candidate, sdpMid, sdpMLineIndex });
+      }
+    };
+    this.answered = false;
     await pc.setLocalDescription(await pc.createAnswer());
-    // The room's peer does not take trickled candidates before its answer is applied:
-    // send the answer with every candidate in it.
+    // Send the answer with the candidates gathered so far in it (up to 3 s), then each
+    // candidate again as an "ice" message: with BUNDLE the browser lists candidates only
+    // in the first media section, and aiortc (the room) reads them from the last one.
     await new Promise((resolve) => {
       if (pc.iceGatheringState === "complete") return resolve();
       pc.addEventListener("icegatheringstatechange", () => {
@@ -200,6 +212,8 @@ class Console {
       setTimeout(resolve, 3000);
     });
     this.send({ type: "answer", to: from, sdp: pc.localDescription.sdp });
+    this.answered = true;
+    for (const candidate of candidates) this.send({ type: "ice", to: from, candidate });
     $("remote-fingerprint").textContent = fingerprintOf(sdp);
     $("local-fingerprint").textContent = fingerprintOf(pc.localDescription.sdp);
   }
