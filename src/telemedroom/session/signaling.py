@@ -669,8 +669,10 @@ class LocalServer:
     def __init__(self, app: Any, host: str = "127.0.0.1", port: int = 0) -> None:
         self._socket = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self._socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        # Inherited by accepted sockets on Linux: small signaling messages go out at once
-        # instead of waiting for the peer's delayed ACK (Nagle, RFC 896).
+        # asyncio sets TCP_NODELAY only on sockets whose proto is IPPROTO_TCP, and those
+        # accepted from this one have proto 0: set it here (Linux copies it to accepted
+        # sockets), so small signaling messages are not held for the peer's delayed ACK
+        # (Nagle, RFC 896); without it each hop waited ~40 ms.
         self._socket.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self._socket.bind((host, port))
         self.host, self.port = self._socket.getsockname()[:2]
