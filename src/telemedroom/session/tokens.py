@@ -46,12 +46,16 @@ from telemedroom.errors import TokenError, TokenRefusal
 
 __all__ = [
     "ALGORITHM",
+    "DEFAULT_AUDIENCE",
+    "DEFAULT_LEEWAY",
+    "MAX_TOKEN_LENGTH",
     "ActiveTokens",
     "BookingCodes",
     "JoinClaims",
     "ParticipantRole",
     "TokenIssuer",
     "TokenVerifier",
+    "normalize_code",
 ]
 
 ALGORITHM: Final = "Ed25519"
