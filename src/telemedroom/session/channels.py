@@ -37,6 +37,7 @@ from telemedroom.measurements import (
 
 __all__ = [
     "CHUNK_BYTES",
+    "AnyMeasurement",
     "CONTROL",
     "VITALS",
     "VITALS_VERSION",

@@ -78,7 +78,7 @@ from telemedroom.session._client import SignalingClient
 from telemedroom.session.audit import AuditAction, AuditLog
 from telemedroom.session.turn import IceServer
 
-__all__ = ["PhysicianPeer", "RoomPeer", "fingerprint_of"]
+__all__ = ["Camera", "PhysicianPeer", "RoomPeer", "fingerprint_of"]
 
 logger = logging.getLogger(__name__)
 

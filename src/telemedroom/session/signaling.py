@@ -65,7 +65,7 @@ __all__ = ["CLOSE_CODES", "LocalServer", "SignalingConfig", "TurnConfig", "creat
 
 logger = logging.getLogger(__name__)
 
-CONSOLE_DIR: Final = Path(__file__).with_name("console")
+_CONSOLE_DIR: Final = Path(__file__).with_name("console")
 
 # WebSocket close code -> meaning (4000-4999 are for applications, RFC 6455 §7.4.2).
 CLOSE_CODES: Final[dict[int, str]] = {
@@ -143,7 +143,7 @@ class SignalingConfig:
     clock: Callable[[], float] = time.monotonic
 
 
-State = Literal["waiting", "admitted", "disconnected"]
+_State = Literal["waiting", "admitted", "disconnected"]
 
 
 class _Participant:
@@ -151,7 +151,7 @@ class _Participant:
         self.id = f"{claims.role[:2]}-{secrets.token_hex(4)}"
         self.claims = claims
         self.visit = visit
-        self.state: State = "admitted" if claims.role == "physician" else "waiting"
+        self.state: _State = "admitted" if claims.role == "physician" else "waiting"
         self.resume_key = secrets.token_urlsafe(24)
         self.connection: _Connection | None = None
         self.was_admitted = self.state == "admitted"
@@ -592,7 +592,7 @@ class _Hub:
 
 # The console loads only its own script and style, talks only to this server, and shows
 # snapshots as data: URLs; nothing else may run in the physician's page.
-CONSOLE_HEADERS: Final[dict[str, str]] = {
+_CONSOLE_HEADERS: Final[dict[str, str]] = {
     "content-security-policy": (
         "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; "
         "img-src 'self' data:; media-src 'self' blob:; base-uri 'none'; frame-ancestors 'none'"
@@ -641,7 +641,7 @@ def create_app(config: SignalingConfig) -> Starlette:
         WebSocketRoute("/ws/{room}/{appointment}", hub.serve),
     ]
     if config.serve_console:
-        console = _with_headers(StaticFiles(directory=CONSOLE_DIR, html=True), CONSOLE_HEADERS)
+        console = _with_headers(StaticFiles(directory=_CONSOLE_DIR, html=True), _CONSOLE_HEADERS)
         routes.append(Mount("/console", console, name="console"))
     app = Starlette(routes=routes)
     app.state.hub = hub
