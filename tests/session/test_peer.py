@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 
 from telemedroom import BloodPressure, HeartRate, Measurement
 from telemedroom.devices import DeviceManager
-from telemedroom.errors import PeerError, TokenError, TokenRefusal
+from telemedroom.errors import PeerError, SignalingError, TokenError, TokenRefusal
 from telemedroom.session import AuditAction, AuditLog
 from telemedroom.session.peer import PhysicianPeer, RoomPeer, fingerprint_of
 from telemedroom.testing import BumbleBackend, VirtualBloodPressureCuff
@@ -143,8 +144,6 @@ async def test_a_refused_token_is_a_token_error(signaling: Signaling) -> None:
 
 
 async def test_an_unreachable_server_is_a_signaling_error() -> None:
-    from telemedroom.errors import SignalingError
-
     with pytest.raises(SignalingError, match="cannot join"):
         async with RoomPeer("ws://127.0.0.1:9/ws/r/a", "token"):
             pass
@@ -178,3 +177,73 @@ async def test_a_dropped_signaling_connection_resumes_and_the_call_goes_on(signa
         async with asyncio.timeout(10):
             await room.ended.wait()
     assert AuditAction.RESUMED in [entry.action for entry in signaling.audit]
+
+
+async def test_signaling_over_tls_with_the_clinics_own_ca(tmp_path: Path) -> None:
+    """uvicorn serves wss:// with a certificate from a private CA; the peers trust that CA only."""
+    import ssl
+
+    from telemedroom.session import TokenIssuer, TokenVerifier
+    from telemedroom.session.signaling import LocalServer, SignalingConfig, create_app
+
+    cert, key = self_signed_certificate(tmp_path)
+    issuer = TokenIssuer.generate("k1")
+    app = create_app(SignalingConfig(verifier=TokenVerifier(issuer.public_keys())))
+    trust = ssl.create_default_context(cafile=str(cert))
+    now = datetime.now(UTC)
+
+    def join_token(role: str) -> str:
+        return issuer.issue(
+            room="r", appointment="a", role=role, subject=role,  # type: ignore[arg-type]
+            not_before=now, expires_at=now + timedelta(hours=1),
+        )  # fmt: skip
+
+    async with LocalServer(app, ssl_certfile=str(cert), ssl_keyfile=str(key)) as server:
+        url = f"{server.ws_url}/ws/r/a"
+        assert url.startswith("wss://127.0.0.1:")
+        with pytest.raises(SignalingError, match="CERTIFICATE_VERIFY_FAILED"):
+            async with RoomPeer(url, join_token("patient")):  # the system store does not know our CA
+                pass
+        async with (
+            PhysicianPeer(url, join_token("physician"), auto_admit=True, ssl=trust) as doctor,
+            RoomPeer(url, join_token("patient"), ssl=trust) as room,
+        ):
+            await room.wait_connected(timeout=20)
+            assert room.admitted.is_set()
+            assert doctor.remote_fingerprint == room.fingerprint
+
+
+def self_signed_certificate(folder: Path) -> tuple[Path, Path]:
+    """A certificate for 127.0.0.1 (its own CA), as PEM files."""
+    import ipaddress
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "telemedroom test CA")])
+    now = datetime.now(UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - timedelta(minutes=5))
+        .not_valid_after(now + timedelta(days=1))
+        .add_extension(
+            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), False
+        )
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    cert_path, key_path = folder / "cert.pem", folder / "key.pem"
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
+    )
+    return cert_path, key_path

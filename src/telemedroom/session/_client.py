@@ -7,6 +7,7 @@ import contextlib
 import json
 import logging
 from collections.abc import Awaitable, Callable
+from ssl import SSLContext
 from typing import Any
 
 from pydantic import ValidationError
@@ -35,8 +36,17 @@ class SignalingClient:
     backoff for about half a minute.
     """
 
-    def __init__(self, url: str, token: str, handler: Handler, *, origin: str | None = None) -> None:
+    def __init__(
+        self,
+        url: str,
+        token: str,
+        handler: Handler,
+        *,
+        origin: str | None = None,
+        ssl: SSLContext | None = None,
+    ) -> None:
         self.url = url
+        self._ssl = ssl
         self._token = token
         self._handler = handler
         self._origin = origin
@@ -65,11 +75,14 @@ class SignalingClient:
     async def _join(self, resume: str | None, timeout: float) -> p.Welcome:
         try:
             async with asyncio.timeout(timeout):
+                # no ssl argument at all unless given: websockets refuses ssl=None for wss://
+                tls: dict[str, Any] = {} if self._ssl is None else {"ssl": self._ssl}
                 self._ws = await connect(
                     self.url,
                     origin=self._origin,  # type: ignore[arg-type]
                     max_size=p.MAX_MESSAGE_BYTES,
                     ping_interval=None,  # the protocol's own heartbeat runs instead
+                    **tls,
                 )
                 # by hand: the model keeps the token a SecretStr, which dumps as "**********"
                 join: dict[str, object] = {"type": "join", "v": p.PROTOCOL_VERSION, "token": self._token}

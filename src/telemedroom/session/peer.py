@@ -46,6 +46,7 @@ import logging
 import re
 from collections.abc import AsyncIterable, AsyncIterator, Callable, Sequence
 from datetime import UTC, datetime
+from ssl import SSLContext
 from types import TracebackType
 from typing import Any, Final, Literal, Self
 
@@ -120,8 +121,9 @@ class _Peer:
         ice_servers: Sequence[IceServer] | None,
         relay_only: bool,
         origin: str | None,
+        ssl: SSLContext | None = None,
     ) -> None:
-        self._client = SignalingClient(url, token, self._on_signal, origin=origin)
+        self._client = SignalingClient(url, token, self._on_signal, origin=origin, ssl=ssl)
         self._ice_servers = ice_servers
         self.relay_only = relay_only
         self.pc: RTCPeerConnection | None = None
@@ -272,6 +274,8 @@ class RoomPeer(_Peer):
         on_physician_track: Called with each track the physician sends (camera,
             microphone) for the room's screen and speaker; without it they are read
             and discarded, so no frames pile up.
+        ssl: TLS context for ``wss://`` (e.g. trusting the clinic's own CA); the
+            system's trust store by default.
 
     Attributes:
         admitted: Set when the physician has admitted the room.
@@ -302,8 +306,9 @@ class RoomPeer(_Peer):
         audit: AuditLog | None = None,
         origin: str | None = None,
         on_physician_track: Callable[[MediaStreamTrack], object] | None = None,
+        ssl: SSLContext | None = None,
     ) -> None:
-        super().__init__(url, token, ice_servers=ice_servers, relay_only=relay_only, origin=origin)
+        super().__init__(url, token, ice_servers=ice_servers, relay_only=relay_only, origin=origin, ssl=ssl)
         self._on_physician_track = on_physician_track
         self._sources = {
             "room": room_camera or MediaSource.synthetic(Role.ROOM_CAMERA, width=640, height=360),
@@ -558,6 +563,7 @@ class PhysicianPeer(_Peer):
         ice_servers: STUN/TURN servers; ``None`` takes the server's.
         relay_only: Use only TURN relay candidates.
         origin: ``Origin`` header to send.
+        ssl: TLS context for ``wss://``; the system's trust store by default.
 
     Attributes:
         video: The room's main video track, once it arrives.
@@ -581,8 +587,9 @@ class PhysicianPeer(_Peer):
         ice_servers: Sequence[IceServer] | None = None,
         relay_only: bool = False,
         origin: str | None = None,
+        ssl: SSLContext | None = None,
     ) -> None:
-        super().__init__(url, token, ice_servers=ice_servers, relay_only=relay_only, origin=origin)
+        super().__init__(url, token, ice_servers=ice_servers, relay_only=relay_only, origin=origin, ssl=ssl)
         self.auto_admit = auto_admit
         self.video: MediaStreamTrack | None = None
         self.video_ready = asyncio.Event()

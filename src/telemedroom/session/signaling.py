@@ -666,7 +666,15 @@ class LocalServer:
         'ok'
     """
 
-    def __init__(self, app: Any, host: str = "127.0.0.1", port: int = 0) -> None:
+    def __init__(
+        self,
+        app: Any,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        *,
+        ssl_certfile: str | None = None,
+        ssl_keyfile: str | None = None,
+    ) -> None:
         self._socket = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self._socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         # asyncio sets TCP_NODELAY only on sockets whose proto is IPPROTO_TCP, and those
@@ -676,20 +684,29 @@ class LocalServer:
         self._socket.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self._socket.bind((host, port))
         self.host, self.port = self._socket.getsockname()[:2]
+        self.tls = ssl_certfile is not None
         self._server = uvicorn.Server(
-            uvicorn.Config(app, log_level="warning", lifespan="off", ws="websockets-sansio", access_log=False)
+            uvicorn.Config(
+                app,
+                log_level="warning",
+                lifespan="off",
+                ws="websockets-sansio",
+                access_log=False,
+                ssl_certfile=ssl_certfile,
+                ssl_keyfile=ssl_keyfile,
+            )
         )
         self._task: asyncio.Task[None] | None = None
 
     @property
     def http_url(self) -> str:
-        """``http://host:port``."""
-        return f"http://{self.host}:{self.port}"
+        """``http://host:port`` (``https`` with TLS)."""
+        return f"{'https' if self.tls else 'http'}://{self.host}:{self.port}"
 
     @property
     def ws_url(self) -> str:
-        """``ws://host:port``."""
-        return f"ws://{self.host}:{self.port}"
+        """``ws://host:port`` (``wss`` with TLS)."""
+        return f"{'wss' if self.tls else 'ws'}://{self.host}:{self.port}"
 
     async def __aenter__(self) -> LocalServer:
         self._server.config.setup_event_loop = lambda: None  # type: ignore[method-assign]
