@@ -43,6 +43,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_ble.py
 	$(BIN)/python benchmarks/bench_fhir.py
 	$(BIN)/python benchmarks/bench_scheduling.py
+	$(BIN)/python benchmarks/bench_session.py
 	$(BIN)/python benchmarks/bench_monitor.py
 
 clean:

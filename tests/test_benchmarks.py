@@ -92,3 +92,21 @@ def test_monitor_benchmark_sides_raise_the_same_alerts() -> None:
     spec.loader.exec_module(bench)
     evaluated, expected = bench.check_cases(300)
     assert evaluated == expected > 0  # the series crosses the limits: both sides have work to do
+
+
+async def test_session_benchmark_cases_run_and_check_their_results() -> None:
+    """A tiny run of benchmarks/bench_session.py (the console case needs Debian's chromium)."""
+    spec = importlib.util.spec_from_file_location("bench_session", BENCH.with_name("bench_session.py"))
+    assert spec is not None
+    assert spec.loader is not None
+    bench = importlib.util.module_from_spec(spec)
+    sys.modules["bench_session"] = bench
+    spec.loader.exec_module(bench)
+    result = await bench.run(repeats=1, readings=2, connections=3, pings=2)
+    assert result["first_frame_ms"] > 0
+    assert result["first_frame_prepared_ms"] > 0
+    assert result["first_frame_bare_ms"] > 0
+    assert result["console"] is None or 0 < result["console"]["dom_p50_ms"] <= result["console"]["dom_p99_ms"]
+    for server in ("signaling", "echo"):
+        assert result[server]["held_kib"] > 0
+        assert 0 < result[server]["rtt_p50_ms"] <= result[server]["rtt_p99_ms"]

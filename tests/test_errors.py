@@ -106,3 +106,17 @@ def test_grading_error_is_an_exam_error_and_a_value_error() -> None:
     assert (err.item, err.value, err.reason) == ("sunnybrook.resting.eye", 3, "must be one of 0, 1")
     assert isinstance(err, errors.ExamError)
     assert isinstance(err, ValueError)
+
+
+def test_session_errors_carry_their_reason() -> None:
+    from telemedroom.errors import TokenRefusal
+
+    err = errors.TokenError(TokenRefusal.WRONG_ROOM, "issued for room 'r2'", token_id="t-9")
+    assert isinstance(err, errors.SessionError)
+    assert (err.reason, err.token_id) == (TokenRefusal.WRONG_ROOM, "t-9")
+    assert "wrong_room" in str(err)
+    assert errors.SignalingError("forbidden", "x").code == "forbidden"
+    assert errors.PeerError("ICE failed").reason == "ICE failed"
+    assert errors.AuditIntegrityError(4, "altered").index == 4
+    for cls in (errors.TokenError, errors.SignalingError, errors.PeerError, errors.AuditIntegrityError):
+        assert issubclass(cls, errors.SessionError)

@@ -75,6 +75,15 @@ EXPECTED = {
         "server holds 2 Observations: 85354-9, 8867-4",
         "identifier 001B2CFFFE3D4E5F-Patient/anna-2a35-150020-20261124T081500.000000Z",
     ],
+    "consultation.py": [
+        "waiting: Room Quarter 1 (patient)",
+        "DTLS fingerprint the physician sees is the room's: True",
+        "first video frame: 640x360",
+        "vitals: cuff inflating, 150 mm[Hg]",
+        "vitals: blood pressure 131/84 mm[Hg], pulse 71/min",
+        "snapshot: image/png 1920x1080, kept: 1",
+        "visit ended; audit log verified (joined, joined, admitted, ended)",
+    ],
 }
 
 

@@ -18,6 +18,7 @@ PUBLIC_PACKAGES = [
     "telemedroom.fhir",
     "telemedroom.monitoring",
     "telemedroom.scheduling",
+    "telemedroom.session",
     "telemedroom.testing",
 ]
 

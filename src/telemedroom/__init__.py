@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from telemedroom._version import __version__
 from telemedroom.errors import (
+    AuditIntegrityError,
     CarePlanError,
     CodecError,
     ConsentError,
@@ -46,6 +47,7 @@ from telemedroom.errors import (
     OutboxError,
     OutboxKeyError,
     PairingError,
+    PeerError,
     PreconditionFailed,
     RecordAccessError,
     ResourceConflict,
@@ -54,8 +56,11 @@ from telemedroom.errors import (
     RuleHasNoOccurrences,
     ScheduleStoreError,
     SchedulingError,
+    SessionError,
+    SignalingError,
     SlotUnavailable,
     TelemedroomError,
+    TokenError,
     UnknownAlert,
     UnknownAppointment,
     UnknownBookingCode,
@@ -76,6 +81,7 @@ from telemedroom.measurements import (
 )
 
 __all__ = [
+    "AuditIntegrityError",
     "BloodGlucose",
     "BloodPressure",
     "BodyTemperature",
@@ -111,6 +117,7 @@ __all__ = [
     "OutboxKeyError",
     "OxygenSaturation",
     "PairingError",
+    "PeerError",
     "PreconditionFailed",
     "RecordAccessError",
     "ResourceConflict",
@@ -119,8 +126,11 @@ __all__ = [
     "RuleHasNoOccurrences",
     "ScheduleStoreError",
     "SchedulingError",
+    "SessionError",
+    "SignalingError",
     "SlotUnavailable",
     "TelemedroomError",
+    "TokenError",
     "UnknownAppointment",
     "UnknownBookingCode",
     "UnsupportedCharacteristic",

@@ -44,6 +44,11 @@ TelemedroomError
 │   │   └── InvalidRule                  an availability rule that cannot be used
 │   │       └── RuleHasNoOccurrences     a rule that never produces a time
 │   └── ScheduleStoreError               the schedule database failed or is missing
+├── SessionError                         something about a consultation session
+│   ├── TokenError                       a join token or booking code was refused (``reason``)
+│   ├── SignalingError                   the signaling server refused a message or the link broke
+│   ├── PeerError                        the WebRTC peer could not connect or answer a request
+│   └── AuditIntegrityError              the audit log's hash chain is broken (``index``)
 ├── MonitoringError                      health-apartment monitoring: care plans, alerts, delivery
 │   ├── CarePlanError (ValueError)       a care plan is malformed (names the key or rule)
 │   ├── UnknownAlert (KeyError)          no alert with this id
@@ -52,8 +57,6 @@ TelemedroomError
 └── ExamError                            a clinical examination protocol or grading form
     └── GradingError (ValueError)        answers to a grading form are missing or out of range
 ```
-
-Later layers add ``SessionError`` under the same root.
 
 Examples:
     >>> from telemedroom import errors
@@ -70,20 +73,25 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from enum import StrEnum
 from typing import Any
 
 __all__ = [
+    "AuditIntegrityError",
+    "CarePlanError",
     "CodecError",
     "ConsentError",
     "DeviceConnectionError",
     "DeviceError",
     "DeviceNotFound",
     "DriverLoadError",
+    "ExamError",
     "FhirAuthError",
     "FhirConnectionError",
     "FhirError",
     "FhirMappingError",
     "FhirServerError",
+    "GradingError",
     "HoldExpired",
     "IdempotencyKeyReused",
     "InvalidRule",
@@ -94,11 +102,13 @@ __all__ = [
     "MeasurementEncodeError",
     "MediaDeviceError",
     "MissingExtraError",
+    "MonitoringError",
     "NaiveDatetimeError",
     "OutboxCorrupted",
     "OutboxError",
     "OutboxKeyError",
     "PairingError",
+    "PeerError",
     "PreconditionFailed",
     "RecordAccessError",
     "ResourceConflict",
@@ -107,20 +117,17 @@ __all__ = [
     "RuleHasNoOccurrences",
     "ScheduleStoreError",
     "SchedulingError",
+    "SessionError",
+    "SignalingError",
     "SlotUnavailable",
     "TelemedroomError",
+    "TokenError",
+    "UnknownAlert",
     "UnknownAppointment",
     "UnknownBookingCode",
     "UnsupportedCharacteristic",
-    # monitoring
-    "CarePlanError",
-    "MonitoringError",
-    "UnknownAlert",
     "WebhookDeliveryError",
     "WebhookSignatureError",
-    # exams
-    "ExamError",
-    "GradingError",
 ]
 
 
@@ -926,3 +933,113 @@ class GradingError(ExamError, ValueError):
         self.value = value
         self.reason = reason
         super().__init__(f"grading item {item} = {value!r}: {reason}")
+
+
+class SessionError(TelemedroomError):
+    """Something went wrong in a consultation session (tokens, signaling, peer, audit).
+
+    Examples:
+        >>> issubclass(TokenError, SessionError)
+        True
+    """
+
+
+class TokenRefusal(StrEnum):
+    """Why a join token or a booking code was refused (the ``reason`` of :class:`TokenError`)."""
+
+    MALFORMED = "malformed"
+    """Not a compact JWS, or its claims do not parse."""
+    BAD_SIGNATURE = "bad_signature"
+    """The signature does not verify, the algorithm is not EdDSA, or the key id is unknown."""
+    WRONG_AUDIENCE = "wrong_audience"
+    """Issued for another service (``aud``)."""
+    WRONG_ROOM = "wrong_room"
+    """Issued for another room."""
+    WRONG_APPOINTMENT = "wrong_appointment"
+    """Issued for another appointment."""
+    WRONG_ROLE = "wrong_role"
+    """The role does not allow this (a booking code only ever yields a patient token)."""
+    EXPIRED = "expired"
+    """Its time window has ended (beyond the clock-skew leeway)."""
+    NOT_YET_VALID = "not_yet_valid"
+    """Its time window has not begun (beyond the clock-skew leeway)."""
+    ALREADY_CONNECTED = "already_connected"
+    """A connection with the same token id is open."""
+    UNKNOWN_CODE = "unknown_code"
+    """No booking code like this one exists (or it was used up)."""
+    RATE_LIMITED = "rate_limited"
+    """Too many wrong booking codes from this client; wait and try again."""
+
+
+class TokenError(SessionError):
+    """A join token or a booking code was refused.
+
+    Attributes:
+        reason: Why, as a :class:`TokenRefusal`.
+        detail: More words about it; never the token itself.
+        token_id: The token's id (``jti``) when it could be read, else ``None``.
+
+    Examples:
+        >>> from telemedroom.errors import TokenRefusal
+        >>> err = TokenError(TokenRefusal.EXPIRED, "ended at 10:00 UTC", token_id="t-1")
+        >>> err.reason, str(err)
+        (<TokenRefusal.EXPIRED: 'expired'>, 'join token refused (expired): ended at 10:00 UTC')
+    """
+
+    def __init__(self, reason: TokenRefusal, detail: str, *, token_id: str | None = None) -> None:
+        self.reason = reason
+        self.detail = detail
+        self.token_id = token_id
+        super().__init__(f"join token refused ({reason.value}): {detail}")
+
+
+class SignalingError(SessionError):
+    """The signaling server answered with an error, refused the connection, or the link broke.
+
+    Attributes:
+        code: The protocol's error code (``"forbidden"``, ``"token"``, ...) or ``"closed"``.
+        detail: The server's message or what went wrong.
+
+    Examples:
+        >>> str(SignalingError("forbidden", "only a physician may admit"))
+        'signaling: forbidden: only a physician may admit'
+    """
+
+    def __init__(self, code: str, detail: str) -> None:
+        self.code = code
+        self.detail = detail
+        super().__init__(f"signaling: {code}: {detail}")
+
+
+class PeerError(SessionError):
+    """The WebRTC peer could not negotiate, connect, or carry out a request.
+
+    Attributes:
+        reason: What went wrong; an aiortc error is ``__cause__``.
+
+    Examples:
+        >>> str(PeerError("ICE failed"))
+        'peer connection: ICE failed'
+    """
+
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+        super().__init__(f"peer connection: {reason}")
+
+
+class AuditIntegrityError(SessionError):
+    """The audit log's hash chain is broken: an entry was altered, removed or reordered.
+
+    Attributes:
+        index: Position of the first entry that does not verify.
+        reason: What does not match.
+
+    Examples:
+        >>> str(AuditIntegrityError(3, "hash does not match the entry"))
+        'audit log entry 3: hash does not match the entry'
+    """
+
+    def __init__(self, index: int, reason: str) -> None:
+        self.index = index
+        self.reason = reason
+        super().__init__(f"audit log entry {index}: {reason}")

@@ -1,0 +1,351 @@
+// telemedroom physician console: plain JavaScript, no build step, no third-party code.
+// Protocol: docs/protocol.md (signaling v1) and telemedroom.session.channels (data channels).
+// The join token comes in the URL fragment (#token=...), which browsers never send to a server.
+"use strict";
+
+const PROTOCOL_VERSION = 1;
+const $ = (id) => document.getElementById(id);
+
+// kind -> how to show a reading: value text, unit, extra line.
+const VITALS = {
+  blood_pressure: (m) => [`${fmt(m.systolic)}/${fmt(m.diastolic)}`, m.unit,
+    m.pulse_rate != null ? `pulse ${fmt(m.pulse_rate)} /min` : ""],
+  heart_rate: (m) => [fmt(m.bpm), "/min", ""],
+  oxygen_saturation: (m) => [fmt(m.spo2_percent), "%",
+    m.pulse_rate != null ? `pulse ${fmt(m.pulse_rate)} /min` : ""],
+  body_temperature: (m) => [fmt(m.value), m.unit === "Cel" ? "°C" : "°F", m.site || ""],
+  body_weight: (m) => [fmt(m.value), m.unit, m.bmi != null ? `BMI ${fmt(m.bmi)}` : ""],
+  blood_glucose: (m) => [fmt(m.value), m.unit, m.context && m.context.meal ? m.context.meal : ""],
+};
+const TITLES = {
+  blood_pressure: "Blood pressure", heart_rate: "Heart rate", oxygen_saturation: "SpO₂",
+  body_temperature: "Temperature", body_weight: "Weight", blood_glucose: "Glucose",
+};
+
+function fmt(x) {
+  return x == null ? "–" : String(Math.round(x * 10) / 10);
+}
+
+function claimsOf(token) {
+  const part = token.split(".")[1] || "";
+  const json = atob(part.replace(/-/g, "+").replace(/_/g, "/"));
+  return JSON.parse(json);
+}
+
+function fingerprintOf(sdp) {
+  const m = /^a=fingerprint:(\S+) (\S+)/m.exec(sdp || "");
+  return m ? `${m[1].toLowerCase()} ${m[2].toUpperCase()}` : "-";
+}
+
+class Console {
+  constructor(token, options) {
+    this.token = token;
+    this.claims = claimsOf(token);
+    this.relayOnly = options.relayOnly;
+    this.ws = null;
+    this.welcome = null;
+    this.pc = null;
+    this.remoteId = null;
+    this.control = null;
+    this.requests = new Map();
+    this.nextRequest = 1;
+    this.camera = "room";
+    this.stethoscopeOn = false;
+    this.ended = false;
+    this.resume = sessionStorage.getItem(`telemedroom.resume.${this.claims.jti}`);
+    this.local = null;
+  }
+
+  async start() {
+    try {
+      this.local = await navigator.mediaDevices.getUserMedia({ video: true, audio: true });
+      $("self").srcObject = this.local;
+    } catch (err) {
+      this.status(`no camera for the self-view (${err.name})`);
+    }
+    this.connect();
+    $("end").addEventListener("click", () => this.end());
+    $("snapshot").addEventListener("click", () => this.snapshot());
+    $("camera").addEventListener("click", () => this.switchCamera());
+    $("stethoscope").addEventListener("click", () => this.toggleStethoscope());
+  }
+
+  status(text) {
+    $("status").textContent = text;
+  }
+
+  connect() {
+    const scheme = location.protocol === "https:" ? "wss" : "ws";
+    const path = `/ws/${encodeURIComponent(this.claims.room)}/${encodeURIComponent(this.claims.appointment)}`;
+    const ws = new WebSocket(`${scheme}://${location.host}${path}`);
+    this.ws = ws;
+    ws.onopen = () => {
+      const join = { type: "join", v: PROTOCOL_VERSION, token: this.token };
+      if (this.resume) join.resume = this.resume;
+      ws.send(JSON.stringify(join));
+    };
+    ws.onmessage = (event) => this.onMessage(JSON.parse(event.data));
+    ws.onclose = (event) => {
+      clearInterval(this.heartbeat);
+      if (this.ended || [1000, 4401, 4403].includes(event.code)) {
+        this.status(this.ended ? "visit ended" : `disconnected (${event.code})`);
+        return;
+      }
+      this.status("connection lost, resuming…");
+      setTimeout(() => this.connect(), 1000);  // one retry a second while the resume window lasts
+    };
+  }
+
+  send(message) {
+    if (this.ws && this.ws.readyState === WebSocket.OPEN) this.ws.send(JSON.stringify(message));
+  }
+
+  onMessage(msg) {
+    switch (msg.type) {
+      case "welcome":
+        this.welcome = msg;
+        this.resume = msg.resume;
+        sessionStorage.setItem(`telemedroom.resume.${this.claims.jti}`, msg.resume);
+        this.heartbeat = setInterval(() => this.send({ type: "ping" }), msg.heartbeat * 1000);
+        this.status(`joined as ${msg.role} · room ${msg.room}`);
+        $("recording").textContent = msg.recording ? "recording on" : "not recorded";
+        $("recording").classList.toggle("on", msg.recording);
+        $("end").disabled = msg.role !== "physician";
+        break;
+      case "roster":
+        this.showWaiting(msg.participants.filter((p) => p.state === "waiting"));
+        break;
+      case "offer":
+        this.answer(msg.from, msg.sdp).catch((err) => this.status(`cannot answer: ${err}`));
+        break;
+      case "ice":
+        if (this.pc && msg.from === this.remoteId && msg.candidate) {
+          this.pc.addIceCandidate(msg.candidate).catch(() => {});
+        }
+        break;
+      case "ended":
+        this.ended = true;
+        this.status("visit ended");
+        if (this.pc) this.pc.close();
+        break;
+      case "error":
+        this.status(`server: ${msg.code}: ${msg.message}`);
+        break;
+      default:
+        break;
+    }
+  }
+
+  showWaiting(waiting) {
+    const list = $("waiting-list");
+    list.replaceChildren();
+    if (!waiting.length) {
+      const li = document.createElement("li");
+      li.className = "empty";
+      li.textContent = "nobody is waiting";
+      list.append(li);
+      return;
+    }
+    for (const p of waiting) {
+      const li = document.createElement("li");
+      li.dataset.participant = p.id;
+      const who = document.createElement("span");
+      who.className = "who";
+      who.textContent = `${p.name || p.id} (${p.role})`;
+      const admit = document.createElement("button");
+      admit.className = "primary admit";
+      admit.textContent = "Admit";
+      admit.onclick = () => this.send({ type: "admit", participant: p.id });
+      const deny = document.createElement("button");
+      deny.className = "deny";
+      deny.textContent = "Deny";
+      deny.onclick = () => this.send({ type: "deny", participant: p.id, reason: "" });
+      li.append(who, admit, deny);
+      list.append(li);
+    }
+  }
+
+  async answer(from, sdp) {
+    if (this.pc) this.pc.close();
+    this.remoteId = from;
+    const config = { iceServers: this.welcome.ice_servers.map((s) => ({ ...s })) };
+    if (this.relayOnly) config.iceTransportPolicy = "relay";
+    const pc = new RTCPeerConnection(config);
+    this.pc = pc;
+    pc.ontrack = (event) => this.onTrack(event);
+    pc.ondatachannel = (event) => this.onChannel(event.channel);
+    pc.onconnectionstatechange = () => this.status(`media ${pc.connectionState}`);
+    await pc.setRemoteDescription({ type: "offer", sdp });
+    // Send our camera and microphone back on the room's video and first audio line.
+    const transceivers = pc.getTransceivers();
+    const video = transceivers.find((t) => t.receiver.track.kind === "video");
+    const audio = transceivers.find((t) => t.receiver.track.kind === "audio");
+    if (this.local) {
+      for (const [t, kind] of [[video, "video"], [audio, "audio"]]) {
+        const track = this.local.getTracks().find((x) => x.kind === kind);
+        if (t && track) {
+          await t.sender.replaceTrack(track);
+          t.direction = "sendrecv";
+        }
+      }
+    }
+    const candidates = [];
+    pc.onicecandidate = (event) => {
+      if (!event.candidate) return;
+      const { candidate, sdpMid, sdpMLineIndex } = event.candidate;
+      if (this.answered) {
+        this.send({ type: "ice", to: from, candidate: { candidate, sdpMid, sdpMLineIndex } });
+      } else {
+        candidates.push({ candidate, sdpMid, sdpMLineIndex });
+      }
+    };
+    this.answered = false;
+    await pc.setLocalDescription(await pc.createAnswer());
+    // Send the answer with the candidates gathered so far in it (up to 3 s), then each
+    // candidate again as an "ice" message: with BUNDLE the browser lists candidates only
+    // in the first media section, and aiortc (the room) reads them from the last one.
+    await new Promise((resolve) => {
+      if (pc.iceGatheringState === "complete") return resolve();
+      pc.addEventListener("icegatheringstatechange", () => {
+        if (pc.iceGatheringState === "complete") resolve();
+      });
+      setTimeout(resolve, 3000);
+    });
+    this.send({ type: "answer", to: from, sdp: pc.localDescription.sdp });
+    this.answered = true;
+    for (const candidate of candidates) this.send({ type: "ice", to: from, candidate });
+    $("remote-fingerprint").textContent = fingerprintOf(sdp);
+    $("local-fingerprint").textContent = fingerprintOf(pc.localDescription.sdp);
+  }
+
+  onTrack(event) {
+    if (event.track.kind === "video") {
+      $("remote").srcObject = new MediaStream([event.track]);
+      return;
+    }
+    const sink = document.createElement("audio");
+    sink.autoplay = true;
+    sink.srcObject = new MediaStream([event.track]);
+    $("audio-sinks").append(sink);
+  }
+
+  onChannel(channel) {
+    if (channel.label === "vitals") {
+      channel.onmessage = (event) => this.showVital(JSON.parse(event.data));
+    } else if (channel.label === "control") {
+      this.control = channel;
+      channel.onmessage = (event) => this.onControl(JSON.parse(event.data));
+      const ready = () => {
+        for (const id of ["snapshot", "camera", "stethoscope"]) $(id).disabled = false;
+      };
+      if (channel.readyState === "open") ready(); else channel.onopen = ready;
+    }
+  }
+
+  showVital(msg) {
+    if (msg.v !== 1 || msg.type !== "measurement") return;
+    const m = msg.measurement;
+    const show = VITALS[m.kind];
+    if (!show) return;
+    const [value, unit, extra] = show(m);
+    const li = document.createElement("li");
+    li.className = "vital";
+    li.dataset.kind = m.kind;
+    li.dataset.value = value;
+    li.dataset.shownAt = String(Date.now());
+    const title = document.createElement("div");
+    title.textContent = TITLES[m.kind] + (m.intermediate ? " (measuring…)" : "");
+    const line = document.createElement("div");
+    const v = document.createElement("span");
+    v.className = "value";
+    v.textContent = value;
+    const u = document.createElement("span");
+    u.className = "unit";
+    u.textContent = unit;
+    line.append(v, u);
+    const meta = document.createElement("div");
+    meta.className = "meta";
+    const when = new Date(m.measured_at || msg.sent_at);
+    const device = m.device ? [m.device.manufacturer, m.device.model].filter(Boolean).join(" ") : "";
+    meta.textContent = [extra, when.toLocaleTimeString(), device].filter(Boolean).join(" · ");
+    li.append(title, line, meta);
+    if (m.status && m.status.length) {
+      const flags = document.createElement("div");
+      flags.className = "flags";
+      flags.textContent = m.status.join(", ");
+      li.append(flags);
+    }
+    $("vitals-list").prepend(li);
+  }
+
+  request(op, fields) {
+    const id = this.nextRequest++;
+    return new Promise((resolve, reject) => {
+      this.requests.set(id, { resolve, reject, chunks: [], response: null });
+      this.control.send(JSON.stringify({ id, op, ...fields }));
+    });
+  }
+
+  onControl(msg) {
+    const pending = this.requests.get(msg.id);
+    if (!pending) return;
+    if ("index" in msg) {
+      pending.chunks[msg.index] = msg.data;
+      if (pending.chunks.filter((c) => c !== undefined).length === pending.response.chunks) {
+        this.requests.delete(msg.id);
+        pending.resolve({ ...pending.response, data: pending.chunks.join("") });
+      }
+      return;
+    }
+    if (!msg.ok) {
+      this.requests.delete(msg.id);
+      pending.reject(new Error(msg.error));
+    } else if (msg.chunks) {
+      pending.response = msg;
+    } else {
+      this.requests.delete(msg.id);
+      pending.resolve(msg);
+    }
+  }
+
+  async snapshot() {
+    const shot = await this.request("snapshot", { format: "png" });
+    const figure = document.createElement("figure");
+    figure.className = "snapshot";
+    const img = document.createElement("img");
+    img.alt = `exam camera snapshot ${shot.width}×${shot.height}`;
+    img.src = `data:${shot.media_type};base64,${shot.data}`;
+    const caption = document.createElement("figcaption");
+    caption.textContent = `${new Date(shot.captured_at).toLocaleTimeString()} · ${shot.width}×${shot.height}`;
+    figure.append(img, caption);
+    $("snapshots").prepend(figure);
+  }
+
+  async switchCamera() {
+    const next = this.camera === "room" ? "exam" : "room";
+    await this.request("switch_camera", { camera: next });
+    this.camera = next;
+    $("camera").textContent = next === "room" ? "Show exam camera" : "Show room camera";
+  }
+
+  async toggleStethoscope() {
+    await this.request("stethoscope", { on: !this.stethoscopeOn });
+    this.stethoscopeOn = !this.stethoscopeOn;
+    $("stethoscope").textContent = this.stethoscopeOn ? "Stop stethoscope" : "Start stethoscope";
+  }
+
+  end() {
+    this.ended = true;
+    this.send({ type: "end" });
+    if (this.pc) this.pc.close();
+  }
+}
+
+const params = new URLSearchParams(location.hash.slice(1));
+const token = params.get("token");
+if (!token) {
+  $("status").textContent = "open the link with your join token (…/console/#token=…)";
+} else {
+  window.telemedroomConsole = new Console(token, { relayOnly: params.get("relay") === "1" });
+  window.telemedroomConsole.start();
+}
