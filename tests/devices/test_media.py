@@ -52,7 +52,7 @@ from telemedroom.devices._media._pattern import (
     read_label,
 )
 from telemedroom.devices._media._source import DEVICE_BACKENDS, ROLE_KIND, player_arguments
-from telemedroom.devices._media._waveforms import heart_sounds, heartbeat_period
+from telemedroom.devices._media._waveforms import FULL_SCALE, heart_sounds, heartbeat_period, tone_period
 from telemedroom.devices.media import MediaDevice, MediaSource, Origin, Role
 
 T0 = datetime(2026, 11, 25, 9, 15, 30, tzinfo=UTC)
@@ -883,3 +883,17 @@ def test_pcm_text_round_trips(pcms: list[tuple[int, int, str, str, int, int]]) -
 def test_any_proc_text_parses_without_raising(cards: str, pcm: str) -> None:
     devices = alsa_capture_devices(cards, pcm)
     assert all(d.location.startswith("plughw:CARD=") and d.backend == "alsa" for d in devices)
+
+
+@given(
+    sample_rate=st.sampled_from([8000, 16000, 22050, 44100, 48000]),
+    frequency=st.integers(1, 3999),
+)
+def test_tone_period_is_one_second_of_the_sine_it_names(sample_rate: int, frequency: int) -> None:
+    """The repeated stretch equals the sine computed sample by sample (within one step of rounding)."""
+    pcm = array("h")
+    pcm.frombytes(tone_period(sample_rate, frequency))
+    assert len(pcm) == sample_rate
+    for n in range(0, sample_rate, 97):  # a spread of samples across the whole second
+        exact = 0.25 * FULL_SCALE * math.sin(2 * math.pi * frequency * n / sample_rate)
+        assert abs(pcm[n] - exact) <= 1
