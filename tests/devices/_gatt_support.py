@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import struct
 from collections.abc import Callable
 from datetime import UTC, datetime, tzinfo
 from zoneinfo import ZoneInfo
@@ -11,10 +12,51 @@ import pytest
 from hypothesis import assume
 from hypothesis import strategies as st
 
-from telemedroom import MeasurementDecodeError
+from telemedroom import Measurement, MeasurementDecodeError
 from telemedroom.devices import gatt
+from telemedroom.devices.codecs import Special
 
 BERLIN = ZoneInfo("Europe/Berlin")
+SPECIALS = tuple(s.value for s in Special)
+# Naive wall-clock times for canonical bytes built field by field, independently of the encoder.
+naive_times = st.datetimes(min_value=datetime(1582, 1, 1), max_value=datetime(9999, 12, 31, 23, 59, 59))
+
+
+def at(*fields: int, tz: tzinfo = BERLIN, fold: int = 0) -> datetime:
+    """An aware local time, in the room's zone unless told otherwise."""
+    return datetime(*fields, tzinfo=tz, fold=fold)  # type: ignore[misc]
+
+
+def date_time_bytes(naive: datetime | None) -> bytes:
+    """GSS §3.70 Date Time: year u16, month, day, hours, minutes, seconds; all zero: not known."""
+    if naive is None:
+        return bytes(7)
+    return struct.pack("<H5B", naive.year, naive.month, naive.day, naive.hour, naive.minute, naive.second)
+
+
+def check_golden_packet(uuid: int, data: bytes, expected: Measurement, canonical: bool) -> None:
+    """``data`` decodes to ``expected`` (same instant too); ``expected`` encodes back to ``data``.
+
+    A non-canonical packet (an optional field the encoder would leave out, another special
+    value, ...) must encode to other bytes that decode to the same reading.
+    """
+    got = gatt.decode(uuid, data, tz=BERLIN)
+    assert got == expected
+    assert instant(got.measured_at) == instant(expected.measured_at)
+    assert gatt.characteristic_of(expected) == uuid
+    encoded = gatt.encode(expected, tz=BERLIN)
+    if canonical:
+        assert encoded == data
+    else:
+        assert encoded != data
+        assert gatt.decode(uuid, encoded, tz=BERLIN) == expected
+
+
+def check_round_trip(m: Measurement, tz: tzinfo) -> None:
+    """``m`` survives encode and decode in zone ``tz``: equal fields and the same instant."""
+    got = gatt.decode(gatt.characteristic_of(m), gatt.encode(m, tz=tz), tz=tz)
+    assert got == m
+    assert instant(got.measured_at) == instant(m.measured_at)
 
 
 def instant(value: datetime | None) -> float | None:

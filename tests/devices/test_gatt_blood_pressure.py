@@ -15,7 +15,17 @@ from zoneinfo import ZoneInfo
 import pytest
 from hypothesis import assume, given
 from hypothesis import strategies as st
-from tests.devices._gatt_support import BERLIN, assert_refused, instant, sfloats
+from tests.devices._gatt_support import (
+    BERLIN,
+    SPECIALS,
+    assert_refused,
+    at,
+    check_golden_packet,
+    check_round_trip,
+    date_time_bytes,
+    instant,
+    sfloats,
+)
 
 from telemedroom import BloodPressure, MeasurementEncodeError
 from telemedroom.devices import gatt
@@ -25,10 +35,6 @@ from telemedroom.devices.gatt import blood_pressure
 BPM = blood_pressure.BLOOD_PRESSURE_MEASUREMENT
 ICP = blood_pressure.INTERMEDIATE_CUFF_PRESSURE
 h = bytes.fromhex
-
-
-def at(*fields: int, tz: tzinfo = BERLIN, fold: int = 0) -> datetime:
-    return datetime(*fields, tzinfo=tz, fold=fold)  # type: ignore[misc]
 
 
 # GSS §3.31: flags (bit 0 kPa, 1 time stamp, 2 pulse rate, 3 user id, 4 measurement status,
@@ -311,16 +317,7 @@ VECTORS = [
 def test_golden_packet_decodes_to_the_expected_reading(
     uuid: int, data: bytes, expected: BloodPressure, canonical: bool
 ) -> None:
-    got = gatt.decode(uuid, data, tz=BERLIN)
-    assert got == expected
-    assert instant(got.measured_at) == instant(expected.measured_at)
-    assert gatt.characteristic_of(expected) == uuid
-    encoded = gatt.encode(expected, tz=BERLIN)
-    if canonical:
-        assert encoded == data
-    else:
-        assert encoded != data
-        assert gatt.decode(uuid, encoded, tz=BERLIN) == expected
+    check_golden_packet(uuid, data, expected, canonical)
 
 
 def test_two_different_specials_are_read_but_encoded_as_one() -> None:
@@ -423,7 +420,6 @@ def test_blood_pressure_invalid_date(date_time: str) -> None:
 # --- hypothesis round trip ------------------------------------------------------------------
 
 ZONES = st.sampled_from([UTC, BERLIN, ZoneInfo("America/New_York"), ZoneInfo("Asia/Kolkata")])
-SPECIALS = tuple(s.value for s in Special)
 
 
 # Strategies are built once (functools.cache): hypothesis validates each new strategy object,
@@ -486,23 +482,13 @@ def blood_pressures(draw: st.DrawFn, tz: tzinfo) -> BloodPressure:
 
 @given(st.data(), ZONES)
 def test_every_representable_reading_survives_encode_and_decode(data: st.DataObject, tz: tzinfo) -> None:
-    m = data.draw(blood_pressures(tz))
-    got = gatt.decode(gatt.characteristic_of(m), gatt.encode(m, tz=tz), tz=tz)
-    assert got == m
-    assert instant(got.measured_at) == instant(m.measured_at)
+    check_round_trip(data.draw(blood_pressures(tz)), tz)
 
 
 # Canonical bytes built field by field from the specification, independently of the encoder.
 optional_naive_times = st.none() | st.datetimes(
     min_value=datetime(1582, 1, 1), max_value=datetime(9999, 12, 31, 23, 59, 59)
 )
-
-
-def date_time_bytes(naive: datetime | None) -> bytes:
-    """GSS §3.70 Date Time: year u16, month, day, hours, minutes, seconds; all zero: not known."""
-    if naive is None:
-        return bytes(7)
-    return struct.pack("<H5B", naive.year, naive.month, naive.day, naive.hour, naive.minute, naive.second)
 
 
 @st.composite

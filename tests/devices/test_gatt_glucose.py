@@ -15,7 +15,17 @@ from zoneinfo import ZoneInfo
 import pytest
 from hypothesis import assume, given
 from hypothesis import strategies as st
-from tests.devices._gatt_support import BERLIN, instant, sfloats, wall_times
+from tests.devices._gatt_support import (
+    BERLIN,
+    SPECIALS,
+    at,
+    check_golden_packet,
+    date_time_bytes,
+    instant,
+    naive_times,
+    sfloats,
+    wall_times,
+)
 
 from telemedroom import BloodGlucose, GlucoseContext, MeasurementDecodeError, MeasurementEncodeError
 from telemedroom.devices import gatt
@@ -26,10 +36,6 @@ GM = glucose.GLUCOSE_MEASUREMENT
 GMC = glucose.GLUCOSE_MEASUREMENT_CONTEXT
 h = bytes.fromhex
 BASE = "ea070b18071e00"  # 2026-11-24 07:30:00
-
-
-def at(*fields: int) -> datetime:
-    return datetime(*fields, tzinfo=BERLIN)  # type: ignore[misc]
 
 
 def reading(**fields: object) -> BloodGlucose:
@@ -217,16 +223,7 @@ VECTORS = [
 def test_golden_packet_decodes_to_the_expected_reading(
     data: bytes, expected: BloodGlucose, canonical: bool
 ) -> None:
-    got = gatt.decode(GM, data, tz=BERLIN)
-    assert got == expected
-    assert instant(got.measured_at) == instant(expected.measured_at)
-    assert gatt.characteristic_of(expected) == GM
-    encoded = gatt.encode(expected, tz=BERLIN)
-    if canonical:
-        assert encoded == data
-    else:
-        assert encoded != data
-        assert gatt.decode(GM, encoded, tz=BERLIN) == expected
+    check_golden_packet(GM, data, expected, canonical)
 
 
 def test_context_follows_is_written_when_asked() -> None:
@@ -513,7 +510,6 @@ def test_context_without_its_measurement_is_refused() -> None:
 # --- hypothesis round trip ------------------------------------------------------------------
 
 ZONES = st.sampled_from([UTC, BERLIN, ZoneInfo("America/Havana"), ZoneInfo("Asia/Tehran")])
-SPECIALS = tuple(s.value for s in Special)
 
 
 @functools.cache
@@ -585,14 +581,6 @@ def test_every_representable_reading_survives_encode_and_decode(data: st.DataObj
 
 
 # Canonical bytes built field by field from the specification, independently of the encoder.
-naive_times = st.datetimes(min_value=datetime(1582, 1, 1), max_value=datetime(9999, 12, 31, 23, 59, 59))
-
-
-def date_time_bytes(naive: datetime | None) -> bytes:
-    """GSS §3.70 Date Time: year u16, month, day, hours, minutes, seconds; all zero: not known."""
-    if naive is None:
-        return bytes(7)
-    return struct.pack("<H5B", naive.year, naive.month, naive.day, naive.hour, naive.minute, naive.second)
 
 
 @st.composite

@@ -14,7 +14,18 @@ from zoneinfo import ZoneInfo
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from tests.devices._gatt_support import BERLIN, assert_refused, floats_11073, instant, wall_times
+from tests.devices._gatt_support import (
+    BERLIN,
+    SPECIALS,
+    assert_refused,
+    at,
+    check_golden_packet,
+    check_round_trip,
+    date_time_bytes,
+    floats_11073,
+    naive_times,
+    wall_times,
+)
 
 from telemedroom import BodyTemperature, MeasurementDecodeError, MeasurementEncodeError
 from telemedroom.devices import gatt
@@ -24,10 +35,6 @@ from telemedroom.devices.gatt import health_thermometer
 TM = health_thermometer.TEMPERATURE_MEASUREMENT
 IT = health_thermometer.INTERMEDIATE_TEMPERATURE
 h = bytes.fromhex
-
-
-def at(*fields: int) -> datetime:
-    return datetime(*fields, tzinfo=BERLIN)  # type: ignore[misc]
 
 
 # GSS §3.216 Temperature Measurement: flags (bit 0 Fahrenheit, bit 1 time stamp, bit 2 temperature
@@ -172,16 +179,7 @@ VECTORS = [
 def test_golden_packet_decodes_to_the_expected_reading(
     uuid: int, data: bytes, expected: BodyTemperature, canonical: bool
 ) -> None:
-    got = gatt.decode(uuid, data, tz=BERLIN)
-    assert got == expected
-    assert instant(got.measured_at) == instant(expected.measured_at)
-    assert gatt.characteristic_of(expected) == uuid
-    encoded = gatt.encode(expected, tz=BERLIN)
-    if canonical:
-        assert encoded == data
-    else:
-        assert encoded != data
-        assert gatt.decode(uuid, encoded, tz=BERLIN) == expected
+    check_golden_packet(uuid, data, expected, canonical)
 
 
 def test_dst_gap_time_is_read_with_the_offset_before_the_gap() -> None:
@@ -275,7 +273,6 @@ def test_temperature_invalid_date(date_time: str) -> None:
 # --- hypothesis round trip ------------------------------------------------------------------
 
 ZONES = st.sampled_from([UTC, BERLIN, ZoneInfo("America/New_York"), ZoneInfo("Australia/Lord_Howe")])
-SPECIALS = tuple(s.value for s in Special)
 
 
 @st.composite
@@ -302,21 +299,10 @@ def temperatures(draw: st.DrawFn, tz: tzinfo) -> BodyTemperature:
 
 @given(st.data(), ZONES)
 def test_every_representable_reading_survives_encode_and_decode(data: st.DataObject, tz: tzinfo) -> None:
-    m = data.draw(temperatures(tz))
-    got = gatt.decode(gatt.characteristic_of(m), gatt.encode(m, tz=tz), tz=tz)
-    assert got == m
-    assert instant(got.measured_at) == instant(m.measured_at)
+    check_round_trip(data.draw(temperatures(tz)), tz)
 
 
 # Canonical bytes built field by field from the specification, independently of the encoder.
-naive_times = st.datetimes(min_value=datetime(1582, 1, 1), max_value=datetime(9999, 12, 31, 23, 59, 59))
-
-
-def date_time_bytes(naive: datetime | None) -> bytes:
-    """GSS §3.70 Date Time: year u16, month, day, hours, minutes, seconds; all zero: not known."""
-    if naive is None:
-        return bytes(7)
-    return struct.pack("<H5B", naive.year, naive.month, naive.day, naive.hour, naive.minute, naive.second)
 
 
 @st.composite

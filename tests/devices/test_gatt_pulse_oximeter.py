@@ -14,7 +14,18 @@ from zoneinfo import ZoneInfo
 import pytest
 from hypothesis import assume, given
 from hypothesis import strategies as st
-from tests.devices._gatt_support import BERLIN, assert_refused, instant, sfloats, wall_times
+from tests.devices._gatt_support import (
+    BERLIN,
+    SPECIALS,
+    assert_refused,
+    at,
+    check_golden_packet,
+    check_round_trip,
+    date_time_bytes,
+    naive_times,
+    sfloats,
+    wall_times,
+)
 
 from telemedroom import MeasurementEncodeError, OxygenSaturation
 from telemedroom.devices import gatt
@@ -31,10 +42,6 @@ SPECIAL_RAW = [
     ("0208", Special.NEGATIVE_INFINITY),
     ("0108", Special.RESERVED),
 ]
-
-
-def at(*fields: int) -> datetime:
-    return datetime(*fields, tzinfo=BERLIN)  # type: ignore[misc]
 
 
 def spot(**fields: object) -> OxygenSaturation:
@@ -202,16 +209,7 @@ CONT_VECTORS = [
 def test_golden_packet_decodes_to_the_expected_reading(
     uuid: int, data: bytes, expected: OxygenSaturation, canonical: bool
 ) -> None:
-    got = gatt.decode(uuid, data, tz=BERLIN)
-    assert got == expected
-    assert instant(got.measured_at) == instant(expected.measured_at)
-    assert gatt.characteristic_of(expected) == uuid
-    encoded = gatt.encode(expected, tz=BERLIN)
-    if canonical:
-        assert encoded == data
-    else:
-        assert encoded != data
-        assert gatt.decode(uuid, encoded, tz=BERLIN) == expected
+    check_golden_packet(uuid, data, expected, canonical)
 
 
 def test_two_different_specials_are_read_but_encoded_as_one() -> None:
@@ -289,7 +287,6 @@ def test_spot_check_invalid_date(date_time: str) -> None:
 # --- hypothesis round trip ------------------------------------------------------------------
 
 ZONES = st.sampled_from([UTC, BERLIN, ZoneInfo("America/New_York"), ZoneInfo("Asia/Kathmandu")])
-SPECIALS = tuple(s.value for s in Special)
 
 
 @st.composite
@@ -325,21 +322,10 @@ def oxygen_saturations(draw: st.DrawFn, tz: tzinfo) -> OxygenSaturation:
 
 @given(st.data(), ZONES)
 def test_every_representable_reading_survives_encode_and_decode(data: st.DataObject, tz: tzinfo) -> None:
-    m = data.draw(oxygen_saturations(tz))
-    got = gatt.decode(gatt.characteristic_of(m), gatt.encode(m, tz=tz), tz=tz)
-    assert got == m
-    assert instant(got.measured_at) == instant(m.measured_at)
+    check_round_trip(data.draw(oxygen_saturations(tz)), tz)
 
 
 # Canonical bytes built field by field from the specification, independently of the encoder.
-naive_times = st.datetimes(min_value=datetime(1582, 1, 1), max_value=datetime(9999, 12, 31, 23, 59, 59))
-
-
-def date_time_bytes(naive: datetime | None) -> bytes:
-    """GSS §3.70 Date Time: year u16, month, day, hours, minutes, seconds; all zero: not known."""
-    if naive is None:
-        return bytes(7)
-    return struct.pack("<H5B", naive.year, naive.month, naive.day, naive.hour, naive.minute, naive.second)
 
 
 MEASUREMENT_BITS = sum(mask for mask, _ in pulse_oximeter.MEASUREMENT_STATUS)

@@ -13,7 +13,15 @@ from zoneinfo import ZoneInfo
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from tests.devices._gatt_support import BERLIN, instant, wall_times
+from tests.devices._gatt_support import (
+    BERLIN,
+    at,
+    check_golden_packet,
+    check_round_trip,
+    date_time_bytes,
+    naive_times,
+    wall_times,
+)
 
 from telemedroom import BodyWeight, MeasurementDecodeError, MeasurementEncodeError
 from telemedroom.devices import gatt
@@ -22,10 +30,6 @@ from telemedroom.devices.gatt.weight_scale import WeightScaleFeature
 
 WM = weight_scale.WEIGHT_MEASUREMENT
 h = bytes.fromhex
-
-
-def at(*fields: int) -> datetime:
-    return datetime(*fields, tzinfo=BERLIN)  # type: ignore[misc]
 
 
 def lb(**fields: object) -> BodyWeight:
@@ -127,16 +131,7 @@ VECTORS = [
 def test_golden_packet_decodes_to_the_expected_reading(
     data: bytes, expected: BodyWeight, canonical: bool
 ) -> None:
-    got = gatt.decode(WM, data, tz=BERLIN)
-    assert got == expected
-    assert instant(got.measured_at) == instant(expected.measured_at)
-    assert gatt.characteristic_of(expected) == WM
-    encoded = gatt.encode(expected, tz=BERLIN)
-    if canonical:
-        assert encoded == data
-    else:
-        assert encoded != data
-        assert gatt.decode(WM, encoded, tz=BERLIN) == expected
+    check_golden_packet(WM, data, expected, canonical)
 
 
 @pytest.mark.parametrize(
@@ -366,21 +361,10 @@ def weights(draw: st.DrawFn, tz: tzinfo) -> BodyWeight:
 
 @given(st.data(), ZONES)
 def test_every_representable_reading_survives_encode_and_decode(data: st.DataObject, tz: tzinfo) -> None:
-    m = data.draw(weights(tz))
-    got = gatt.decode(WM, gatt.encode(m, tz=tz), tz=tz)
-    assert got == m
-    assert instant(got.measured_at) == instant(m.measured_at)
+    check_round_trip(data.draw(weights(tz)), tz)
 
 
 # Canonical bytes built field by field from the specification, independently of the encoder.
-naive_times = st.datetimes(min_value=datetime(1582, 1, 1), max_value=datetime(9999, 12, 31, 23, 59, 59))
-
-
-def date_time_bytes(naive: datetime | None) -> bytes:
-    """GSS §3.70 Date Time: year u16, month, day, hours, minutes, seconds; all zero: not known."""
-    if naive is None:
-        return bytes(7)
-    return struct.pack("<H5B", naive.year, naive.month, naive.day, naive.hour, naive.minute, naive.second)
 
 
 @st.composite
