@@ -20,6 +20,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 
 import pytest
+from tests._system import missing_system_part
 
 from telemedroom.scheduling import (
     AvailabilityRule,
@@ -84,6 +85,9 @@ def clock() -> FakeClock:
 # -- PostgreSQL: a real throwaway server ---------------------------------------------------------
 
 
+NO_POSTGRES = "PostgreSQL server binaries (initdb, pg_ctl) not found; install the postgresql package"
+
+
 def _postgres_bindir() -> Path | None:
     """The newest installed PostgreSQL's bin directory (Debian layout, or initdb on PATH)."""
 
@@ -95,12 +99,6 @@ def _postgres_bindir() -> Path | None:
         return found[-1].parent
     on_path = shutil.which("initdb")
     return Path(on_path).parent if on_path else None
-
-
-def _missing(reason: str) -> None:
-    if os.environ.get("TELEMEDROOM_REQUIRE_ALL"):
-        pytest.fail(f"{reason} (TELEMEDROOM_REQUIRE_ALL is set; install the postgresql package)")
-    pytest.skip(reason)
 
 
 @dataclass
@@ -131,8 +129,7 @@ _databases = itertools.count()
 def postgres_server() -> Iterator[PostgresServer]:
     bindir = _postgres_bindir()
     if bindir is None:
-        _missing("PostgreSQL server binaries (initdb, pg_ctl) not found")
-        return
+        missing_system_part(NO_POSTGRES)
     # the server refuses to run as root: run it as an unprivileged system user
     run_as: list[str] = []
     owner: pwd.struct_passwd | None = None
@@ -144,8 +141,7 @@ def postgres_server() -> Iterator[PostgresServer]:
             except KeyError:
                 continue
         if owner is None:
-            _missing("no unprivileged user to run PostgreSQL as")
-            return
+            missing_system_part("no unprivileged user to run PostgreSQL as")
         run_as = ["runuser", "-u", owner.pw_name, "--"]
     base = Path(tempfile.mkdtemp(prefix="telemedroom-pg-"))
     data, sockets = base / "data", base / "sockets"

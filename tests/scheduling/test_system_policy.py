@@ -3,24 +3,24 @@
 from __future__ import annotations
 
 import pytest
+from tests._system import missing_system_part
 
-from .conftest import _missing, _postgres_bindir
+from .conftest import NO_POSTGRES, _postgres_bindir
 
 
 def test_missing_server_skips_locally_and_fails_in_ci(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("TELEMEDROOM_REQUIRE_ALL", raising=False)
     with pytest.raises(pytest.skip.Exception):
-        _missing("PostgreSQL server binaries (initdb, pg_ctl) not found")
+        missing_system_part(NO_POSTGRES)
     monkeypatch.setenv("TELEMEDROOM_REQUIRE_ALL", "1")
     with pytest.raises(pytest.fail.Exception, match="TELEMEDROOM_REQUIRE_ALL"):
-        _missing("PostgreSQL server binaries (initdb, pg_ctl) not found")
+        missing_system_part(NO_POSTGRES)
 
 
 @pytest.mark.requires_system
 def test_the_binaries_are_found_without_a_hard_coded_version() -> None:
     bindir = _postgres_bindir()
     if bindir is None:
-        _missing("PostgreSQL server binaries (initdb, pg_ctl) not found")
-        return
+        missing_system_part(NO_POSTGRES)
     assert (bindir / "initdb").exists()
     assert (bindir / "pg_ctl").exists()

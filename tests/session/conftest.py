@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
-import shutil
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass, field
@@ -19,17 +17,6 @@ from telemedroom.session.signaling import LocalServer, SignalingConfig, create_a
 
 ROOM = "quarter-1"
 APPOINTMENT = "apt-42"
-
-
-def require_system(binary: str) -> str:
-    """The path of a system program; skip without it, unless TELEMEDROOM_REQUIRE_ALL is set (then fail)."""
-    path = shutil.which(binary)
-    if path is None:
-        message = f"{binary} is not installed (apt-get install {binary})"
-        if os.environ.get("TELEMEDROOM_REQUIRE_ALL"):
-            pytest.fail(message)
-        pytest.skip(message)
-    return path
 
 
 @dataclass

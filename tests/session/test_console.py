@@ -16,13 +16,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from tests._system import require_system
 
 from telemedroom import BloodPressure
 from telemedroom.devices import DeviceManager
 from telemedroom.session.peer import RoomPeer
 from telemedroom.testing import BumbleBackend, VirtualBloodPressureCuff
 
-from .conftest import Signaling, require_system
+from .conftest import Signaling
 
 pytestmark = pytest.mark.requires_system
 

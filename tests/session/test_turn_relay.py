@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from tests._system import require_system
 
 from telemedroom import HeartRate
 from telemedroom.errors import PeerError
@@ -24,7 +25,7 @@ from telemedroom.session import turn_credentials
 from telemedroom.session.peer import PhysicianPeer, RoomPeer
 from telemedroom.session.signaling import TurnConfig
 
-from .conftest import Signaling, require_system
+from .conftest import Signaling
 
 pytestmark = pytest.mark.requires_system
 
