@@ -896,9 +896,10 @@ class Connection:
                     break
                 await self._reconnect("link lost during a record transfer")
                 if received:
-                    if max(received) == _LAST_SEQUENCE_NUMBER:
+                    last = max(received)
+                    if last == _LAST_SEQUENCE_NUMBER:
                         break  # nothing can follow the largest uint16 sequence number
-                    start = max(received) + 1
+                    start = last + 1
         return [received[n] for n in sorted(received)]
 
     async def _transfer(self, request: racp.RacpRequest, received: dict[int, BloodGlucose]) -> bool:
