@@ -36,7 +36,13 @@ EVENT_TYPES: Final[dict[AuditAction, tuple[str, str, str]]] = {
     AuditAction.TRACK_STARTED: ("110100", "Application Activity", "E"),
     AuditAction.TRACK_STOPPED: ("110100", "Application Activity", "E"),
     AuditAction.SNAPSHOT: ("110100", "Application Activity", "C"),
+    AuditAction.CLIP: ("110100", "Application Activity", "C"),
+    AuditAction.EXAM_RECORDED: ("110100", "Application Activity", "C"),
     AuditAction.ENDED: ("110100", "Application Activity", "E"),
+    AuditAction.ALERT_RAISED: ("110100", "Application Activity", "C"),
+    AuditAction.ALERT_ESCALATED: ("110100", "Application Activity", "U"),
+    AuditAction.ALERT_ACKNOWLEDGED: ("110100", "Application Activity", "U"),
+    AuditAction.ALERT_CLEARED: ("110100", "Application Activity", "U"),
 }
 
 
