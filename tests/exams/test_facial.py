@@ -26,6 +26,7 @@ from telemedroom.exams import (
     HOUSE_BRACKMANN,
     PROTOCOL,
     RESTING_ITEMS,
+    TRANSLATION,
     SunnybrookGrading,
     compare_visits,
     exam_transaction,
@@ -40,6 +41,7 @@ from telemedroom.exams import (
     sunnybrook_observation,
     sunnybrook_questionnaire,
     sunnybrook_response,
+    translation,
 )
 from telemedroom.fhir import FhirClient, FileSink, Outbox
 from telemedroom.testing import FakeFhirServer
@@ -569,3 +571,60 @@ async def test_a_clip_of_a_dead_or_silent_track_is_a_media_device_error() -> Non
         await media.record_clip(VideoStreamTrack(), seconds=0)
     with pytest.raises(errors.MediaDeviceError, match="not a WebM"):
         media.Clip.from_webm(b"not a video", captured_at=AT)
+
+
+# -- German texts (FHIR translation extension) -----------------------------------------------
+
+
+def texts(node: Any, path: str = "") -> list[tuple[str, str, Any]]:
+    """Every (path, English text, its ``_element``) of a form's title, item texts and answer displays.
+
+    The form's ``code`` (a code system's display) is not a text shown to the physician.
+    """
+    found = []
+    if isinstance(node, dict):
+        for key in ("title", "text", "display"):
+            if isinstance(node.get(key), str):
+                found.append((f"{path}.{key}", node[key], node.get(f"_{key}")))
+        for key, value in node.items():
+            if key != "code":
+                found += texts(value, f"{path}.{key}")
+    elif isinstance(node, list):
+        for value in node:
+            found += texts(value, path)
+    return found
+
+
+@pytest.mark.parametrize("form", [sunnybrook_questionnaire, house_brackmann_questionnaire])
+def test_every_text_of_the_forms_has_its_german_translation(form: Any) -> None:
+    data = json.loads(form().model_dump_json())
+    assert data["language"] == "en"
+    found = texts(data)
+    assert len(found) > 5
+    for where, english, element in found:
+        assert element is not None, f"{where} ({english!r}) has no translation"
+        [extension] = element["extension"]
+        assert extension["url"] == TRANSLATION == "http://hl7.org/fhir/StructureDefinition/translation"
+        german = translation(element, "de")
+        assert german, where
+        assert translation(element, "fr") is None
+        assert german.split(": ")[0] == english.split(": ")[0] or ": " not in english  # points kept
+
+
+def test_german_texts_come_from_the_sheet() -> None:
+    form = sunnybrook_questionnaire()
+    assert translation(form.title__ext, "de") == "Sunnybrook-Bewertungssystem für Fazialisparesen"
+    assert [translation(g.text__ext, "de") for g in form.item] == [
+        "Symmetrie in Ruhe", "Symmetrie der Willkürbewegung", "Synkinesien"]  # fmt: skip
+    assert translation(form.item[0].item[0].text__ext, "de") == "Auge (Lidspalte)"
+    assert [translation(o.valueCoding.display__ext, "de") for o in form.item[1].item[0].answerOption] == [
+        "1: keine Bewegung auslösbar",
+        "2: beginnende, geringe Bewegung",
+        "3: Bewegung mit geringer Exkursion",
+        "4: Bewegung fast vollständig",
+        "5: Bewegung vollständig",
+    ]
+    grades = house_brackmann_questionnaire().item[0].answerOption
+    assert [translation(o.valueCoding.display__ext, "de") for o in grades] == [
+        f"{g.roman}: {g.name_de}" for g in HOUSE_BRACKMANN
+    ]

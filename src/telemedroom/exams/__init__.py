@@ -23,6 +23,7 @@ from telemedroom.exams.facial import (
     RESTING_ITEMS,
     SUNNYBROOK_QUESTIONNAIRE_URL,
     SYNKINESIS_SCALE,
+    TRANSLATION,
     VOLUNTARY_SCALE,
     HouseBrackmannGrade,
     ProtocolStep,
@@ -42,6 +43,7 @@ from telemedroom.exams.facial import (
     sunnybrook_observation,
     sunnybrook_questionnaire,
     sunnybrook_response,
+    translation,
 )
 
 __all__ = [
@@ -53,6 +55,7 @@ __all__ = [
     "RESTING_ITEMS",
     "SUNNYBROOK_QUESTIONNAIRE_URL",
     "SYNKINESIS_SCALE",
+    "TRANSLATION",
     "VOLUNTARY_SCALE",
     "HouseBrackmannGrade",
     "ProtocolStep",
@@ -73,6 +76,7 @@ __all__ = [
     "sunnybrook_observation",
     "sunnybrook_questionnaire",
     "sunnybrook_response",
+    "translation",
 ]
 
 for _name in __all__:

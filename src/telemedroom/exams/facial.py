@@ -61,6 +61,7 @@ __all__ = [
     "RESTING_ITEMS",
     "SUNNYBROOK_QUESTIONNAIRE_URL",
     "SYNKINESIS_SCALE",
+    "TRANSLATION",
     "VOLUNTARY_SCALE",
     "HouseBrackmannGrade",
     "ProtocolStep",
@@ -80,6 +81,7 @@ __all__ = [
     "sunnybrook_observation",
     "sunnybrook_questionnaire",
     "sunnybrook_response",
+    "translation",
 ]
 
 FACIAL_CODES: Final = "https://telemedroom.org/fhir/CodeSystem/facial-exam"
@@ -459,19 +461,119 @@ class SunnybrookScore(_Frozen):
 # -- FHIR: Questionnaires ----------------------------------------------------------------
 
 
+# FHIR R4B §2.1.0 Language support (http://hl7.org/fhir/R4B/languages.html#translation):
+# a string's translations travel in the core "translation" extension on the element
+# itself (JSON: "_text", "_display", "_title"), one per language, with the sub-extensions
+# "lang" (a BCP 47 code) and "content". The form's own language is Questionnaire.language.
+TRANSLATION: Final = "http://hl7.org/fhir/StructureDefinition/translation"
+
+# German texts of the grading forms: English text -> German.
+_GERMAN: Final[dict[str, str]] = {
+    "Sunnybrook Facial Grading System": "Sunnybrook-Bewertungssystem für Fazialisparesen",
+    "House-Brackmann facial nerve grading system": "House-Brackmann-Klassifikation der Fazialisparese",
+    "House-Brackmann grade": "House-Brackmann-Grad",
+    "Resting symmetry": "Symmetrie in Ruhe",
+    "Symmetry of voluntary movement": "Symmetrie der Willkürbewegung",
+    "Synkinesis": "Synkinesien",
+    "Eye (palpebral fissure)": "Auge (Lidspalte)",
+    "Cheek (nasolabial fold)": "Wange (Nasolabialfalte)",
+    "Mouth": "Mund",
+    "normal": "normal",
+    "narrow": "eng",
+    "wide": "weit",
+    "eyelid surgery": "Lidoperation",
+    "absent": "fehlend",
+    "less pronounced": "weniger ausgeprägt",
+    "more pronounced": "stärker ausgeprägt",
+    "corner drooped": "Mundwinkel hängt herab",
+    "corner pulled up/out": "Mundwinkel nach oben/außen gezogen",
+    "Brow lift (FRO)": "Stirnrunzeln (FRO)",
+    "Gentle eye closure (OCS)": "Sanfter Lidschluss (OCS)",
+    "Open mouth smile (ZYG/RIS)": "Lächeln mit offenem Mund (ZYG/RIS)",
+    "Snarl (LLA/LLS)": "Naserümpfen (LLA/LLS)",
+    "Lip pucker (OOS/OOI)": "Lippen spitzen (OOS/OOI)",
+    "unable to initiate movement": "keine Bewegung auslösbar",
+    "initiates slight movement": "beginnende, geringe Bewegung",
+    "initiated movement with mild excursion": "Bewegung mit geringer Exkursion",
+    "movement almost complete": "Bewegung fast vollständig",
+    "movement complete": "Bewegung vollständig",
+    "none": "keine",
+    "mild: slight synkinesis, minimal mass movement": "leicht: geringe Synkinesie, minimale Massenbewegung",
+    "moderate: obvious but not disfiguring synkinesis": (
+        "mäßig: deutliche, aber nicht entstellende Synkinesie"
+    ),
+    "severe: disfiguring synkinesis, gross mass movement of several muscles": (
+        "schwer: entstellende Synkinesie, ausgeprägte Massenbewegung mehrerer Muskeln"
+    ),
+    **{f"{g.roman}: {g.name}": f"{g.roman}: {g.name_de}" for g in HOUSE_BRACKMANN},
+}
+
+
+def _german(english: str) -> dict[str, Any]:
+    """The ``_text``/``_display`` element carrying the German translation of ``english``."""
+    if english.split(": ", 1)[0].isdigit():  # "3: initiated movement ..." keeps its points
+        points, rest = english.split(": ", 1)
+        german = f"{points}: {_GERMAN[rest]}"
+    else:
+        german = _GERMAN[english]
+    return {
+        "extension": [
+            {
+                "url": TRANSLATION,
+                "extension": [{"url": "lang", "valueCode": "de"}, {"url": "content", "valueString": german}],
+            }
+        ]
+    }
+
+
+def translation(element: Any, language: str) -> str | None:
+    """The translation of a string element into ``language``, from its FHIR ``translation`` extension.
+
+    Args:
+        element: The element's extension holder, e.g. ``item.text__ext`` (``_text`` in
+            JSON) of a ``fhir.resources`` model, or its JSON dict.
+        language: A BCP 47 code, ``"de"``.
+
+    Examples:
+        >>> form = sunnybrook_questionnaire()
+        >>> form.item[0].text, translation(form.item[0].text__ext, "de")
+        ('Resting symmetry', 'Symmetrie in Ruhe')
+        >>> option = form.item[1].item[0].answerOption[3].valueCoding
+        >>> option.display, translation(option.display__ext, "de")
+        ('4: movement almost complete', '4: Bewegung fast vollständig')
+    """
+    data = element.model_dump() if hasattr(element, "model_dump") else element
+    for extension in (data or {}).get("extension") or []:
+        if extension.get("url") != TRANSLATION:
+            continue
+        parts = {e.get("url"): e for e in extension.get("extension") or []}
+        if parts.get("lang", {}).get("valueCode") == language:
+            content: str | None = parts.get("content", {}).get("valueString")
+            return content
+    return None
+
+
 def _option(code: str, display: str, points: int) -> dict[str, Any]:
     return {
         "valueCoding": {
             "system": FACIAL_CODES,
             "code": code,
             "display": display,
+            "_display": _german(display),
             "extension": [{"url": _ORDINAL, "valueDecimal": points}],
         }
     }
 
 
 def _choice(link_id: str, text: str, options: list[dict[str, Any]]) -> dict[str, Any]:
-    return {"linkId": link_id, "text": text, "type": "choice", "required": True, "answerOption": options}
+    return {
+        "linkId": link_id,
+        "text": text,
+        "_text": _german(text),
+        "type": "choice",
+        "required": True,
+        "answerOption": options,
+    }
 
 
 def sunnybrook_questionnaire() -> Questionnaire:
@@ -521,6 +623,8 @@ def sunnybrook_questionnaire() -> Questionnaire:
             "version": "1.0.0",
             "name": "SunnybrookFacialGradingSystem",
             "title": "Sunnybrook Facial Grading System",
+            "_title": _german("Sunnybrook Facial Grading System"),
+            "language": "en",
             "status": "active",
             "subjectType": ["Patient"],
             "description": "Ross BG, Fradet G, Nedzelski JM. Development of a sensitive clinical facial "
@@ -533,18 +637,21 @@ def sunnybrook_questionnaire() -> Questionnaire:
                 {
                     "linkId": "sunnybrook.resting",
                     "text": "Resting symmetry",
+                    "_text": _german("Resting symmetry"),
                     "type": "group",
                     "item": resting,
                 },
                 {
                     "linkId": "sunnybrook.voluntary",
                     "text": "Symmetry of voluntary movement",
+                    "_text": _german("Symmetry of voluntary movement"),
                     "type": "group",
                     "item": voluntary,
                 },
                 {
                     "linkId": "sunnybrook.synkinesis",
                     "text": "Synkinesis",
+                    "_text": _german("Synkinesis"),
                     "type": "group",
                     "item": synkinesis,
                 },
@@ -566,6 +673,7 @@ def house_brackmann_questionnaire() -> Questionnaire:
                 "system": FACIAL_CODES,
                 "code": g.roman,
                 "display": f"{g.roman}: {g.name}",
+                "_display": _german(f"{g.roman}: {g.name}"),
                 "extension": [{"url": _ORDINAL, "valueDecimal": g.grade}],
             }
         }
@@ -579,6 +687,8 @@ def house_brackmann_questionnaire() -> Questionnaire:
             "version": "1.0.0",
             "name": "HouseBrackmannFacialNerveGradingSystem",
             "title": "House-Brackmann facial nerve grading system",
+            "_title": _german("House-Brackmann facial nerve grading system"),
+            "language": "en",
             "status": "active",
             "subjectType": ["Patient"],
             "description": "House JW, Brackmann DE. Facial nerve grading system. "
@@ -587,6 +697,7 @@ def house_brackmann_questionnaire() -> Questionnaire:
                 {
                     "linkId": "house-brackmann.grade",
                     "text": "House-Brackmann grade",
+                    "_text": _german("House-Brackmann grade"),
                     "type": "choice",
                     "required": True,
                     "answerOption": options,
