@@ -600,6 +600,12 @@ class Console {
   }
 }
 
+// The health-apartment daily summaries (telemedroom.monitoring.summary_app), when the
+// server mounts them next to the console at /summary/: a 401 means "there, sign in".
+fetch("../summary/", { method: "HEAD" })
+  .then((response) => { if (response.status !== 404) $("summaries").hidden = false; })
+  .catch(() => {});
+
 const params = new URLSearchParams(location.hash.slice(1));
 const token = params.get("token");
 if (!token) {
