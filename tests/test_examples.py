@@ -42,6 +42,15 @@ EXPECTED = {
         "views: rest, raise-eyebrows, close-eyes-gently, close-eyes-tightly, wrinkle-nose, smile-with-teeth, "
         "pucker-lips, puff-cheeks",
     ],
+    "facial_exam_remote.py": [
+        "kiosk 7/8: Spitzen Sie bitte die Lippen, wie zum Pfeifen oder Küssen.",
+        "console: 8 stills at 1920x1080",
+        "room wrote 12 resources; composite 45",
+        "compare rest                previous 640x480  now 1920x1080",
+        "compare raise-eyebrows      previous -        now 1920x1080",
+        "Media.ndjson: 8",
+        "QuestionnaireResponse.ndjson: 2",
+    ],
     "health_apartment.py": [
         "Monday: 3 readings from 3 virtual devices",
         "Fri 27 Nov 07:00  raised       high     body weight rose by 2.2 kg within 3 days (now 83.4 kg)",
