@@ -556,23 +556,6 @@ async def test_a_clip_becomes_a_video_media_next_to_the_still_and_is_left_out_of
     assert pair.after.content.contentType == "image/jpeg"  # type: ignore[union-attr]
 
 
-async def test_a_clip_of_a_dead_or_silent_track_is_a_media_device_error() -> None:
-    from aiortc.mediastreams import AudioStreamTrack, VideoStreamTrack
-
-    from telemedroom.devices import media
-
-    with pytest.raises(errors.MediaDeviceError, match="needs a video track"):
-        await media.record_clip(AudioStreamTrack())
-    ended = VideoStreamTrack()
-    ended.stop()
-    with pytest.raises(errors.MediaDeviceError, match="ended"):
-        await media.record_clip(ended)
-    with pytest.raises(errors.MediaDeviceError, match="longer than 0"):
-        await media.record_clip(VideoStreamTrack(), seconds=0)
-    with pytest.raises(errors.MediaDeviceError, match="not a WebM"):
-        media.Clip.from_webm(b"not a video", captured_at=AT)
-
-
 # -- German texts (FHIR translation extension) -----------------------------------------------
 
 

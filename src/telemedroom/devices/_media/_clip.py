@@ -5,8 +5,7 @@ resolution and frame timing (millisecond time stamps, as WebM stores them). VP8 
 royalty-free, encoded by the libvpx that PyAV's wheels ship, and played by every
 browser the console supports (Chromium, Firefox) in a plain ``<video>`` element; the
 FHIR ``Media`` of a clip has ``content.contentType`` ``video/webm``. libvpx runs in its
-``realtime`` mode so a clip of a 1080p camera is encoded about as fast as it is
-recorded on a small room PC.
+``realtime`` mode at its fastest speed step, the setting meant for live capture.
 """
 
 from __future__ import annotations
