@@ -176,6 +176,16 @@ async def test_the_physician_runs_the_protocol_grades_saves_and_compares(
                 score.composite,
             )
 
+        # an incomplete form shows no composite, and the room refuses it, naming the item
+        await page.select_option('select[name="sunnybrook.voluntary.snarl"]', "")
+        assert await page.inner_text("#sb-composite") == "\N{EN DASH}"
+        await page.click("#exam-save")
+        await until(page, "document.getElementById('exam-saved').dataset.error === '1'")
+        refusal = await page.inner_text("#exam-saved")
+        assert "grading item sunnybrook.voluntary" in refusal
+        assert "missing ['snarl']" in refusal
+        assert written == []
+
         # saving: the room writes stills, answers and scores as one transaction
         await grade(page, WORKED)
         await page.select_option("#hb-grade", "III")

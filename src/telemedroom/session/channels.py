@@ -46,6 +46,7 @@ from telemedroom.measurements import (
 
 __all__ = [
     "CHUNK_BYTES",
+    "JSON_CHUNK_CHARS",
     "AnyMeasurement",
     "CONTROL",
     "VITALS",
@@ -65,6 +66,10 @@ VITALS: Final = "vitals"
 CONTROL: Final = "control"
 VITALS_VERSION: Final = 1
 CHUNK_BYTES: Final = 36 * 1024  # 48 KiB of base64 per chunk
+# A JSON answer is ASCII (json.dumps escapes the rest); on the wire a chunk's text is
+# escaped again, at most doubling it (every '"' and '\\'), so half of CHUNK_BYTES stays
+# under 64 KiB whatever the text.
+JSON_CHUNK_CHARS: Final = CHUNK_BYTES // 2
 
 AnyMeasurement = Annotated[
     BloodPressure | HeartRate | OxygenSaturation | BodyTemperature | BodyWeight | BloodGlucose,

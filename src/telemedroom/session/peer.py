@@ -348,6 +348,7 @@ class RoomPeer(_Peer):
         self.countdown_tick = countdown_tick
         self.clip_seconds = clip_seconds
         self.exam_stills: list[ExamStill] = []
+        self._exam_running = asyncio.Lock()  # one step at a time on the kiosk
         self._sources = {
             "room": room_camera or MediaSource.synthetic(Role.ROOM_CAMERA, width=640, height=360),
             "microphone": microphone or MediaSource.synthetic(Role.MICROPHONE),
@@ -552,7 +553,7 @@ class RoomPeer(_Peer):
             control.send(channels.Chunk(id=request_id, index=index, data=piece).model_dump_json())
 
     def _send_json(self, control: RTCDataChannel, request_id: int, text: str) -> None:
-        pieces = channels.chunked(text)
+        pieces = channels.chunked(text, channels.JSON_CHUNK_CHARS)
         control.send(
             channels.Response(
                 id=request_id, ok=True, media_type="application/json", chunks=len(pieces)
@@ -594,12 +595,26 @@ class RoomPeer(_Peer):
         """Run one protocol step: count down on the kiosk, take the still (and a clip).
 
         ``on_exam_step`` is awaited at every tick; ``progress`` (the console's channel)
-        hears the same. The still is kept in :attr:`exam_stills` and audited.
+        hears the same. The still is kept in :attr:`exam_stills` and audited. Steps
+        asked for at once run one after the other.
 
         Raises:
             GradingError: ``code`` is not a protocol step.
             MediaDeviceError: The exam camera gave no frame.
         """
+        chosen = step(code)
+        async with self._exam_running:
+            return await self._run_step(chosen.code, index, total, clip, image_format, progress)
+
+    async def _run_step(
+        self,
+        code: str,
+        index: int,
+        total: int,
+        clip: bool,
+        image_format: Literal["png", "jpeg"],
+        progress: Callable[[channels.ExamProgress], object] | None,
+    ) -> ExamStill:
         chosen = step(code)
 
         async def tell(countdown: int, phase: channels.ExamPhase) -> None:

@@ -73,7 +73,10 @@ class FacialExam {
     $("exam-compare-button").addEventListener("click", () => this.compare().catch((err) => this.fail(err)));
     $("exam-grading").addEventListener("submit", (event) => {
       event.preventDefault();
-      this.save().catch((err) => this.fail(err));
+      this.save().catch((err) => {
+        $("exam-saved").dataset.error = "1";
+        $("exam-saved").textContent = `Not saved: ${err.message || err}`;
+      });
     });
     $("exam-grading").addEventListener("change", () => this.score());
   }
@@ -220,6 +223,7 @@ class FacialExam {
   async save() {
     const { grading } = this.answers();
     const grade = $("hb-grade").value || null;
+    delete $("exam-saved").dataset.error;
     const answer = await this.owner.request("exam_record", { sunnybrook: grading, house_brackmann: grade });
     const counts = {};
     for (const url of answer.resources) {
