@@ -223,11 +223,13 @@ async def test_the_physician_runs_the_protocol_grades_saves_and_compares(
     assert not [text for text in violations if "Content Security Policy" in text]
 
 
-async def test_clips_play_in_the_console_from_blob_urls(signaling: Signaling, browser_page: Any) -> None:
+async def test_clips_play_from_blob_urls_and_the_forms_speak_german(
+    signaling: Signaling, browser_page: Any
+) -> None:
     page = browser_page
     violations: list[str] = []
     page.on("console", lambda message: violations.append(message.text))
-    await page.goto(f"{signaling.server.http_url}/console/#token={signaling.token('physician')}")
+    await page.goto(f"{signaling.server.http_url}/console/#token={signaling.token('physician')}&lang=de")
     await until(page, "document.getElementById('status').textContent.startsWith('joined')")
     async with RoomPeer(
         signaling.url(),

@@ -28,6 +28,17 @@ const TITLES = {
 // clamped, exactly as telemedroom.exams.SunnybrookGrading.score computes it.
 const SUNNYBROOK_WEIGHTS = { resting: 5, voluntary: 4, synkinesis: 1 };
 const ORDINAL = "http://hl7.org/fhir/StructureDefinition/ordinalValue";
+// FHIR core translation extension on a string's "_element" (R4B §2.1.0 Language support).
+const TRANSLATION = "http://hl7.org/fhir/StructureDefinition/translation";
+
+function translated(text, element, lang) {
+  for (const ext of (element && element.extension) || []) {
+    if (ext.url !== TRANSLATION) continue;
+    const parts = Object.fromEntries((ext.extension || []).map((e) => [e.url, e]));
+    if (parts.lang && parts.lang.valueCode === lang && parts.content) return parts.content.valueString;
+  }
+  return text;
+}
 
 function sunnybrookScores(points) {
   // points: group -> list of answered points (null for an unanswered item)
@@ -62,8 +73,9 @@ function figure(className, src, alt, caption) {
 // The guided facial protocol: the room counts down on its kiosk and takes each still;
 // this panel shows the step, the stills, the grading forms and the comparison.
 class FacialExam {
-  constructor(owner) {
+  constructor(owner, lang) {
     this.owner = owner;
+    this.lang = lang === "de" ? "de" : "en";  // the forms' and steps' language (?lang=de)
     this.forms = null;
     this.running = false;
   }
@@ -124,8 +136,8 @@ class FacialExam {
     current.dataset.phase = progress.phase;
     current.dataset.step = step.code;
     current.dataset.countdown = String(progress.countdown);
-    $("exam-step-title").textContent = `${progress.index + 1}/${progress.total} · ${step.title.en}`;
-    $("exam-instruction").textContent = step.instruction.en;
+    $("exam-step-title").textContent = `${progress.index + 1}/${progress.total} · ${step.title[this.lang]}`;
+    $("exam-instruction").textContent = step.instruction[this.lang];
     $("exam-countdown").textContent =
       progress.phase === "instruct" ? String(progress.countdown) : progress.phase === "capture" ? "●" : "✓";
   }
@@ -135,7 +147,7 @@ class FacialExam {
       "still",
       `data:${shot.media_type};base64,${shot.data}`,
       `${step.title.en}: exam camera still ${shot.width}×${shot.height}`,
-      `${index + 1}. ${step.title.en} · ${shot.width}×${shot.height}`,
+      `${index + 1}. ${step.title[this.lang]} · ${shot.width}×${shot.height}`,
     );
     fig.dataset.step = step.code;
     if (shot.clip) {
@@ -155,7 +167,7 @@ class FacialExam {
     for (const option of forms.house_brackmann.item[0].answerOption) {
       const o = document.createElement("option");
       o.value = option.valueCoding.code;
-      o.textContent = option.valueCoding.display;
+      o.textContent = translated(option.valueCoding.display, option.valueCoding._display, this.lang);
       grade.append(o);
     }
     const holder = $("sunnybrook");
@@ -164,12 +176,12 @@ class FacialExam {
       const fieldset = document.createElement("fieldset");
       fieldset.dataset.group = group.linkId.split(".")[1];
       const legend = document.createElement("legend");
-      legend.textContent = `Sunnybrook: ${group.text}`;
+      legend.textContent = `Sunnybrook: ${translated(group.text, group._text, this.lang)}`;
       fieldset.append(legend);
       for (const item of group.item) {
         const label = document.createElement("label");
         label.htmlFor = item.linkId;
-        label.textContent = item.text;
+        label.textContent = translated(item.text, item._text, this.lang);
         const select = document.createElement("select");
         select.id = item.linkId;
         select.name = item.linkId;
@@ -183,7 +195,7 @@ class FacialExam {
           const points = option.valueCoding.extension.find((e) => e.url === ORDINAL).valueDecimal;
           o.value = option.valueCoding.code;
           o.dataset.points = String(points);
-          o.textContent = option.valueCoding.display;
+          o.textContent = translated(option.valueCoding.display, option.valueCoding._display, this.lang);
           select.append(o);
         }
         fieldset.append(label, select);
@@ -301,7 +313,7 @@ class Console {
     this.ended = false;
     this.resume = sessionStorage.getItem(`telemedroom.resume.${this.claims.jti}`);
     this.local = null;
-    this.exam = new FacialExam(this);
+    this.exam = new FacialExam(this, options.lang);
   }
 
   async start() {
@@ -615,6 +627,9 @@ const token = params.get("token");
 if (!token) {
   $("status").textContent = "open the link with your join token (…/console/#token=…)";
 } else {
-  window.telemedroomConsole = new Console(token, { relayOnly: params.get("relay") === "1" });
+  window.telemedroomConsole = new Console(token, {
+    relayOnly: params.get("relay") === "1",
+    lang: params.get("lang") || document.documentElement.lang,
+  });
   window.telemedroomConsole.start();
 }
