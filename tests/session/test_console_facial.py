@@ -124,7 +124,7 @@ async def test_the_physician_runs_the_protocol_grades_saves_and_compares(
         exam_camera=EXAM_CAMERA,
         on_exam_step=kiosk,
         exam=context,
-        countdown_tick=0.1,
+        countdown_tick=0.03,
     ) as room:
         await page.locator(f'#waiting-list li[data-participant="{room.participant_id}"] button.admit').click()
         await room.wait_connected(timeout=30)
