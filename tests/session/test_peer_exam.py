@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 from fhir.resources.R4B.bundle import Bundle
+from fhir.resources.R4B.documentreference import DocumentReference
 
 from telemedroom.devices.media import MediaSource, Role
 from telemedroom.errors import PeerError
@@ -58,9 +59,10 @@ def previous_visit() -> list[Any]:
         captured_at=datetime(2026, 10, 14, 9, tzinfo=UTC),
     )
     return [
-        step_media(code, still, patient="Patient/p1", encounter="Encounter/visit-1")
-        for code in ("rest", "smile-with-teeth")
-    ]
+        step_media("rest", still, patient="Patient/p1", encounter="Encounter/visit-1"),
+        step_media("smile-with-teeth", still, patient="Patient/p1", encounter="Encounter/visit-1",
+                   resource="DocumentReference"),  # a server that keeps documents
+    ]  # fmt: skip
 
 
 async def test_the_console_runs_the_eight_steps_and_the_room_records_the_exam(signaling: Signaling) -> None:
@@ -141,6 +143,9 @@ async def test_the_console_runs_the_eight_steps_and_the_room_records_the_exam(si
         assert pairs[0].before.encounter.reference == "Encounter/visit-1"  # type: ignore[union-attr]
         assert pairs[0].after is not None
         assert pairs[0].after.width == 1280  # type: ignore[union-attr]
+        smile = pairs[5].before
+        assert isinstance(smile, DocumentReference)
+        assert smile.content[0].attachment.data == PNG_MAGIC + b"old"
 
     snapshots = [e for e in audit if e.action is AuditAction.SNAPSHOT]
     assert [e.detail["step"] for e in snapshots] == [s.code for s in PROTOCOL]

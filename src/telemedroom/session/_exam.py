@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal
 
+from fhir.resources.R4B.documentreference import DocumentReference
 from fhir.resources.R4B.media import Media
 
 from telemedroom.devices.media import Clip, Snapshot
@@ -44,7 +45,8 @@ class FacialExamContext:
         record: Takes the exam's FHIR transaction Bundle (JSON data): ``Outbox.put``.
         author: The physician (a Practitioner reference), if the room knows it.
         camera: The exam camera (a Device reference).
-        previous: The Media of an earlier visit's stills, for the side-by-side view.
+        previous: An earlier visit's stills (``Media`` or ``DocumentReference``, as the
+            FHIR server returns them), for the side-by-side view.
         resource: Keep the stills as ``Media`` (default) or ``DocumentReference``.
 
     Examples:
@@ -59,7 +61,7 @@ class FacialExamContext:
     record: Callable[[dict[str, Any]], Awaitable[object]]
     author: str | None = None
     camera: str | None = None
-    previous: Sequence[Media] = field(default_factory=tuple)
+    previous: Sequence[Media | DocumentReference] = field(default_factory=tuple)
     resource: Literal["Media", "DocumentReference"] = "Media"
 
 

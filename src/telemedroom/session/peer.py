@@ -1007,15 +1007,21 @@ class PhysicianPeer(_Peer):
 
     async def compare_visits(self) -> list[StillPair]:
         """The previous visit's stills next to this one's, step by step (``compare_visits`` in the room)."""
+        from fhir.resources.R4B.documentreference import DocumentReference
         from fhir.resources.R4B.media import Media
+
+        def resource(data: dict[str, Any] | None) -> Media | DocumentReference | None:
+            if data is None:
+                return None
+            if data.get("resourceType") == "Media":
+                return Media.model_validate(data)
+            if data.get("resourceType") == "DocumentReference":
+                return DocumentReference.model_validate(data)
+            raise PeerError(f"the room compared a {data.get('resourceType')!r}, not a still")
 
         data = await self._json("exam_compare")
         return [
-            StillPair(
-                step=step(pair["step"]),
-                before=Media.model_validate(pair["before"]) if pair["before"] else None,
-                after=Media.model_validate(pair["after"]) if pair["after"] else None,
-            )
+            StillPair(step=step(pair["step"]), before=resource(pair["before"]), after=resource(pair["after"]))
             for pair in data["pairs"]
         ]
 

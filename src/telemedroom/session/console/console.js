@@ -268,10 +268,13 @@ class FacialExam {
           row.append(none);
           continue;
         }
-        const when = new Date(media.createdDateTime).toLocaleDateString();
+        // a still is a Media or a DocumentReference (telemedroom.exams.step_media)
+        const isDocument = media.resourceType === "DocumentReference";
+        const attachment = isDocument ? media.content[0].attachment : media.content;
+        const when = new Date(isDocument ? media.date : media.createdDateTime).toLocaleDateString();
         row.append(figure(
           side,
-          `data:${media.content.contentType};base64,${media.content.data}`,
+          `data:${attachment.contentType};base64,${attachment.data}`,
           `${pair.title.en}, ${side === "before" ? "previous visit" : "this visit"}`,
           `${side === "before" ? "previous" : "this visit"} · ${when}`,
         ));
