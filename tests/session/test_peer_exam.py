@@ -106,6 +106,7 @@ async def test_the_console_runs_the_eight_steps_and_the_room_records_the_exam(si
             assert still.snapshot.data.startswith(PNG_MAGIC)
             assert still.clip is None
         assert [s.snapshot.data for s in room.exam_stills] == [s.snapshot.data for s in stills]
+        assert room.snapshots == []  # the Snapshot button's list: the protocol's stills are not in it
 
         # the kiosk saw every tick: 3, 2, 1, capture, done per step, in order
         expected = [
@@ -189,6 +190,27 @@ async def test_unknown_steps_and_a_room_without_exam_context_are_refused(signali
         with pytest.raises(PeerError, match="no facial exam context"):
             await doctor.compare_visits()
         assert room.exam_stills == []
+
+
+async def test_a_room_whose_wrap_up_keeps_the_stills_records_only_the_grading(signaling: Signaling) -> None:
+    written: list[dict[str, Any]] = []
+
+    async def record(bundle: dict[str, Any]) -> None:
+        written.append(bundle)
+
+    context = FacialExamContext(
+        patient="Patient/p1", encounter="Encounter/e", record=record, include_stills=False
+    )
+    async with (
+        PhysicianPeer(signaling.url(), signaling.token("physician"), auto_admit=True) as doctor,
+        RoomPeer(signaling.url(), signaling.token("patient"), exam=context, countdown_tick=0.01) as room,
+    ):
+        await room.wait_connected(timeout=20)
+        await doctor.run_facial_protocol(steps=["rest", "smile-with-teeth"])
+        answer = await doctor.record_exam(house_brackmann="II")
+    assert [url.split("/")[0] for url in answer.resources or []] == ["QuestionnaireResponse", "Observation"]
+    assert [s.step for s in room.exam_stills] == ["rest", "smile-with-teeth"]
+    assert len(written) == 1
 
 
 async def test_incomplete_grading_is_refused_naming_the_item(signaling: Signaling) -> None:

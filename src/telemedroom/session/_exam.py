@@ -48,6 +48,8 @@ class FacialExamContext:
         previous: An earlier visit's stills (``Media`` or ``DocumentReference``, as the
             FHIR server returns them), for the side-by-side view.
         resource: Keep the stills as ``Media`` (default) or ``DocumentReference``.
+        include_stills: Write the protocol's stills (and clips) with the grading. A room
+            whose wrap-up writes ``RoomPeer.exam_stills`` itself sets it ``False``.
 
     Examples:
         >>> async def record(bundle):
@@ -63,6 +65,7 @@ class FacialExamContext:
     camera: str | None = None
     previous: Sequence[Media | DocumentReference] = field(default_factory=tuple)
     resource: Literal["Media", "DocumentReference"] = "Media"
+    include_stills: bool = True
 
 
 def forms_json() -> str:
@@ -119,7 +122,7 @@ def exam_bundle(
     grading = facial.SunnybrookGrading.parse(sunnybrook) if sunnybrook is not None else None
     grade = facial.house_brackmann(house_brackmann) if house_brackmann is not None else None
     media: list[tuple[str, Snapshot | Clip]] = []
-    for still in stills:
+    for still in stills if context.include_stills else ():
         media.append((still.step, still.snapshot))
         if still.clip is not None:
             media.append((still.step, still.clip))

@@ -307,9 +307,12 @@ class RoomPeer(_Peer):
     Attributes:
         admitted: Set when the physician has admitted the room.
         connected: Set while the peer connection is up.
-        snapshots: Every snapshot taken at the physician's request, for the record.
+        snapshots: Every snapshot taken at the physician's request (the *Snapshot*
+            button), for the record.
         exam_stills: The facial protocol's stills (and clips), step by step, for the
-            wrap-up (``telemedroom.exams.exam_transaction``).
+            record; not in :attr:`snapshots`, so nothing is written twice: either the
+            ``exam`` context's ``record`` writes them with the grading, or (with
+            ``include_stills=False``) the room's own wrap-up does, each with its step.
         camera: What the main video shows: ``room`` or ``exam``.
         stethoscope_on: Whether the stethoscope is streaming.
 
@@ -571,8 +574,12 @@ class RoomPeer(_Peer):
             image_format: ``png`` or ``jpeg``.
             step: The facial protocol step it documents (written to the audit log).
         """
-        snapshot = await (await self._device("exam")).snapshot(image_format)
+        snapshot = await self._exam_still(image_format, step)
         self.snapshots.append(snapshot)
+        return snapshot
+
+    async def _exam_still(self, image_format: Literal["png", "jpeg"], step: str | None) -> Snapshot:
+        snapshot = await (await self._device("exam")).snapshot(image_format)
         detail = {"media_type": snapshot.media_type, "size": f"{snapshot.width}x{snapshot.height}"}
         self._log(AuditAction.SNAPSHOT, {**detail, "step": step} if step else detail)
         return snapshot
@@ -631,7 +638,7 @@ class RoomPeer(_Peer):
             await tell(left, "instruct")
             await asyncio.sleep(self.countdown_tick)
         await tell(0, "capture")
-        snapshot = await self.take_snapshot(image_format, step=chosen.code)
+        snapshot = await self._exam_still(image_format, chosen.code)
         recorded = None
         if clip:
             recorded = await (await self._device("exam")).clip(self.clip_seconds)
