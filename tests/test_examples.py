@@ -19,6 +19,7 @@ DIRECTORIES = sorted(p for p in EXAMPLES.iterdir() if p.is_dir() and not p.name.
 TESTED_ELSEWHERE = {
     "booking_service": "tests/scheduling/test_example_booking_service.py",
     "driver_plugin": "tests/devices/test_registry.py",
+    "physician_console": "tests/session/test_example_physician_console.py",
 }
 
 EXPECTED = {
