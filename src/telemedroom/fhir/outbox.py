@@ -347,7 +347,8 @@ class Outbox:
                     f"SELECT id FROM outbox WHERE state = 'rejected' AND id IN ({marks}) ORDER BY id", ids
                 ).fetchall()
                 db.execute(
-                    f"UPDATE outbox SET state = 'pending', error = NULL WHERE state = 'rejected' AND id IN ({marks})",
+                    "UPDATE outbox SET state = 'pending', error = NULL "
+                    f"WHERE state = 'rejected' AND id IN ({marks})",
                     ids,
                 )
                 db.execute("COMMIT")
