@@ -802,8 +802,8 @@ class Room:
         await asyncio.sleep(seconds)  # the cleaning buffer itself: real time by design
         async with self._lock:
             if self._state is RoomState.CLEANING:
-                self.visit = None
                 await self._move("cleaned")
+                self.visit = None
 
     async def wait_idle(self) -> None:
         """Wait until the room is idle again (after the cleaning buffer)."""
