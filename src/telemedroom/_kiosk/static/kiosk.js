@@ -41,12 +41,17 @@
   }
 
   // -- announcements (the aria-live region) -----------------------------------------
+  // The live region is a log: each message is a new line a screen reader says in turn, so
+  // a burst of events (Admitted, then the new state) loses none; the last few are kept.
+  const KEPT_ANNOUNCEMENTS = 5;
   function announce(text) {
     if (!text) return;
     const region = $("announce");
-    // Changing the text is what a screen reader announces; repeat-safe via a clear first.
-    region.textContent = "";
-    requestAnimationFrame(() => { region.textContent = text; });
+    if (region.lastElementChild && region.lastElementChild.textContent === text) return;
+    const line = document.createElement("p");
+    line.textContent = text;
+    region.append(line);
+    while (region.childElementCount > KEPT_ANNOUNCEMENTS) region.firstElementChild.remove();
   }
 
   const deviceName = (device) => t(`device_${device}`) || device;
