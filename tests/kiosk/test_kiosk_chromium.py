@@ -131,6 +131,8 @@ async def plays(page: Any, video: str, width: int) -> None:
 async def test_a_visit_on_the_kiosk(kiosk: Kiosk, browser_page: Any, language: str) -> None:  # noqa: F811
     page, room, expect = browser_page, kiosk.room, EXPECTED[language]
     room.language = language
+    # still screens for the screenshots (the animations are tested on their own below)
+    await page.emulate_media(reduced_motion="reduce")
     violations: list[str] = []
     page.on("console", lambda message: violations.append(message.text))
     await page.goto(kiosk.url)
