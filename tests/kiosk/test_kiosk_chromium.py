@@ -242,6 +242,8 @@ async def test_a_visit_on_the_kiosk(kiosk: Kiosk, browser_page: Any, language: s
     room.publish(CleaningStarted(until=local_until.astimezone(UTC)))
     room.move(RoomState.CLEANING)
     await shows(page, "#cleaning-text", expect["cleaning"])
+    await announced(page, expect["cleaning"])
+    assert await page.is_visible("#wrap-title")  # the thank-you stays while the room is cleaned
     await shot(page, "cleaning", language)
 
     # back to idle: the next patient starts in the room's language with an empty form

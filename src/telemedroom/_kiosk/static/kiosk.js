@@ -116,9 +116,11 @@
     },
     wrapped_up(e) {
       model.wrapped = e;
+      announce(`${t("wrapped_up_text")} ${wrapCounts()}`);
     },
     cleaning(e) {
       model.cleaningUntil = e.until;
+      announce(t("cleaning_text", { time: cleaningTime() }));
     },
     error() {
       model.error = true;
@@ -163,6 +165,9 @@
     if (exam.phase === "instruct") return t("exam_get_ready", { seconds: countdownLeft() });
     return t(exam.phase === "capture" ? "exam_capture" : "exam_done");
   }
+  const wrapCounts = () => t("wrapped_up_counts", {
+    observations: model.wrapped.observations, media: model.wrapped.media,
+  });
   function cleaningTime() {
     const until = new Date(model.cleaningUntil);
     return until.toLocaleTimeString(language(), { hour: "2-digit", minute: "2-digit" });
@@ -191,13 +196,10 @@
     renderMeasuring();
     renderVideo();
     renderExam();
-    if (model.wrapped) {
-      $("wrap-counts").textContent = t("wrapped_up_counts", {
-        observations: model.wrapped.observations, media: model.wrapped.media,
-      });
-    } else {
-      $("wrap-counts").textContent = "";
-    }
+    $("wrap-counts").textContent = model.wrapped ? wrapCounts() : "";
+    // The thank-you stays up while the room is cleaned after this visit (wrap-up itself
+    // lasts only as long as writing the record).
+    if (model.state === "cleaning" && model.wrapped) $("screen-wrap-up").hidden = false;
     $("cleaning-text").textContent = model.cleaningUntil ? t("cleaning_text", { time: cleaningTime() }) : "";
   }
 
@@ -317,6 +319,7 @@
 
   // -- video: a loopback WebRTC connection to the room ----------------------------------------
   const video = { pc: null, generation: 0, retry: null };
+  const PHYSICIAN_RETRY_SECONDS = [1, 1, 2, 3, 5, 8, 13];
 
   function closeVideo() {
     clearTimeout(video.retry);
@@ -372,9 +375,10 @@
       const answer = await response.json();
       await pc.setRemoteDescription({ type: answer.type, sdp: answer.sdp });
       model.video = "on";
-      // Admitted may come before the physician's video does: ask again until it is there.
-      if (model.state === "in_consultation" && model.admitted && !answer.tracks.physician && attempt < 30) {
-        video.retry = setTimeout(() => connectVideo(attempt + 1), 1000);
+      // Admitted comes before the physician's video does: ask again, less and less often.
+      const delay = PHYSICIAN_RETRY_SECONDS[attempt];
+      if (model.state === "in_consultation" && model.admitted && !answer.tracks.physician && delay) {
+        video.retry = setTimeout(() => connectVideo(attempt + 1), delay * 1000);
       }
     } catch {
       if (generation === video.generation) model.video = "unavailable";
