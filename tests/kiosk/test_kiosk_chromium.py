@@ -403,6 +403,11 @@ async def test_every_screen_meets_contrast_and_every_control_is_labelled(
     # the pictogram is an image named by its step's title
     assert ("image", TEXTS[language]["exam_puff-cheeks_title"]) in await accessible_names(page)
 
+    # step changes are said by a polite live region that keeps each message (a log)
+    assert await page.get_attribute("#announce", "aria-live") == "polite"
+    assert await page.get_attribute("#announce", "role") == "log"
+    assert await page.get_attribute("#alert", "role") == "alert"
+
     low = [c for c in checked if c["ratio"] < c["needed"]]
     assert low == [], f"too little contrast on {screens}: {low}"
     assert len(checked) > 20  # the walk really saw the texts

@@ -321,12 +321,13 @@
   const video = { pc: null, generation: 0, retry: null };
   const PHYSICIAN_RETRY_SECONDS = [1, 1, 2, 3, 5, 8, 13];
 
-  function closeVideo() {
+  function closeVideo(blank = true) {
     clearTimeout(video.retry);
     video.generation += 1;
     if (video.pc) video.pc.close();
     video.pc = null;
-    for (const id of ["self-view", "physician-video"]) $(id).srcObject = null;
+    // a new connection replaces the pictures when its tracks arrive: no blank in between
+    if (blank) for (const id of ["self-view", "physician-video"]) $(id).srcObject = null;
     model.video = "off";
   }
 
@@ -346,7 +347,7 @@
   }
 
   async function connectVideo(attempt = 0) {
-    closeVideo();
+    closeVideo(false);
     const generation = video.generation;
     const pc = new RTCPeerConnection();
     video.pc = pc;
@@ -377,7 +378,8 @@
       model.video = "on";
       // Admitted comes before the physician's video does: ask again, less and less often.
       const delay = PHYSICIAN_RETRY_SECONDS[attempt];
-      if (model.state === "in_consultation" && model.admitted && !answer.tracks.physician && delay) {
+      const videoScreen = model.state === "waiting" || model.state === "in_consultation";
+      if (videoScreen && model.admitted && !answer.tracks.physician && delay) {
         video.retry = setTimeout(() => connectVideo(attempt + 1), delay * 1000);
       }
     } catch {
