@@ -99,3 +99,20 @@ async def test_the_kiosk_gets_the_physicians_video_once_admitted(data_dir: Path)
             tracks.self_view.stop()
             await room.abort("test over")
         assert room.kiosk_tracks().physician is None
+
+
+async def test_the_rooms_kiosk_app_checks_a_patient_in(data_dir: Path) -> None:
+    import httpx
+
+    async with Room(make_config(data_dir, [])) as room:
+        app = room.asgi_app()
+        appointment = await room.book_walk_in("pat-1")
+        transport = httpx.ASGITransport(app, client=("127.0.0.1", 50000))
+        async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1") as http:
+            page = await http.get("/kiosk/")
+            wrong = await http.post("/kiosk/check-in", json={"code": "NOPE-NOPE"})
+            right = await http.post("/kiosk/check-in", json={"code": appointment.booking_code})
+        assert page.status_code == 200
+        assert (wrong.status_code, wrong.json()["reason"]) == (400, "unknown_code")
+        assert right.status_code == 204
+        assert room.state is RoomState.CHECKED_IN
