@@ -73,6 +73,11 @@ class AuditAction(StrEnum):
     ALERT_ESCALATED = "alert_escalated"
     ALERT_ACKNOWLEDGED = "alert_acknowledged"
     ALERT_CLEARED = "alert_cleared"
+    CHECKED_IN = "checked_in"
+    CHECK_IN_REFUSED = "check_in_refused"
+    MEASUREMENT = "measurement"
+    WRAPPED_UP = "wrapped_up"
+    ABORTED = "aborted"
 
 
 def _aware(value: datetime) -> datetime:

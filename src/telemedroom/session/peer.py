@@ -303,6 +303,9 @@ class RoomPeer(_Peer):
             record or compare it.
         countdown_tick: Seconds one countdown second lasts (a simulation may shorten it).
         clip_seconds: Length of a step's clip, when the physician asks for clips.
+        media: Devices the caller opened and keeps open (``"room"``, ``"microphone"``,
+            ``"exam"``, ``"stethoscope"``), used instead of opening those sources, e.g. a
+            room camera shared with the kiosk's self-view; the peer never closes them.
 
     Attributes:
         admitted: Set when the physician has admitted the room.
@@ -343,9 +346,11 @@ class RoomPeer(_Peer):
         exam: FacialExamContext | None = None,
         countdown_tick: float = 1.0,
         clip_seconds: float = 2.0,
+        media: Mapping[str, MediaDevice] | None = None,
     ) -> None:
         super().__init__(url, token, ice_servers=ice_servers, relay_only=relay_only, origin=origin, ssl=ssl)
         self._on_physician_track = on_physician_track
+        self._shared: dict[str, MediaDevice] = dict(media or {})
         self._on_exam_step = on_exam_step
         self.exam = exam
         self.countdown_tick = countdown_tick
@@ -389,6 +394,9 @@ class RoomPeer(_Peer):
         return self
 
     async def _device(self, name: str) -> MediaDevice:
+        shared = self._shared.get(name)
+        if shared is not None:
+            return shared
         device = self._devices.get(name)
         if device is None:
             device = await MediaDevice(self._sources[name]).open()
@@ -776,6 +784,8 @@ class PhysicianPeer(_Peer):
         relay_only: Use only TURN relay candidates.
         origin: ``Origin`` header to send.
         ssl: TLS context for ``wss://``; the system's trust store by default.
+        camera: The physician's own camera, sent to the room (shown on its kiosk);
+            ``None`` sends no video, as before.
 
     Attributes:
         video: The room's main video track, once it arrives.
@@ -800,9 +810,12 @@ class PhysicianPeer(_Peer):
         relay_only: bool = False,
         origin: str | None = None,
         ssl: SSLContext | None = None,
+        camera: MediaSource | None = None,
     ) -> None:
         super().__init__(url, token, ice_servers=ice_servers, relay_only=relay_only, origin=origin, ssl=ssl)
         self.auto_admit = auto_admit
+        self._camera_source = camera
+        self._camera: MediaDevice | None = None
         self.video: MediaStreamTrack | None = None
         self.video_ready = asyncio.Event()
         self.waiting: dict[str, p.ParticipantInfo] = {}
@@ -1070,6 +1083,11 @@ class PhysicianPeer(_Peer):
                 self._control_open.set()
 
         await pc.setRemoteDescription(RTCSessionDescription(sdp=offer.sdp, type="offer"))
+        if self._camera_source is not None:
+            if self._camera is None:
+                self._camera = await MediaDevice(self._camera_source).open()
+            # fills the room's offered video line (sendrecv): aiortc reuses that transceiver
+            pc.addTrack(self._camera.subscribe())
         await pc.setLocalDescription(await pc.createAnswer())
         assert pc.localDescription is not None
         await self._client.send(p.Answer(to=offer.sender, sdp=pc.localDescription.sdp))
@@ -1125,3 +1143,6 @@ class PhysicianPeer(_Peer):
         if self.video is not None:
             self.video.stop()
         await super().aclose()
+        camera, self._camera = self._camera, None
+        if camera is not None:
+            await camera.aclose()
