@@ -437,3 +437,45 @@ async def test_reduced_motion_turns_the_animations_off(kiosk: Kiosk, browser_pag
     assert transition != "0s"
     await page.emulate_media(reduced_motion="reduce")
     assert await page.evaluate(style) == ["none", "0s"]
+
+
+@pytest.mark.parametrize(("width", "height"), [(800, 1280), (360, 640)])
+async def test_the_page_reflows_on_a_portrait_or_small_screen(
+    kiosk: Kiosk,
+    browser_page: Any,  # noqa: F811
+    width: int,
+    height: int,
+) -> None:
+    """No horizontal scrolling on a portrait kiosk or a phone-sized window (WCAG 2.1 SC 1.4.10)."""
+    page, room = browser_page, kiosk.room
+    await page.set_viewport_size({"width": width, "height": height})
+    await page.goto(kiosk.url)
+    await until(page, "document.body.dataset.state === 'idle'")
+    overflow = "document.documentElement.scrollWidth - document.documentElement.clientWidth"
+    # what overflows, for the failure message (the visually hidden live region is 1 px wide)
+    wide = (
+        "[...document.querySelectorAll('body *')]"
+        ".filter(e => e.scrollWidth > e.clientWidth + 1 && e.clientWidth > 1)"
+        ".map(e => [e.id || e.className || e.tagName, e.scrollWidth, e.clientWidth])"
+    )
+    assert await page.evaluate(overflow) <= 0, await page.evaluate(wide)
+    await page.fill("#code", BOOKING_CODE)
+    await page.click("#check-in")
+    await until(page, "document.body.dataset.state === 'checked_in'")
+    room.move(RoomState.MEASURING)
+    room.publish(
+        DeviceStep(
+            device="pulse_oximeter",
+            status="measuring",
+            attempt=2,
+            instruction="clip_oximeter",
+            index=1,
+            total=2,
+        )
+    )
+    await shows(page, "#step-title", "Stecken Sie den Sensor auf Ihren Finger")
+    assert await page.evaluate(overflow) <= 0, await page.evaluate(wide)
+    room.move(RoomState.IN_CONSULTATION)
+    room.publish(ExamStep(step="close-eyes-tightly", index=3, total=8, countdown=3, phase="instruct"))
+    await shows(page, "#exam-instruction", "Kneifen Sie bitte die Augen so fest wie möglich zu.")
+    assert await page.evaluate(overflow) <= 0, await page.evaluate(wide)
