@@ -1,0 +1,108 @@
+"""The demo's virtual devices: one of each kind, each with a plausible reading of a visit.
+
+They are real GATT servers on a :class:`~telemedroom.testing.BumbleBackend` radio (an
+in-memory Bluetooth link), so the room's own device code runs against them.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, tzinfo
+from typing import TYPE_CHECKING
+
+from telemedroom.measurements import (
+    BloodGlucose,
+    BloodPressure,
+    BodyTemperature,
+    BodyWeight,
+    GlucoseContext,
+    HeartRate,
+    Measurement,
+    OxygenSaturation,
+)
+
+if TYPE_CHECKING:
+    from telemedroom.testing import VirtualDevice
+
+
+def sample_readings(tz: tzinfo, at: datetime | None = None) -> dict[str, list[Measurement]]:
+    """A plausible visit, by device kind (the room's ``DeviceKind`` names).
+
+    The cuff sends a cuff pressure while inflating, then the result; the thermometer an
+    intermediate value, then the final one.
+
+    Examples:
+        >>> from datetime import UTC
+        >>> {kind: len(readings) for kind, readings in sample_readings(UTC).items()}["blood_pressure"]
+        2
+    """
+    at = at or datetime(2026, 11, 24, 9, 15, tzinfo=tz)
+    return {
+        "blood_pressure": [
+            BloodPressure(systolic=152, diastolic=None, intermediate=True),
+            BloodPressure(
+                systolic=128,
+                diastolic=82,
+                mean_arterial=97.3,
+                pulse_rate=64,
+                measured_at=at,
+                user_index=1,
+                status=frozenset({"irregular_pulse"}),
+            ),
+        ],
+        "pulse_oximeter": [
+            OxygenSaturation(spo2_percent=97, pulse_rate=65, pulse_amplitude_index=4.2, measured_at=at),
+        ],
+        "thermometer": [
+            BodyTemperature(value=36.4, intermediate=True),
+            BodyTemperature(value=36.8, site="tympanum", measured_at=at),
+        ],
+        "scale": [BodyWeight(value=72.4, height=1.78, bmi=22.9, measured_at=at, user_index=1)],
+        "heart_rate": [HeartRate(bpm=64, rr_intervals_s=(0.9375, 0.9296875), sensor_contact=True)],
+        "glucometer": [
+            BloodGlucose(
+                value=104,
+                sequence_number=42,
+                sample_type="capillary_plasma",
+                sample_location="finger",
+                measured_at=at,
+                context=GlucoseContext(meal="fasting", tester="self"),
+            )
+        ],
+    }
+
+
+def virtual_devices(
+    tz: tzinfo, kinds: list[str] | None = None, *, at: datetime | None = None
+) -> list[VirtualDevice]:
+    """One virtual device per kind (all six by default), loaded with :func:`sample_readings`.
+
+    Examples:
+        >>> from datetime import UTC
+        >>> [device.name for device in virtual_devices(UTC, ["thermometer", "glucometer"])]
+        ['TM Thermometer', 'TM Glucometer']
+    """
+    from telemedroom.testing import (
+        VirtualBloodPressureCuff,
+        VirtualGlucometer,
+        VirtualHeartRateStrap,
+        VirtualPulseOximeter,
+        VirtualThermometer,
+        VirtualWeightScale,
+    )
+
+    readings = sample_readings(tz, at)
+    # device kind -> how to build it from its readings (the glucometer keeps them as records)
+    build: dict[str, type[VirtualDevice]] = {
+        "blood_pressure": VirtualBloodPressureCuff,
+        "pulse_oximeter": VirtualPulseOximeter,
+        "thermometer": VirtualThermometer,
+        "scale": VirtualWeightScale,
+        "heart_rate": VirtualHeartRateStrap,
+    }
+    devices: list[VirtualDevice] = []
+    for kind in kinds if kinds is not None else list(readings):
+        if kind == "glucometer":
+            devices.append(VirtualGlucometer(records=readings[kind], tz=tz))
+        else:
+            devices.append(build[kind](readings[kind], tz=tz))
+    return devices
