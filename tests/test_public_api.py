@@ -17,6 +17,7 @@ PUBLIC_PACKAGES = [
     "telemedroom.exams",
     "telemedroom.fhir",
     "telemedroom.monitoring",
+    "telemedroom.room",
     "telemedroom.scheduling",
     "telemedroom.session",
     "telemedroom.testing",

@@ -49,6 +49,10 @@ TelemedroomError
 │   ├── SignalingError                   the signaling server refused a message or the link broke
 │   ├── PeerError                        the WebRTC peer could not connect or answer a request
 │   └── AuditIntegrityError              the audit log's hash chain is broken (``index``)
+├── RoomError                            the room: its configuration, its visit's state machine, check-in
+│   ├── RoomConfigError                  a room configuration key is missing or invalid (names key and file)
+│   ├── RoomStateError                   the room cannot do this in its current state (``state``, ``action``)
+│   └── CheckInRefused                   a booking code was not accepted at the kiosk (``reason``)
 ├── MonitoringError                      health-apartment monitoring: care plans, alerts, delivery
 │   ├── CarePlanError (ValueError)       a care plan is malformed (names the key or rule)
 │   ├── UnknownAlert (KeyError)          no alert with this id
@@ -79,6 +83,7 @@ from typing import Any
 __all__ = [
     "AuditIntegrityError",
     "CarePlanError",
+    "CheckInRefused",
     "CodecError",
     "ConsentError",
     "DeviceConnectionError",
@@ -114,6 +119,9 @@ __all__ = [
     "ResourceConflict",
     "ResourceGone",
     "ResourceNotFound",
+    "RoomConfigError",
+    "RoomError",
+    "RoomStateError",
     "RuleHasNoOccurrences",
     "ScheduleStoreError",
     "SchedulingError",
@@ -1043,3 +1051,74 @@ class AuditIntegrityError(SessionError):
         self.index = index
         self.reason = reason
         super().__init__(f"audit log entry {index}: {reason}")
+
+
+class RoomError(TelemedroomError):
+    """Something went wrong in the room: its configuration, a visit's state machine, a check-in.
+
+    Examples:
+        >>> issubclass(RoomStateError, RoomError)
+        True
+    """
+
+
+class RoomConfigError(RoomError):
+    """A room configuration key is missing or has a value that cannot be used.
+
+    Attributes:
+        key: The key, dotted for nested tables (``"fhir.base_url"``); ``None`` when the
+            file as a whole cannot be read.
+        source: The TOML file it came from, or ``"environment"``/``"arguments"``.
+        reason: What is wrong with it.
+
+    Examples:
+        >>> str(RoomConfigError("room_id", "room.toml", "missing"))
+        'room configuration room.toml: room_id: missing'
+    """
+
+    def __init__(self, key: str | None, source: str, reason: str) -> None:
+        self.key = key
+        self.source = source
+        self.reason = reason
+        where = f"{key}: " if key else ""
+        super().__init__(f"room configuration {source}: {where}{reason}")
+
+
+class RoomStateError(RoomError):
+    """The room cannot do this now: the visit's state machine has no such transition.
+
+    Attributes:
+        state: The room's state (a :class:`telemedroom.RoomState` value).
+        action: What was asked (``"measure"``, ``"check_in"``, ...).
+        target: The state the action would lead to, if it has one.
+
+    Examples:
+        >>> str(RoomStateError("idle", "measure", "measuring"))
+        'the room cannot measure in state idle (no transition idle -> measuring)'
+    """
+
+    def __init__(self, state: str, action: str, target: str | None = None) -> None:
+        self.state = state
+        self.action = action
+        self.target = target
+        why = f" (no transition {state} -> {target})" if target else ""
+        super().__init__(f"the room cannot {action} in state {state}{why}")
+
+
+class CheckInRefused(RoomError):
+    """A booking code was not accepted at the kiosk.
+
+    Attributes:
+        reason: ``"unknown_code"``, ``"too_many_attempts"``, ``"not_now"`` or ``"busy"``;
+            the same word the kiosk's ``CheckInRejected`` event carries. The code itself
+            is never kept.
+
+    Examples:
+        >>> str(CheckInRefused("unknown_code"))
+        'check-in refused: unknown_code'
+    """
+
+    def __init__(self, reason: str, detail: str = "") -> None:
+        self.reason = reason
+        self.detail = detail
+        super().__init__(f"check-in refused: {reason}" + (f" ({detail})" if detail else ""))

@@ -37,7 +37,15 @@ EVENT_TYPES: Final[dict[AuditAction, tuple[str, str, str]]] = {
     AuditAction.TRACK_STOPPED: ("110100", "Application Activity", "E"),
     AuditAction.SNAPSHOT: ("110100", "Application Activity", "C"),
     AuditAction.ENDED: ("110100", "Application Activity", "E"),
+    # the room's own visit steps (DICOM PS3.16 CID 400 audit event ids)
+    AuditAction.CHECKED_IN: ("110110", "Patient Record", "E"),
+    AuditAction.CHECK_IN_REFUSED: ("110113", "Security Alert", "E"),
+    AuditAction.MEASUREMENT: ("110110", "Patient Record", "C"),
+    AuditAction.WRAPPED_UP: ("110106", "Export", "C"),
+    AuditAction.ABORTED: ("110100", "Application Activity", "E"),
 }
+
+_REFUSALS: Final = frozenset({AuditAction.TOKEN_REFUSED, AuditAction.CHECK_IN_REFUSED})
 
 
 def audit_event(entry: AuditEntry, observer: str) -> AuditEvent:
@@ -59,7 +67,7 @@ def audit_event(entry: AuditEntry, observer: str) -> AuditEvent:
         subtype=[Coding(system=ACTION_SYSTEM, code=entry.action.value)],
         action=action,
         recorded=entry.at,
-        outcome="4" if entry.action is AuditAction.TOKEN_REFUSED else "0",
+        outcome="4" if entry.action in _REFUSALS else "0",
         agent=[
             AuditEventAgent(
                 who=Reference(identifier=Identifier(system=PARTICIPANT_SYSTEM, value=entry.actor)),

@@ -65,6 +65,11 @@ class AuditAction(StrEnum):
     TRACK_STOPPED = "track_stopped"
     SNAPSHOT = "snapshot"
     ENDED = "ended"
+    CHECKED_IN = "checked_in"
+    CHECK_IN_REFUSED = "check_in_refused"
+    MEASUREMENT = "measurement"
+    WRAPPED_UP = "wrapped_up"
+    ABORTED = "aborted"
 
 
 def _aware(value: datetime) -> datetime:

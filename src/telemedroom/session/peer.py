@@ -44,7 +44,7 @@ import base64
 import contextlib
 import logging
 import re
-from collections.abc import AsyncIterable, AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterable, AsyncIterator, Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from ssl import SSLContext
 from types import TracebackType
@@ -276,6 +276,9 @@ class RoomPeer(_Peer):
             and discarded, so no frames pile up.
         ssl: TLS context for ``wss://`` (e.g. trusting the clinic's own CA); the
             system's trust store by default.
+        media: Devices the caller opened and keeps open (``"room"``, ``"microphone"``,
+            ``"exam"``, ``"stethoscope"``), used instead of opening those sources, e.g. a
+            room camera shared with the kiosk's self-view; the peer never closes them.
 
     Attributes:
         admitted: Set when the physician has admitted the room.
@@ -307,9 +310,11 @@ class RoomPeer(_Peer):
         origin: str | None = None,
         on_physician_track: Callable[[MediaStreamTrack], object] | None = None,
         ssl: SSLContext | None = None,
+        media: Mapping[str, MediaDevice] | None = None,
     ) -> None:
         super().__init__(url, token, ice_servers=ice_servers, relay_only=relay_only, origin=origin, ssl=ssl)
         self._on_physician_track = on_physician_track
+        self._shared: dict[str, MediaDevice] = dict(media or {})
         self._sources = {
             "room": room_camera or MediaSource.synthetic(Role.ROOM_CAMERA, width=640, height=360),
             "microphone": microphone or MediaSource.synthetic(Role.MICROPHONE),
@@ -347,6 +352,9 @@ class RoomPeer(_Peer):
         return self
 
     async def _device(self, name: str) -> MediaDevice:
+        shared = self._shared.get(name)
+        if shared is not None:
+            return shared
         device = self._devices.get(name)
         if device is None:
             device = await MediaDevice(self._sources[name]).open()

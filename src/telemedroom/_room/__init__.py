@@ -1,0 +1,1 @@
+"""The room's private parts: events, configuration, state machine, journal, wrap-up FHIR."""

@@ -1,0 +1,366 @@
+"""The room's configuration: one TOML file, overridden by ``TELEMEDROOM_*`` environment variables."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import contextvars
+import os
+import tomllib
+from pathlib import Path
+from typing import Any, Self, TypeVar
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+from telemedroom._room._events import DeviceKind, Language
+from telemedroom.errors import RoomConfigError
+
+__all__ = [
+    "FhirSettings",
+    "IceServerSettings",
+    "KioskSettings",
+    "MediaSettings",
+    "RoomConfig",
+    "ScheduleSettings",
+    "SessionSettings",
+]
+
+# The TOML file being loaded by RoomConfig.from_toml (a context variable, so two rooms
+# loading two files in two tasks never see each other's).
+_TOML_FILE: contextvars.ContextVar[Path | None] = contextvars.ContextVar(
+    "telemedroom_room_toml", default=None
+)
+ENV_PREFIX = "TELEMEDROOM_"
+DEMO_DEVICES: tuple[DeviceKind, ...] = (
+    "blood_pressure",
+    "pulse_oximeter",
+    "thermometer",
+    "scale",
+    "glucometer",
+)
+
+
+_C = TypeVar("_C", bound="RoomConfig")
+
+
+class _Table(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class MediaSettings(_Table):
+    """``[media]``: where the cameras and audio come from.
+
+    Each is ``"synthetic"``, ``"file:PATH"``, ``"v4l2:/dev/videoN"`` or ``"alsa:hw:N"``.
+
+    Examples:
+        >>> MediaSettings().room_camera
+        'synthetic'
+    """
+
+    room_camera: str = "synthetic"
+    exam_camera: str = "synthetic"
+    microphone: str = "synthetic"
+    stethoscope: str = "synthetic"
+
+    @field_validator("room_camera", "exam_camera", "microphone", "stethoscope")
+    @classmethod
+    def _source(cls, value: str) -> str:
+        scheme, _, rest = value.partition(":")
+        if value != "synthetic" and (scheme not in ("file", "v4l2", "alsa") or not rest):
+            raise ValueError('use "synthetic", "file:PATH", "v4l2:/dev/videoN" or "alsa:hw:N"')
+        return value
+
+
+class FhirSettings(_Table):
+    """``[fhir]``: the FHIR server and its SMART backend-services client, or none (NDJSON files).
+
+    Examples:
+        >>> FhirSettings().base_url is None
+        True
+    """
+
+    base_url: str | None = None
+    client_id: str | None = None
+    private_key_file: Path | None = None
+    key_id: str | None = None
+    scopes: list[str] = Field(
+        default_factory=lambda: [
+            "system/Encounter.write",
+            "system/Observation.write",
+            "system/Device.write",
+            "system/Media.write",
+            "system/Provenance.write",
+        ]
+    )
+
+
+class ScheduleSettings(_Table):
+    """``[schedule]``: the schedule store, ``sqlite:///PATH`` or ``postgresql://...``.
+
+    Empty means ``sqlite:///`` + ``data_dir/schedule.sqlite``.
+
+    Examples:
+        >>> ScheduleSettings(store="sqlite:///var/room/schedule.sqlite").store
+        'sqlite:///var/room/schedule.sqlite'
+    """
+
+    store: str = ""
+
+    @field_validator("store")
+    @classmethod
+    def _scheme(cls, value: str) -> str:
+        if value and not value.startswith(("sqlite:///", "postgresql://", "postgres://")):
+            raise ValueError('use "sqlite:///PATH" or "postgresql://user@host/db"')
+        return value
+
+
+class IceServerSettings(_Table):
+    """One STUN or TURN server of ``[session] ice_servers``.
+
+    Examples:
+        >>> IceServerSettings(urls=["stun:stun.example.org"]).credential is None
+        True
+    """
+
+    urls: list[str]
+    username: str | None = None
+    credential: SecretStr | None = None
+
+
+class SessionSettings(_Table):
+    """``[session]``: signaling, ICE servers and where join tokens come from.
+
+    With ``embedded = true`` (the demo) the room runs its own signaling server on
+    loopback and signs join tokens with a key made at start; otherwise ``signaling_url``
+    is the clinic's server and ``token_public_keys_file`` its public keys (JWKS).
+
+    Examples:
+        >>> SessionSettings().embedded
+        False
+    """
+
+    signaling_url: str | None = None
+    ice_servers: list[IceServerSettings] = Field(default_factory=list)
+    token_public_keys_file: Path | None = None
+    embedded: bool = False
+    admission_timeout_s: float = Field(default=900.0, gt=0)
+
+
+class KioskSettings(_Table):
+    """``[kiosk]``: where the patient kiosk page is served (loopback by default).
+
+    Examples:
+        >>> KioskSettings().host
+        '127.0.0.1'
+    """
+
+    host: str = "127.0.0.1"
+    port: int = Field(default=8080, ge=0, le=65535)
+
+
+class RoomConfig(BaseSettings):
+    """Everything a room needs, from a TOML file and ``TELEMEDROOM_*`` environment variables.
+
+    Environment variables override the file: ``TELEMEDROOM_ROOM_ID``,
+    ``TELEMEDROOM_FHIR__BASE_URL`` (nested tables with ``__``). Secrets are
+    :class:`~pydantic.SecretStr` and never printed.
+
+    Attributes:
+        room_id: The room's stable id (also its FHIR gateway Device identifier).
+        name: Shown to patients and physicians.
+        timezone: IANA zone of the room (device clocks, the kiosk).
+        language: The kiosk's default language.
+        devices: The medical devices of the room, in the order the patient is guided.
+        data_dir: Where the outbox, journal, audit log and schedule live.
+        encryption_key: Base64 of 32 bytes; seals the outbox and the journal at rest.
+        recording: Whether visits are recorded (telemedroom records nothing; off).
+        cleaning_buffer_minutes: How long the room stays closed after a visit.
+        measurement_attempts: Tries per device before it is skipped.
+        device_timeout_s: Seconds one try may take (find, connect, read).
+
+    Examples:
+        >>> import base64
+        >>> config = RoomConfig(room_id="nord-1", data_dir="/var/lib/room",
+        ...                     encryption_key=base64.b64encode(bytes(32)).decode())
+        >>> config.measurement_attempts, config.encryption_key
+        (3, SecretStr('**********'))
+    """
+
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX,
+        env_nested_delimiter="__",
+        extra="forbid",
+        frozen=True,
+    )
+
+    room_id: str = Field(min_length=1, pattern=r"^[A-Za-z0-9\-.]{1,64}$")
+    name: str = "telemedroom"
+    timezone: str = "Europe/Berlin"
+    language: Language = "de"
+    devices: list[DeviceKind] = Field(default_factory=lambda: list(DEMO_DEVICES))
+    data_dir: Path
+    encryption_key: SecretStr
+    recording: bool = False
+    cleaning_buffer_minutes: float = Field(default=10.0, ge=0)
+    measurement_attempts: int = Field(default=3, ge=1, le=10)
+    device_timeout_s: float = Field(default=30.0, gt=0)
+    media: MediaSettings = Field(default_factory=MediaSettings)
+    fhir: FhirSettings = Field(default_factory=FhirSettings)
+    schedule: ScheduleSettings = Field(default_factory=ScheduleSettings)
+    session: SessionSettings = Field(default_factory=SessionSettings)
+    kiosk: KioskSettings = Field(default_factory=KioskSettings)
+
+    @field_validator("timezone")
+    @classmethod
+    def _zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"{value!r} is not an IANA time zone") from exc
+        return value
+
+    @field_validator("encryption_key")
+    @classmethod
+    def _key(cls, value: SecretStr) -> SecretStr:
+        try:
+            raw = base64.b64decode(value.get_secret_value(), validate=True)
+        except (binascii.Error, ValueError):
+            raise ValueError("not base64") from None
+        if len(raw) != 32:
+            raise ValueError(f"must be base64 of 32 bytes, not {len(raw)}")
+        return value
+
+    @field_validator("devices")
+    @classmethod
+    def _unique(cls, value: list[DeviceKind]) -> list[DeviceKind]:
+        if len(set(value)) != len(value):
+            raise ValueError("a device kind is listed twice")
+        return value
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        """Arguments, then the environment, then the TOML file of :meth:`from_toml`."""
+        toml = _TOML_FILE.get()
+        sources: tuple[PydanticBaseSettingsSource, ...] = (init_settings, env_settings)
+        if toml is not None:
+            sources += (TomlConfigSettingsSource(settings_cls, toml_file=toml),)
+        return sources
+
+    @property
+    def key(self) -> bytes:
+        """The 32-byte encryption key."""
+        return base64.b64decode(self.encryption_key.get_secret_value())
+
+    @property
+    def zone(self) -> ZoneInfo:
+        """:attr:`timezone` as a ``ZoneInfo``."""
+        return ZoneInfo(self.timezone)
+
+    @property
+    def schedule_url(self) -> str:
+        """The schedule store URL, defaulting to SQLite in :attr:`data_dir`."""
+        return self.schedule.store or f"sqlite:///{self.data_dir / 'schedule.sqlite'}"
+
+    @classmethod
+    def load(cls, **values: Any) -> Self:
+        """Like the constructor (arguments, then environment), with errors as :class:`RoomConfigError`.
+
+        Examples:
+            >>> RoomConfig.load(room_id="r1", data_dir="/tmp/r1")
+            Traceback (most recent call last):
+            ...
+            telemedroom.RoomConfigError: room configuration environment: encryption_key: missing
+        """
+        return _validated(cls, values, None)
+
+    @classmethod
+    def from_toml(cls, path: str | os.PathLike[str]) -> Self:
+        """Load ``path``; ``TELEMEDROOM_*`` environment variables override its keys.
+
+        Raises:
+            RoomConfigError: The file cannot be read or parsed, or a key is missing or
+                invalid (the error names the key and the file).
+
+        Examples:
+            >>> import pathlib, tempfile
+            >>> path = pathlib.Path(tempfile.mkdtemp()) / "room.toml"
+            >>> _ = path.write_text('room_id = "nord-1"\\ndata_dir = "/var/lib/room"\\n')
+            >>> RoomConfig.from_toml(path)
+            Traceback (most recent call last):
+            ...
+            telemedroom.RoomConfigError: room configuration .../room.toml: encryption_key: missing
+        """
+        file = Path(path)
+        try:
+            with file.open("rb") as handle:
+                tomllib.load(handle)
+        except OSError as exc:
+            raise RoomConfigError(None, str(file), f"cannot read: {exc.strerror or exc}") from exc
+        except tomllib.TOMLDecodeError as exc:
+            raise RoomConfigError(None, str(file), f"not valid TOML: {exc}") from exc
+        return _validated(cls, {}, file)
+
+    @classmethod
+    def demo(cls, data_dir: str | os.PathLike[str]) -> Self:
+        """The embedded defaults of ``telemedroom demo``: synthetic media, local signaling, NDJSON.
+
+        The encryption key is made once and kept in ``data_dir/demo.key`` (mode 0600), so a
+        second demo run opens the same outbox; a real room takes its key from a secret store.
+
+        Examples:
+            >>> import tempfile
+            >>> config = RoomConfig.demo(tempfile.mkdtemp())
+            >>> config.session.embedded, config.fhir.base_url, config.devices[0]
+            (True, None, 'blood_pressure')
+        """
+        folder = Path(data_dir)
+        folder.mkdir(parents=True, exist_ok=True)
+        key_file = folder / "demo.key"
+        if not key_file.exists():
+            fd = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "w") as handle:
+                handle.write(base64.b64encode(os.urandom(32)).decode())
+        return cls(
+            room_id="demo-room",
+            name="telemedroom demo room",
+            data_dir=folder,
+            encryption_key=SecretStr(key_file.read_text().strip()),
+            cleaning_buffer_minutes=0.0,
+            device_timeout_s=10.0,
+            session=SessionSettings(embedded=True),
+        )
+
+
+def _validated(cls: type[_C], values: dict[str, Any], file: Path | None) -> _C:
+    token = _TOML_FILE.set(file)
+    try:
+        return cls(**values)
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        key = ".".join(str(part) for part in error["loc"]) or None
+        reason = "missing" if error["type"] == "missing" else error["msg"]
+        source = str(file) if file is not None else "environment"
+        if key is not None and file is not None and _from_environment(key):
+            source = f"environment ({ENV_PREFIX}{key.upper().replace('.', '__')})"
+        raise RoomConfigError(key, source, reason) from exc
+    finally:
+        _TOML_FILE.reset(token)
+
+
+def _from_environment(key: str) -> bool:
+    name = ENV_PREFIX + key.upper().replace(".", "__")
+    return any(candidate.upper() == name for candidate in os.environ)
