@@ -60,4 +60,3 @@ def test_console_script_and_module_entry_point() -> None:
         [sys.executable, "-m", "telemedroom", "--version"], capture_output=True, text=True, check=True
     )
     assert result.stdout == f"telemedroom {__version__}\n"
-

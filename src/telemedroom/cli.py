@@ -60,9 +60,7 @@ app.add_typer(audit_app, name="audit")
 
 _Config = Annotated[
     Path,
-    typer.Option(
-        "--config", "-c", help="The room's configuration file.", show_default=True, dir_okay=False
-    ),
+    typer.Option("--config", "-c", help="The room's configuration file.", show_default=True, dir_okay=False),
 ]
 
 
@@ -129,7 +127,11 @@ def demo(
     physician = _demo.browser_physician if browser else _demo.headless_physician
     _run(
         _demo.run_demo(
-            _out(), timezone=tz, data_dir=data_dir, physician=physician, serve=_demo.serve_on if serve else None
+            _out(),
+            timezone=tz,
+            data_dir=data_dir,
+            physician=physician,
+            serve=_demo.serve_on if serve else None,
         )
     )
 
@@ -229,9 +231,13 @@ def slots(
     config: _Config = Path("room.toml"),
     schedule: Annotated[
         Path | None,
-        typer.Option(help="Resources and services [default: schedule.toml beside the config].", dir_okay=False),
+        typer.Option(
+            help="Resources and services [default: schedule.toml beside the config].", dir_okay=False
+        ),
     ] = None,
-    service: Annotated[str | None, typer.Option(help="The service's id (needed if there are several).")] = None,
+    service: Annotated[
+        str | None, typer.Option(help="The service's id (needed if there are several).")
+    ] = None,
     days: Annotated[float, typer.Option(help="How many days ahead to look.", min=0.01)] = 7.0,
     limit: Annotated[int, typer.Option(help="At most this many slots.", min=1)] = 20,
 ) -> None:

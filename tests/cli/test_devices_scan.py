@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 import sys
+from collections.abc import Callable
 
 import pytest
 
@@ -31,7 +30,9 @@ def test_a_real_scan_without_an_adapter_says_what_to_do(
     monkeypatch.setenv("DBUS_SYSTEM_BUS_ADDRESS", "unix:path=/nonexistent/telemedroom-test-bus")
     result = telemedroom("devices", "scan", "--timeout", "1")
     assert result.code == ExitCode.FAILED == 5
-    assert "telemedroom: error: connection to device default adapter failed: cannot start scanning" in result.err
+    assert (
+        "telemedroom: error: connection to device default adapter failed: cannot start scanning" in result.err
+    )
     assert "--simulate" in result.err
     assert "Traceback" not in result.err
 

@@ -15,7 +15,7 @@ import asyncio
 import contextlib
 import shutil
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
@@ -88,7 +88,11 @@ def resources(config: RoomConfig) -> list[Resource]:
             availability=(_ALWAYS,),
         ),
         Resource(
-            id=PHYSICIAN, kind="practitioner", name="Dr. Demo", timezone=config.timezone, availability=(_ALWAYS,)
+            id=PHYSICIAN,
+            kind="practitioner",
+            name="Dr. Demo",
+            timezone=config.timezone,
+            availability=(_ALWAYS,),
         ),
     ]
 
@@ -100,7 +104,7 @@ async def book_next_slot(scheduler: Scheduler) -> Appointment:
     return await scheduler.book(slot, PATIENT, idempotency_key=uuid.uuid4().hex)
 
 
-Physician = Callable[[Room, Appointment, Timeline], Awaitable[None]]
+Physician = Callable[[Room, Appointment, Timeline], Coroutine[Any, Any, None]]
 
 
 async def headless_physician(room: Room, appointment: Appointment, timeline: Timeline) -> None:
@@ -117,13 +121,12 @@ async def headless_physician(room: Room, appointment: Appointment, timeline: Tim
         frame = await doctor.first_video_frame(timeout=30)
         timeline.line("physician", f"sees the room camera, {frame.width}x{frame.height}", "magenta")
         expected = len(room.readings)
-        async with contextlib.aclosing(doctor.measurements()) as vitals:
-            seen = 0
-            async for reading in vitals:
-                seen += 1
-                timeline.line("physician", f"live vitals: {summary_of(reading)}", "magenta")
-                if seen >= expected:
-                    break
+        seen = 0
+        async for reading in doctor.measurements():
+            seen += 1
+            timeline.line("physician", f"live vitals: {summary_of(reading)}", "magenta")
+            if seen >= expected:
+                break
         snapshot = await doctor.snapshot()
         timeline.line(
             "physician",
@@ -197,11 +200,13 @@ async def browser_physician(room: Room, appointment: Appointment, timeline: Time
                 timeline.line("physician", "clicks Admit in the waiting room", "magenta")
                 await _until(page, "document.getElementById('remote').videoWidth > 0", 30)
                 size = await page.evaluate(
-                    "[document.getElementById('remote').videoWidth, document.getElementById('remote').videoHeight]"
+                    "(v => [v.videoWidth, v.videoHeight])(document.getElementById('remote'))"
                 )
                 timeline.line("physician", f"sees the room camera, {size[0]}x{size[1]}", "magenta")
                 expected = len(room.readings)
-                await _until(page, f"document.querySelectorAll('#vitals-list li.vital').length >= {expected}", 30)
+                await _until(
+                    page, f"document.querySelectorAll('#vitals-list li.vital').length >= {expected}", 30
+                )
                 vitals = page.locator("#vitals-list li.vital")
                 for n in reversed(range(await vitals.count())):  # the newest is on top
                     kind = await vitals.nth(n).get_attribute("data-kind")
@@ -356,7 +361,6 @@ def show_summary(console: Console, result: DemoResult, config: RoomConfig) -> No
     )
 
 
-
 async def serve_on(room: Room, scheduler: Scheduler) -> None:
     """After the scripted visit: book another slot and serve the room for a person to play in."""
     from telemedroom._cli._serve import serve_room
@@ -376,4 +380,3 @@ async def serve_on(room: Room, scheduler: Scheduler) -> None:
             f"console with a physician's join token: {http}/console/#token={token}",
         ],
     )
-

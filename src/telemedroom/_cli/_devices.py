@@ -16,12 +16,14 @@ async def scan(
 ) -> list[DiscoveredDevice]:
     """Every device that advertises within ``timeout`` seconds (stop early after ``expect``)."""
     found: list[DiscoveredDevice] = []
-    async with DeviceManager(adapter, backend, tz=UTC) as manager:
-        async with contextlib.aclosing(manager.scan(timeout=timeout)) as advertising:
-            async for device in advertising:
-                found.append(device)
-                if expect is not None and len(found) >= expect:
-                    break
+    async with (
+        DeviceManager(adapter, backend, tz=UTC) as manager,
+        contextlib.aclosing(manager.scan(timeout=timeout)) as advertising,
+    ):
+        async for device in advertising:
+            found.append(device)
+            if expect is not None and len(found) >= expect:
+                break
     return found
 
 

@@ -44,8 +44,8 @@ EXIT_CODES: Final[dict[type[BaseException], ExitCode]] = {
     errors.TelemedroomError: ExitCode.FAILED,
     errors.MissingExtraError: ExitCode.MISSING_EXTRA,
     errors.AuditIntegrityError: ExitCode.CHECK_FAILED,
+    errors.RoomConfigError: ExitCode.CONFIG,
 }
-
 
 
 def exit_code_for(exc: BaseException) -> ExitCode:

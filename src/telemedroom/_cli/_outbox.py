@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from rich.console import Console
 from rich.table import Table
 
-from telemedroom.fhir import DrainResult, Outbox
+from telemedroom.errors import RoomConfigError
+from telemedroom.fhir import DrainResult, FhirClient, FhirSink, FileSink, Outbox, SmartBackendAuth
 from telemedroom.room import RoomConfig
 
 
@@ -70,11 +74,50 @@ def show_status(console: Console, config: RoomConfig, found: OutboxStatus) -> No
 def show_drain(console: Console, config: RoomConfig, result: DrainResult, left: int) -> None:
     """What one drain sent, and what it left."""
     sink = config.fhir.base_url or str(fhir_dir(config))
-    console.print(f"sent {result.sent} bundle(s) in {result.batches} transaction(s) to {sink}; {left} pending")
+    console.print(
+        f"sent {result.sent} bundle(s) in {result.batches} transaction(s) to {sink}; {left} pending"
+    )
     if result.rejected:
-        console.print(
-            f"[red]rejected by the server[/] (kept, not sent again): rows {', '.join(map(str, result.rejected))}"
+        rows = ", ".join(map(str, result.rejected))
+        console.print(f"[red]rejected by the server[/] (kept, not sent again): rows {rows}")
+
+
+@asynccontextmanager
+async def open_sink(config: RoomConfig) -> AsyncIterator[FhirSink]:
+    """The room's FHIR sink: ``[fhir] base_url``, or NDJSON files in ``data_dir/fhir`` without one.
+
+    A server is reached with SMART backend services when ``[fhir] client_id`` is set.
+
+    Raises:
+        RoomConfigError: ``client_id`` without ``private_key_file`` and ``key_id``, or a
+            key file that cannot be read.
+    """
+    fhir = config.fhir
+    if fhir.base_url is None:
+        yield FileSink(fhir_dir(config))
+        return
+    auth = None
+    if fhir.client_id is not None:
+        auth = SmartBackendAuth(
+            fhir.client_id, _private_key(config), key_id=fhir.key_id or "", scope=fhir.scopes
         )
+    async with FhirClient(fhir.base_url, auth=auth) as client:
+        yield client
+
+
+def _private_key(config: RoomConfig) -> Any:
+    from cryptography.hazmat.primitives.serialization import load_pem_private_key
+
+    fhir, source = config.fhir, "room configuration"
+    if fhir.private_key_file is None or fhir.key_id is None:
+        missing = "fhir.private_key_file" if fhir.private_key_file is None else "fhir.key_id"
+        raise RoomConfigError(missing, source, "missing: fhir.client_id needs private_key_file and key_id")
+    try:
+        return load_pem_private_key(Path(fhir.private_key_file).read_bytes(), password=None)
+    except OSError as exc:
+        raise RoomConfigError("fhir.private_key_file", source, f"cannot read: {exc.strerror}") from exc
+    except (ValueError, TypeError) as exc:
+        raise RoomConfigError("fhir.private_key_file", source, f"not an unencrypted PEM key: {exc}") from exc
 
 
 async def drain(config: RoomConfig, *, attempts: int) -> tuple[DrainResult, int]:

@@ -139,7 +139,10 @@ def load_schedule(path: Path) -> ScheduleFile:
             raise RoomConfigError(key, source, "unknown key; the file holds [[resources]] and [[services]]")
     # Each file key -> (the class's field, conversion); the conversions name nested keys.
     tables: dict[str, tuple[Any, ...]] = {}
-    for key, cls, convert in (("resources", Resource, resource_fields), ("services", Service, service_fields)):
+    for key, cls, convert in (
+        ("resources", Resource, resource_fields),
+        ("services", Service, service_fields),
+    ):
         try:
             tables[key] = each(cls, convert)(data.get(key, []), key)
         except ValueError as exc:  # the value is not a list of tables

@@ -34,7 +34,12 @@ async def carry_on(room: Room) -> None:
         await room.end_consultation()
     except TelemedroomError as exc:
         logger.warning("visit aborted: %s", exc)
-        if room.state in (RoomState.CHECKED_IN, RoomState.MEASURING, RoomState.WAITING, RoomState.IN_CONSULTATION):
+        if room.state in (
+            RoomState.CHECKED_IN,
+            RoomState.MEASURING,
+            RoomState.WAITING,
+            RoomState.IN_CONSULTATION,
+        ):
             await room.abort(f"visit failed: {type(exc).__name__}")
 
 
@@ -55,7 +60,9 @@ async def watch(room: Room, events: AsyncIterator[RoomEvent], timeline: Timeline
                 await task
 
 
-async def serve_room(room: Room, console: Console, timeline: Timeline, *, extra: list[str] | None = None) -> None:
+async def serve_room(
+    room: Room, console: Console, timeline: Timeline, *, extra: list[str] | None = None
+) -> None:
     """Serve ``room.asgi_app()`` on ``[kiosk] host:port`` and print the URLs; run until cancelled."""
     from telemedroom.session.signaling import LocalServer
 

@@ -34,9 +34,13 @@ async def find(
         return await scheduler.find_slots(service, start, start + timedelta(days=days), limit=limit)
 
 
-def show(console: Console, slots: list[Slot], service: Service, zone: ZoneInfo, names: dict[str, str]) -> None:
+def show(
+    console: Console, slots: list[Slot], service: Service, zone: ZoneInfo, names: dict[str, str]
+) -> None:
     """One row per slot, in the room's local time."""
-    rows = Table(title=f"Free slots: {service.name} ({service.id}), times in {zone.key}", title_justify="left")
+    rows = Table(
+        title=f"Free slots: {service.name} ({service.id}), times in {zone.key}", title_justify="left"
+    )
     for column in ("day", "start", "end", "resources"):
         rows.add_column(column, no_wrap=column != "resources")
     for slot in slots:

@@ -7,8 +7,8 @@ measurement progress is a rich progress bar that advances with ``DeviceStep`` ev
 from __future__ import annotations
 
 import time
-from datetime import UTC, tzinfo
 from collections.abc import Callable
+from datetime import UTC, tzinfo
 from typing import Any
 
 from rich.console import Console
@@ -43,7 +43,8 @@ def _device_step(e: DeviceStep) -> str | None:
         return None  # "connecting" and the outcome tell the story; the bar shows progress
     attempt = f", attempt {e.attempt}" if e.attempt > 1 else ""
     detail = f": {e.detail}" if e.detail else ""
-    return f"[{e.index + 1}/{e.total}] {e.device.replace('_', ' ')}: {e.status}{attempt} ({e.instruction}){detail}"
+    device = e.device.replace("_", " ")
+    return f"[{e.index + 1}/{e.total}] {device}: {e.status}{attempt} ({e.instruction}){detail}"
 
 
 # event type -> (timeline label, style, text or None to leave the event off the timeline)
@@ -68,10 +69,16 @@ _FORMAT: dict[type[Any], tuple[str, str, Callable[[Any, tzinfo], str | None]]] =
     VisitWrappedUp: (
         "record",
         "green",
-        lambda e, _z: f"Encounter with {e.observations} Observation(s) and {e.media} Media "
-        f"queued in the outbox (row {', '.join(map(str, e.outbox_ids))})",
+        lambda e, _z: (
+            f"Encounter with {e.observations} Observation(s) and {e.media} Media "
+            f"queued in the outbox (row {', '.join(map(str, e.outbox_ids))})"
+        ),
     ),
-    CleaningStarted: ("cleaning", "yellow", lambda e, z: f"cleaning buffer until {e.until.astimezone(z):%H:%M:%S %Z}"),
+    CleaningStarted: (
+        "cleaning",
+        "yellow",
+        lambda e, z: f"cleaning buffer until {e.until.astimezone(z):%H:%M:%S %Z}",
+    ),
     RoomErrorEvent: ("error", "bold red", lambda e, _z: f"in {e.state.value}: {e.message}"),
 }
 

@@ -102,7 +102,8 @@ def virtual_devices(
     devices: list[VirtualDevice] = []
     for kind in kinds if kinds is not None else list(readings):
         if kind == "glucometer":
-            devices.append(VirtualGlucometer(records=readings[kind], tz=tz))
+            records = [r for r in readings[kind] if isinstance(r, BloodGlucose)]
+            devices.append(VirtualGlucometer(records=records, tz=tz))
         else:
             devices.append(build[kind](readings[kind], tz=tz))
     return devices
