@@ -1,0 +1,307 @@
+"""The kiosk's ASGI app: the patient's page, its events, check-in and loopback video.
+
+Routes (the "Kiosk HTTP surface" of the room):
+
+- ``GET /kiosk/``: the page (static HTML/CSS/JS, strict Content-Security-Policy, no
+  external resources; ``?lang=de|en`` picks the language);
+- ``GET /kiosk/texts.json``: every string of the page, one table per language, and the
+  room's default language;
+- ``WS /kiosk/events``: each room event as one JSON text message
+  (``event.model_dump(mode="json")``); the page sends only pings;
+- ``POST /kiosk/check-in`` ``{"code": "..."}``: 204, or 400/409/429 ``{"reason": ...}``;
+- ``POST /kiosk/webrtc`` ``{"sdp": ..., "type": "offer"}``: the answer of the room's
+  loopback peer, which sends the self-view and (once admitted) the physician's video.
+
+Only loopback clients are served unless ``allow_remote=True``: the page belongs on the
+kiosk's own screen. Browser requests from another origin are refused (a web page the
+kiosk's browser might open cannot check anyone in or watch the camera).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import ipaddress
+import json
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
+from pathlib import Path
+from typing import Any, Final
+from urllib.parse import urlsplit
+
+from telemedroom.errors import CheckInRefused, MissingExtraError, RoomStateError
+
+try:
+    from starlette.applications import Starlette
+    from starlette.middleware import Middleware
+    from starlette.requests import HTTPConnection, Request
+    from starlette.responses import JSONResponse, PlainTextResponse, RedirectResponse, Response
+    from starlette.routing import Mount, Route, WebSocketRoute
+    from starlette.staticfiles import StaticFiles
+    from starlette.websockets import WebSocket
+except ImportError as _exc:
+    raise MissingExtraError("server", "the kiosk page (telemedroom._kiosk)") from _exc
+
+from telemedroom._kiosk._backend import KioskBackend
+from telemedroom._kiosk._texts import LANGUAGES, TEXTS, Language
+from telemedroom._kiosk._webrtc import KioskPeers, OfferError
+
+__all__ = ["close_kiosk", "create_kiosk_app"]
+
+logger = logging.getLogger(__name__)
+
+_STATIC: Final = Path(__file__).with_name("static")
+
+# The page loads only its own script and style and talks only to this server; video
+# arrives as a MediaStream (srcObject), never as a URL.
+_PAGE_HEADERS: Final[dict[str, str]] = {
+    "content-security-policy": (
+        "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; "
+        "img-src 'self'; media-src 'self' blob:; base-uri 'none'; form-action 'none'; "
+        "frame-ancestors 'none'"
+    ),
+    "x-content-type-options": "nosniff",
+    "referrer-policy": "no-referrer",
+    "cache-control": "no-store",
+}
+
+# CheckInRefused.reason -> HTTP status; any other reason is a plain 400.
+_REFUSAL_STATUS: Final[dict[str, int]] = {"too_many_attempts": 429, "busy": 409}
+_MAX_BODY: Final = 64 * 1024  # an SDP offer of two video m-lines is ~5 kB
+_MAX_CODE: Final = 64
+
+Scope = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
+Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
+
+
+def _is_loopback(host: str) -> bool:
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        address = address.ipv4_mapped
+    return address.is_loopback
+
+
+def _same_origin(connection: HTTPConnection) -> bool:
+    """No ``Origin`` (not a browser) or the page's own origin (RFC 6454 §7)."""
+    origin = connection.headers.get("origin")
+    if origin is None:
+        return True
+    return urlsplit(origin).netloc == connection.headers.get("host")
+
+
+def _refuse(status: int, reason: str) -> JSONResponse:
+    return JSONResponse({"reason": reason}, status_code=status, headers=_PAGE_HEADERS)
+
+
+async def _json_body(request: Request) -> dict[str, Any] | None:
+    """The request's JSON object, or ``None`` when it is not one (or not same-origin JSON)."""
+    if request.headers.get("content-type", "").split(";")[0].strip() != "application/json":
+        return None
+    body = await request.body()
+    if len(body) > _MAX_BODY:
+        return None
+    try:
+        data = json.loads(body)
+    except ValueError:
+        return None
+    return data if isinstance(data, dict) else None
+
+
+class _Kiosk:
+    def __init__(self, backend: KioskBackend, language: Language) -> None:
+        self.backend = backend
+        self.language = language
+        self.peers = KioskPeers(backend)
+
+    async def texts(self, _request: Request) -> JSONResponse:
+        return JSONResponse(
+            {"default": self.language, "languages": list(LANGUAGES), "texts": TEXTS},
+            headers=_PAGE_HEADERS,
+        )
+
+    async def check_in(self, request: Request) -> Response:
+        if not _same_origin(request):
+            return _refuse(403, "cross_origin")
+        data = await _json_body(request)
+        if data is None:
+            return _refuse(400, "bad_request")
+        code = data.get("code")
+        if not isinstance(code, str) or not code.strip() or len(code) > _MAX_CODE:
+            return _refuse(400, "invalid_code")
+        try:
+            await self.backend.check_in(code.strip())
+        except CheckInRefused as exc:
+            return _refuse(_REFUSAL_STATUS.get(exc.reason, 400), exc.reason)
+        except RoomStateError:
+            return _refuse(409, "busy")
+        return Response(status_code=204, headers=_PAGE_HEADERS)
+
+    async def webrtc(self, request: Request) -> Response:
+        if not _same_origin(request):
+            return _refuse(403, "cross_origin")
+        data = await _json_body(request)
+        if data is None or data.get("type") != "offer" or not isinstance(data.get("sdp"), str):
+            return _refuse(400, "invalid_offer")
+        try:
+            answer = await self.peers.answer(data["sdp"])
+        except OfferError as exc:
+            return _refuse(400, exc.reason)
+        except MissingExtraError as exc:
+            logger.warning("kiosk video unavailable: %s", exc)
+            return _refuse(503, "video_unavailable")
+        return JSONResponse(answer, headers=_PAGE_HEADERS)
+
+    async def events(self, websocket: WebSocket) -> None:
+        if not _same_origin(websocket):
+            await websocket.close(1008)
+            return
+        await websocket.accept()
+        stream = self.backend.events()
+        pump = asyncio.create_task(self._pump(websocket, stream))
+        drain = asyncio.create_task(self._drain(websocket))
+        try:
+            done, _pending = await asyncio.wait({pump, drain}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for task in (pump, drain):
+                task.cancel()
+            for task in (pump, drain):
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+            closer = getattr(stream, "aclose", None)
+            if closer is not None:
+                await closer()
+        if pump in done and drain not in done:
+            # the room's event stream ended: the room is going away (RFC 6455 §7.4.1)
+            with contextlib.suppress(RuntimeError):
+                await websocket.close(1001)
+
+    @staticmethod
+    async def _pump(websocket: WebSocket, stream: AsyncIterator[Any]) -> None:
+        async for event in stream:
+            await websocket.send_text(event.model_dump_json())
+
+    @staticmethod
+    async def _drain(websocket: WebSocket) -> None:
+        # The page sends only pings; reading them is how a closed page is noticed.
+        while (await websocket.receive())["type"] != "websocket.disconnect":
+            pass
+
+
+class _LoopbackOnly:
+    """ASGI middleware: refuse clients that are not on this machine (unless ``allow_remote``)."""
+
+    def __init__(self, app: Any, allow_remote: bool) -> None:
+        self.app = app
+        self.allow_remote = allow_remote
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        client = scope.get("client")
+        local = self.allow_remote or client is None or _is_loopback(client[0])
+        if local or scope["type"] not in ("http", "websocket"):
+            await self.app(scope, receive, send)
+        elif scope["type"] == "http":
+            await PlainTextResponse("the kiosk serves only this machine", status_code=403)(
+                scope, receive, send
+            )
+        else:
+            await WebSocket(scope, receive, send).close(1008)
+
+
+def _with_headers(app: Any, headers: dict[str, str]) -> Any:
+    """Wrap an ASGI app so every HTTP response carries ``headers``."""
+    raw = [(name.encode(), value.encode()) for name, value in headers.items()]
+
+    async def wrapped(scope: Scope, receive: Receive, send: Send) -> None:
+        async def send_with_headers(message: MutableMapping[str, Any]) -> None:
+            if message["type"] == "http.response.start":
+                message = {**message, "headers": [*message.get("headers", []), *raw]}
+            await send(message)
+
+        await app(scope, receive, send_with_headers)
+
+    return wrapped
+
+
+def create_kiosk_app(
+    backend: KioskBackend, *, language: Language = "de", allow_remote: bool = False
+) -> Starlette:
+    """The patient kiosk's app, answering under ``/kiosk/`` (see the module docstring).
+
+    Args:
+        backend: The room (anything with ``events``, ``check_in`` and ``kiosk_tracks``).
+        language: The page's language until a visit's ``CheckedIn`` event says otherwise
+            (the room's configured language).
+        allow_remote: Serve clients other than loopback ones too (a kiosk screen on
+            another machine; put TLS in front of it).
+
+    Close its video connections with :func:`close_kiosk` when the room shuts down
+    (uvicorn's lifespan does it too when the app is served on its own).
+
+    Examples:
+        >>> import asyncio, httpx
+        >>> from telemedroom._kiosk import KioskTracks
+        >>> class Closed:  # a backend that has no visit and no camera
+        ...     async def events(self):
+        ...         return; yield
+        ...     async def check_in(self, booking_code):
+        ...         return None
+        ...     def kiosk_tracks(self):
+        ...         return KioskTracks(self_view=None, physician=None)
+        >>> app = create_kiosk_app(Closed(), language="en")
+        >>> async def main():
+        ...     transport = httpx.ASGITransport(app)
+        ...     async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1") as http:
+        ...         page = await http.get("/kiosk/")
+        ...         texts = (await http.get("/kiosk/texts.json")).json()
+        ...     policy = page.headers["content-security-policy"]
+        ...     return page.status_code, "script-src 'self'" in policy, texts["default"]
+        >>> asyncio.run(main())
+        (200, True, 'en')
+    """
+    kiosk = _Kiosk(backend, language)
+
+    async def root(_request: Request) -> RedirectResponse:
+        return RedirectResponse("/kiosk/")
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_app: Starlette) -> AsyncIterator[None]:
+        yield
+        await kiosk.peers.aclose()
+
+    page = _with_headers(StaticFiles(directory=_STATIC, html=True), _PAGE_HEADERS)
+    app = Starlette(
+        routes=[
+            Route("/", root),
+            Route("/kiosk/texts.json", kiosk.texts),
+            Route("/kiosk/check-in", kiosk.check_in, methods=["POST"]),
+            Route("/kiosk/webrtc", kiosk.webrtc, methods=["POST"]),
+            WebSocketRoute("/kiosk/events", kiosk.events),
+            Mount("/kiosk", page, name="kiosk"),
+        ],
+        middleware=[Middleware(_LoopbackOnly, allow_remote=allow_remote)],
+        lifespan=lifespan,
+    )
+    app.state.kiosk = kiosk
+    return app
+
+
+async def close_kiosk(app: Starlette) -> None:
+    """Close the kiosk app's video connections (stopping the tracks they sent).
+
+    Examples:
+        >>> import asyncio
+        >>> from telemedroom._kiosk import KioskTracks
+        >>> class Idle:
+        ...     async def events(self):
+        ...         return; yield
+        ...     async def check_in(self, booking_code):
+        ...         return None
+        ...     def kiosk_tracks(self):
+        ...         return KioskTracks(self_view=None, physician=None)
+        >>> asyncio.run(close_kiosk(create_kiosk_app(Idle())))
+    """
+    await app.state.kiosk.peers.aclose()
