@@ -868,6 +868,41 @@ class Room:
         await self.wait_idle()
         return summary
 
+    async def book_walk_in(self, patient: str, *, minutes: int = 20) -> Appointment:
+        """Book a visit starting now, in this room with a practitioner of the schedule.
+
+        For the demo and for tests: the embedded schedule has an on-call physician; a
+        clinic books through its booking service instead.
+
+        Args:
+            patient: The patient's FHIR id (no name).
+            minutes: The slot's length.
+
+        Returns:
+            The appointment; its ``booking_code`` checks the patient in.
+
+        Raises:
+            RoomError: The schedule has no practitioner.
+            SlotUnavailable: The room or the practitioner is taken now.
+        """
+        from telemedroom.scheduling import Slot
+
+        if self.scheduler is None:
+            raise RoomError("the room is not open; use `async with Room(config)`")
+        practitioner = next(
+            (r.id for r in self.scheduler.resources.values() if r.kind == "practitioner"), None
+        )
+        if practitioner is None:
+            raise RoomError("the schedule has no practitioner to book a walk-in with")
+        start = self.scheduler.clock().replace(second=0, microsecond=0) + timedelta(minutes=1)
+        slot = Slot(
+            service_id="walk-in",
+            start=start,
+            end=start + timedelta(minutes=minutes),
+            resource_ids=(self.config.room_id, practitioner),
+        )
+        return await self.scheduler.book(slot, patient, idempotency_key=uuid.uuid4().hex)
+
     def kiosk_tracks(self) -> KioskTracks:
         """The kiosk's self-view (a subscription of the room camera) and the physician's video.
 
@@ -953,8 +988,22 @@ def _fhir_client(config: RoomConfig) -> Any:
     return FhirClient(config.fhir.base_url, auth=auth)
 
 
+# Open around the clock: the room itself and, in embedded (demo) mode, an on-call physician.
+_ALWAYS: Final = "FREQ=DAILY"
+ON_CALL: Final = "on-call-physician"
+
+
 async def _open_scheduler(config: RoomConfig, stack: AsyncExitStack, hook: Any) -> Scheduler:
-    from telemedroom.scheduling import PostgresStore, Resource, Scheduler, ScheduleStore, SqliteStore
+    from datetime import date, time
+
+    from telemedroom.scheduling import (
+        AvailabilityRule,
+        PostgresStore,
+        Resource,
+        Scheduler,
+        ScheduleStore,
+        SqliteStore,
+    )
 
     url = config.schedule_url
     store: ScheduleStore
@@ -963,5 +1012,14 @@ async def _open_scheduler(config: RoomConfig, stack: AsyncExitStack, hook: Any) 
     else:
         store = PostgresStore(url)
     await stack.enter_async_context(store)
-    room = Resource(id=config.room_id, kind="room", name=config.name, timezone=config.timezone)
-    return Scheduler(store, [room], join_tokens=hook)
+    always = (AvailabilityRule(rrule=_ALWAYS, starts=date(2020, 1, 1), opens=time(0), closes=time(23, 59)),)
+    resources = [
+        Resource(
+            id=config.room_id, kind="room", name=config.name, timezone=config.timezone, availability=always
+        )
+    ]
+    if config.session.embedded:
+        resources.append(
+            Resource(id=ON_CALL, kind="practitioner", name="On-call physician", availability=always)
+        )
+    return Scheduler(store, resources, join_tokens=hook, clock=lambda: datetime.now(UTC))
