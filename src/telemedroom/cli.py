@@ -66,11 +66,11 @@ _Config = Annotated[
 
 def _out() -> Console:
     # Made per call: rich then writes to whatever sys.stdout is now (doctest, capsys).
-    return Console(highlight=False)
+    return Console(highlight=False, soft_wrap=True)
 
 
 def _err() -> Console:
-    return Console(stderr=True, highlight=False)
+    return Console(stderr=True, highlight=False, soft_wrap=True)
 
 
 def _run(coroutine: Coroutine[Any, Any, _T]) -> _T:
@@ -109,7 +109,7 @@ def demo(
     ] = False,
     data_dir: Annotated[
         Path | None,
-        typer.Option(help="Keep the room's data here [default: a new temporary directory].", file_okay=False),
+        typer.Option(help="Keep the room's data here (default: a new temporary directory).", file_okay=False),
     ] = None,
     tz: Annotated[str, typer.Option("--tz", help="The room's IANA time zone.")] = "Europe/Berlin",
 ) -> None:
@@ -232,7 +232,7 @@ def slots(
     schedule: Annotated[
         Path | None,
         typer.Option(
-            help="Resources and services [default: schedule.toml beside the config].", dir_okay=False
+            help="Resources and services (default: schedule.toml beside the config).", dir_okay=False
         ),
     ] = None,
     service: Annotated[

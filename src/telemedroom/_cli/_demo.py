@@ -17,7 +17,7 @@ import shutil
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -25,9 +25,10 @@ from rich.console import Console
 from rich.table import Table
 
 from telemedroom._cli._outbox import fhir_dir, ndjson_counts
+from telemedroom._cli._serve import console_link, serve_room
 from telemedroom._cli._serve import http_url as _http
 from telemedroom._cli._timeline import Timeline
-from telemedroom._cli._virtual import virtual_devices
+from telemedroom._cli._virtual import top_up, virtual_devices
 from telemedroom.errors import MissingExtraError, SessionError
 from telemedroom.room import (
     CheckedIn,
@@ -39,29 +40,20 @@ from telemedroom.room import (
     VisitSummary,
     summary_of,
 )
-from telemedroom.scheduling import (
-    Appointment,
-    AvailabilityRule,
-    Requirement,
-    Resource,
-    Scheduler,
-    Service,
-    SqliteStore,
-)
+from telemedroom.scheduling import Appointment, Requirement, Service
 from telemedroom.session.audit import AuditLog
 
 __all__ = ["DemoResult", "run_demo"]
 
 PATIENT = "demo-patient"
-PHYSICIAN = "dr-demo"
-# The demo's room is open around the clock, so a slot is always near: every 5 minutes a
-# 20-minute consultation may start (the room checks in from 30 minutes before).
-_ALWAYS = AvailabilityRule(rrule="FREQ=DAILY", starts=date(2026, 1, 1), opens=time(0), closes=time(23, 59))
+PHYSICIAN = "dr-demo"  # the subject of the physician's join token
+# A consultation in the room's embedded schedule (the room and its on-call physician are
+# open around the clock); a start every minute, so the next free one is always near.
 SERVICE = Service(
     id="gp-20",
     name="General medicine consultation",
     duration=timedelta(minutes=20),
-    interval=timedelta(minutes=5),
+    interval=timedelta(minutes=1),
     requires=(Requirement(kind="room"), Requirement(kind="practitioner")),
 )
 
@@ -77,30 +69,12 @@ class DemoResult:
     audit_head: str
 
 
-def resources(config: RoomConfig) -> list[Resource]:
-    """The demo room and its physician, both open around the clock."""
-    return [
-        Resource(
-            id=config.room_id,
-            kind="room",
-            name=config.name,
-            timezone=config.timezone,
-            availability=(_ALWAYS,),
-        ),
-        Resource(
-            id=PHYSICIAN,
-            kind="practitioner",
-            name="Dr. Demo",
-            timezone=config.timezone,
-            availability=(_ALWAYS,),
-        ),
-    ]
-
-
-async def book_next_slot(scheduler: Scheduler) -> Appointment:
-    """Book the next free slot for the demo patient (its booking code opens the kiosk)."""
+async def book_next_slot(room: Room) -> Appointment:
+    """Book the next free consultation after the visits already booked (for ``--serve``)."""
+    scheduler = room.scheduler
+    assert scheduler is not None
     now = datetime.now(UTC)
-    [slot] = await scheduler.find_slots(SERVICE, now, now + timedelta(days=2), limit=1)
+    [slot] = await scheduler.find_slots(SERVICE, now, now + timedelta(days=1), limit=1)
     return await scheduler.book(slot, PATIENT, idempotency_key=uuid.uuid4().hex)
 
 
@@ -254,7 +228,7 @@ async def run_demo(
     timezone: str = "Europe/Berlin",
     data_dir: Path | None = None,
     physician: Physician = headless_physician,
-    serve: Callable[[Room, Scheduler], Awaitable[None]] | None = None,
+    serve: Callable[[Room, Console], Awaitable[None]] | None = None,
 ) -> DemoResult:
     """Book a slot, run the visit on :class:`Room`, play the physician, and print it all.
 
@@ -269,51 +243,52 @@ async def run_demo(
     folder = _data_dir(data_dir)
     config = RoomConfig.demo(folder).model_copy(update={"timezone": timezone})
     timeline = Timeline(console, zone=config.zone)
-    console.rule(f"[bold]telemedroom demo[/]: a complete visit in {config.name} ({timezone})")
+    console.rule("[bold]telemedroom demo[/]: a complete visit on one machine")
+    timeline.line("setup", f"{config.name}, time zone {timezone}")
     async with BumbleBackend() as radio:
         # the devices' clocks say "a minute ago"; their readings carry that time
         measured = datetime.now(config.zone).replace(second=0, microsecond=0) - timedelta(minutes=1)
-        for device in virtual_devices(config.zone, list(config.devices), at=measured):
+        devices = virtual_devices(config.zone, list(config.devices), at=measured)
+        for device in devices:
             await radio.add(device)
         timeline.line("setup", f"{len(config.devices)} virtual devices on an in-memory Bluetooth radio")
-        async with SqliteStore(folder / "schedule.sqlite") as store:
-            scheduler = Scheduler(store, resources(config))
-            async with Room(config, ble_backend=radio, scheduler=scheduler) as room:
-                timeline.line("setup", f"room open: data in {folder}, signaling at {room.signaling_url}")
-                appointment = await book_next_slot(scheduler)
-                start = appointment.slot.start.astimezone(config.zone)
-                timeline.line(
-                    "schedule",
-                    f"booked {SERVICE.name} at {start:%H:%M} with Dr. Demo; "
-                    f"booking code {appointment.booking_code}",
-                    "cyan",
-                )
-                done = asyncio.Event()
-                rendering = asyncio.create_task(_render(room.events(), timeline, done))
-                timeline.line("kiosk", "the patient types the booking code", "cyan")
-                visit = asyncio.create_task(room.run_visit(appointment.booking_code))
-                doctor = asyncio.create_task(physician(room, appointment, timeline))
-                try:
-                    await asyncio.wait({visit, doctor}, return_when=asyncio.FIRST_EXCEPTION)
-                    for task in (doctor, visit):  # the first failure is the one to report
-                        if task.done() and task.exception() is not None:
-                            raise task.exception()  # type: ignore[misc]
-                    summary = visit.result()
-                    async with asyncio.timeout(10):
-                        await done.wait()
-                finally:
-                    timeline.close()
-                    for task in (visit, doctor, rendering):
-                        if not task.done():
-                            task.cancel()
-                            with contextlib.suppress(asyncio.CancelledError):
-                                await task
-                drained = await room.drain_outbox()
-                timeline.line("record", f"outbox drained: {drained.sent} bundle(s) to {fhir_dir(config)}")
-                result = _result(summary, folder, config)
-                show_summary(console, result, config)
-                if serve is not None:
-                    await serve(room, scheduler)
+        async with Room(config, ble_backend=radio) as room:
+            timeline.line("setup", f"room open: data in {folder}, signaling at {room.signaling_url}")
+            appointment = await room.book_walk_in(PATIENT)
+            start = appointment.slot.start.astimezone(config.zone)
+            timeline.line(
+                "schedule",
+                f"walk-in booked at {start:%H:%M} with the on-call physician; "
+                f"booking code {appointment.booking_code}",
+                "cyan",
+            )
+            done = asyncio.Event()
+            rendering = asyncio.create_task(_render(room.events(), timeline, done))
+            timeline.line("kiosk", "the patient types the booking code", "cyan")
+            visit = asyncio.create_task(room.run_visit(appointment.booking_code))
+            doctor = asyncio.create_task(physician(room, appointment, timeline))
+            try:
+                await asyncio.wait({visit, doctor}, return_when=asyncio.FIRST_EXCEPTION)
+                for task in (doctor, visit):  # the first failure is the one to report
+                    if task.done() and task.exception() is not None:
+                        raise task.exception()  # type: ignore[misc]
+                summary = visit.result()
+                async with asyncio.timeout(10):
+                    await done.wait()
+            finally:
+                timeline.close()
+                for task in (visit, doctor, rendering):
+                    if not task.done():
+                        task.cancel()
+                        with contextlib.suppress(asyncio.CancelledError):
+                            await task
+            drained = await room.drain_outbox()
+            timeline.line("record", f"outbox drained: {drained.sent} bundle(s) to {fhir_dir(config)}")
+            result = _result(summary, folder, config)
+            show_summary(console, result, config)
+            if serve is not None:
+                top_up(devices, config.zone, datetime.now(config.zone).replace(second=0, microsecond=0))
+                await serve(room, console)
     return result
 
 
@@ -361,22 +336,17 @@ def show_summary(console: Console, result: DemoResult, config: RoomConfig) -> No
     )
 
 
-async def serve_on(room: Room, scheduler: Scheduler) -> None:
+async def serve_on(room: Room, console: Console) -> None:
     """After the scripted visit: book another slot and serve the room for a person to play in."""
-    from telemedroom._cli._serve import serve_room
-
-    console = Console()
-    appointment = await book_next_slot(scheduler)
+    appointment = await book_next_slot(room)
     start = appointment.slot.start.astimezone(room.config.zone)
-    token = room.physician_token(appointment.id, subject=PHYSICIAN)
-    http = _http(room.signaling_url or "")
     console.rule("[bold]your turn")
     await serve_room(
         room,
         console,
         Timeline(console, zone=room.config.zone),
         extra=[
-            f"booking code:         {appointment.booking_code} (the {start:%H:%M} appointment)",
-            f"console with a physician's join token: {http}/console/#token={token}",
+            f"booking code:       {appointment.booking_code} (the {start:%H:%M} appointment)",
+            f"physician console:  {console_link(room, appointment.id)}",
         ],
     )

@@ -12,7 +12,7 @@ from rich.console import Console
 from rich.table import Table
 
 from telemedroom.errors import RoomConfigError
-from telemedroom.fhir import DrainResult, FhirClient, FhirSink, FileSink, Outbox, SmartBackendAuth
+from telemedroom.fhir import DrainResult, FhirClient, FhirSink, FileSink, Outbox, Retry, SmartBackendAuth
 from telemedroom.room import RoomConfig
 
 
@@ -101,7 +101,8 @@ async def open_sink(config: RoomConfig) -> AsyncIterator[FhirSink]:
         auth = SmartBackendAuth(
             fhir.client_id, _private_key(config), key_id=fhir.key_id or "", scope=fhir.scopes
         )
-    async with FhirClient(fhir.base_url, auth=auth) as client:
+    # One try per request: the outbox's own backoff (and --attempts) decides when to give up.
+    async with FhirClient(fhir.base_url, auth=auth, retry=Retry(attempts=1)) as client:
         yield client
 
 

@@ -38,9 +38,8 @@ def show(
     console: Console, slots: list[Slot], service: Service, zone: ZoneInfo, names: dict[str, str]
 ) -> None:
     """One row per slot, in the room's local time."""
-    rows = Table(
-        title=f"Free slots: {service.name} ({service.id}), times in {zone.key}", title_justify="left"
-    )
+    console.print(f"Free slots: {service.name} ({service.id}), times in {zone.key}", soft_wrap=True)
+    rows = Table()
     for column in ("day", "start", "end", "resources"):
         rows.add_column(column, no_wrap=column != "resources")
     for slot in slots:

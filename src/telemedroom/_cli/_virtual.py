@@ -107,3 +107,32 @@ def virtual_devices(
         else:
             devices.append(build[kind](readings[kind], tz=tz))
     return devices
+
+
+def top_up(devices: list[VirtualDevice], tz: tzinfo, at: datetime) -> None:
+    """Give each device the readings of one more visit (the glucometer one more stored record).
+
+    Examples:
+        >>> from datetime import UTC
+        >>> [cuff, meter] = virtual_devices(UTC, ["blood_pressure", "glucometer"])
+        >>> top_up([cuff, meter], UTC, datetime(2026, 11, 25, tzinfo=UTC))
+        >>> len(cuff.readings), [r.sequence_number for r in meter.records]
+        (4, [42, 43])
+    """
+    from telemedroom.testing import VirtualGlucometer
+
+    kinds = {
+        type(device): kind for kind, device in zip(sample_readings(tz), virtual_devices(tz), strict=True)
+    }
+    fresh = sample_readings(tz, at)
+    for device in devices:
+        readings = fresh[kinds[type(device)]]
+        if isinstance(device, VirtualGlucometer):
+            last = device.records[-1].sequence_number if device.records else 0
+            device.records.extend(
+                r.model_copy(update={"sequence_number": last + 1})
+                for r in readings
+                if isinstance(r, BloodGlucose)
+            )
+        else:
+            device.readings.extend(readings)
