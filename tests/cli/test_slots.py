@@ -15,6 +15,8 @@ from telemedroom._cli._schedule import load_schedule
 from telemedroom.cli import ExitCode
 from telemedroom.scheduling import Scheduler, SqliteStore
 
+from .conftest import KEY
+
 SCHEDULE = """\
 [[resources]]
 id = "nord-1"
@@ -168,3 +170,23 @@ def test_an_explicit_schedule_file(
     result = telemedroom("slots", "--config", str(room_toml), "--schedule", str(elsewhere), "--limit", "1")
     assert result.code == ExitCode.OK
     assert len(rows(result.out)) == 1
+
+
+EXAMPLE = Path(__file__).parents[2] / "examples" / "kiosk_room" / "room.toml"
+
+
+def test_the_kiosk_room_example(
+    telemedroom: Callable[..., object], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """examples/kiosk_room: the key and the data directory come from the environment."""
+    result = telemedroom("slots", "--config", str(EXAMPLE))
+    assert result.code == ExitCode.CONFIG
+    assert f"room configuration {EXAMPLE}: encryption_key: missing" in result.err
+    monkeypatch.setenv("TELEMEDROOM_ENCRYPTION_KEY", KEY)
+    monkeypatch.setenv("TELEMEDROOM_DATA_DIR", str(tmp_path))
+    result = telemedroom("slots", "--config", str(EXAMPLE), "--days", "14", "--limit", "5")
+    assert result.code == ExitCode.OK, result.err
+    found = rows(result.out)
+    assert len(found) == 5
+    assert {who for *_, who in found} == {"Telemedizin-Raum Nord 1, Dr. Weber"}
+    assert {day[:3] for day, *_ in found} <= {"Mon", "Wed", "Fri"}  # Dr. Weber's days
