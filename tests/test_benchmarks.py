@@ -110,3 +110,14 @@ async def test_session_benchmark_cases_run_and_check_their_results() -> None:
     for server in ("signaling", "echo"):
         assert result[server]["held_kib"] > 0
         assert 0 < result[server]["rtt_p50_ms"] <= result[server]["rtt_p99_ms"]
+
+
+def test_demo_benchmark_commands_are_valid() -> None:
+    """benchmarks/bench_demo.py: its baseline imports and the demo's command line both work."""
+    spec = importlib.util.spec_from_file_location("bench_demo", BENCH.with_name("bench_demo.py"))
+    assert spec is not None
+    assert spec.loader is not None
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    assert bench.DEMO[-2:] == ["telemedroom", "demo"]
+    bench.check_cases()
