@@ -60,3 +60,14 @@ def test_console_script_and_module_entry_point() -> None:
         [sys.executable, "-m", "telemedroom", "--version"], capture_output=True, text=True, check=True
     )
     assert result.stdout == f"telemedroom {__version__}\n"
+
+
+def test_every_error_of_the_tree_has_an_exit_code() -> None:
+    classes = [getattr(errors, name) for name in errors.__all__]
+    for cls in (c for c in classes if isinstance(c, type) and issubclass(c, errors.TelemedroomError)):
+        expected = {
+            errors.RoomConfigError: ExitCode.CONFIG,
+            errors.MissingExtraError: ExitCode.MISSING_EXTRA,
+            errors.AuditIntegrityError: ExitCode.CHECK_FAILED,
+        }.get(cls, ExitCode.FAILED)
+        assert exit_code_for(cls.__new__(cls)) == expected, cls

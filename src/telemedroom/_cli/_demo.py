@@ -199,17 +199,12 @@ async def browser_physician(room: Room, appointment: Appointment, timeline: Time
 async def _render(events: AsyncIterator[RoomEvent], timeline: Timeline, done: asyncio.Event) -> None:
     """Print every event until the room is idle again after a visit."""
     visited = False
-    try:
-        async for event in events:
-            timeline.event(event)
-            visited = visited or isinstance(event, CheckedIn)
-            if visited and isinstance(event, StateChanged) and event.state is RoomState.IDLE:
-                done.set()
-                return
-    finally:
-        closing = getattr(events, "aclose", None)
-        if closing is not None:
-            await closing()
+    async for event in events:  # the room ends the subscription when it closes
+        timeline.event(event)
+        visited = visited or isinstance(event, CheckedIn)
+        if visited and isinstance(event, StateChanged) and event.state is RoomState.IDLE:
+            done.set()
+            return
 
 
 def _data_dir(chosen: Path | None) -> Path:
@@ -263,7 +258,8 @@ async def run_demo(
                 "cyan",
             )
             done = asyncio.Event()
-            rendering = asyncio.create_task(_render(room.events(), timeline, done))
+            events = room.events()  # subscribed now, before the visit begins
+            rendering = asyncio.create_task(_render(events, timeline, done))
             timeline.line("kiosk", "the patient types the booking code", "cyan")
             visit = asyncio.create_task(room.run_visit(appointment.booking_code))
             doctor = asyncio.create_task(physician(room, appointment, timeline))

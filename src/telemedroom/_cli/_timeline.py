@@ -125,7 +125,8 @@ class Timeline:
 
     def event(self, event: RoomEvent) -> None:
         """Render one room event (and move the measurement progress bar)."""
-        label, style, render = _FORMAT[type(event)]
+        # An event type this version does not know yet is shown by its type.
+        label, style, render = _FORMAT.get(type(event), (event.type, "", lambda e, _z: ""))
         if isinstance(event, DeviceStep):
             self._advance(event)
         text = render(event, self.zone)
