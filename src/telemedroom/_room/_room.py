@@ -60,8 +60,9 @@ __all__ = ["Room"]
 
 logger = logging.getLogger("telemedroom.room")
 
-# How early before its slot (and how late after its end) a booking code is accepted.
-CHECK_IN_EARLY: Final = timedelta(minutes=30)
+# How early before its slot a booking code is accepted: when its join tokens become valid
+# (the scheduler's JOIN_EARLY; not imported, so that `import telemedroom` stays quick).
+CHECK_IN_EARLY: Final = timedelta(minutes=15)
 # Wrong booking codes allowed within CHECK_IN_WINDOW before the kiosk says "too many attempts".
 CHECK_IN_FAILURES: Final = 5
 CHECK_IN_WINDOW: Final = timedelta(minutes=5)
@@ -801,8 +802,8 @@ class Room:
         await asyncio.sleep(seconds)  # the cleaning buffer itself: real time by design
         async with self._lock:
             if self._state is RoomState.CLEANING:
-                self.visit = None
                 await self._move("cleaned")
+                self.visit = None
 
     async def wait_idle(self) -> None:
         """Wait until the room is idle again (after the cleaning buffer)."""
@@ -885,23 +886,27 @@ class Room:
             RoomError: The schedule has no practitioner.
             SlotUnavailable: The room or the practitioner is taken now.
         """
-        from telemedroom.scheduling import Slot
+        from telemedroom.scheduling import Requirement, Service
 
         if self.scheduler is None:
             raise RoomError("the room is not open; use `async with Room(config)`")
-        practitioner = next(
-            (r.id for r in self.scheduler.resources.values() if r.kind == "practitioner"), None
-        )
-        if practitioner is None:
+        practitioners = [r.id for r in self.scheduler.resources.values() if r.kind == "practitioner"]
+        if not practitioners:
             raise RoomError("the schedule has no practitioner to book a walk-in with")
-        start = self.scheduler.clock().replace(second=0, microsecond=0) + timedelta(minutes=1)
-        slot = Slot(
-            service_id="walk-in",
-            start=start,
-            end=start + timedelta(minutes=minutes),
-            resource_ids=(self.config.room_id, practitioner),
+        service = Service(
+            id="walk-in",
+            name="Walk-in consultation",
+            duration=timedelta(minutes=minutes),
+            requires=(Requirement(kind="room"), Requirement(kind="practitioner")),
+            interval=timedelta(minutes=1),  # the next free minute, not the next 20-minute mark
         )
-        return await self.scheduler.book(slot, patient, idempotency_key=uuid.uuid4().hex)
+        now = self.scheduler.clock()
+        slots = await self.scheduler.find_slots(
+            service, now, now + timedelta(days=1), resources=[self.config.room_id, *practitioners], limit=1
+        )
+        if not slots:
+            raise RoomError("no free slot for a walk-in within a day")
+        return await self.scheduler.book(slots[0], patient, idempotency_key=uuid.uuid4().hex)
 
     def kiosk_tracks(self) -> KioskTracks:
         """The kiosk's self-view (a subscription of the room camera) and the physician's video.

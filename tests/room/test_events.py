@@ -1,0 +1,79 @@
+"""Events: every subscriber gets its own bounded queue; a slow one never holds the room up."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+
+from tests.room.conftest import devices_for, make_config
+
+from telemedroom import CheckInRefused
+from telemedroom.room import Room, RoomState, StateChanged, parse_event
+from telemedroom.session.peer import PhysicianPeer
+from telemedroom.testing import BumbleBackend
+
+
+async def test_a_subscriber_that_does_not_read_is_restarted_from_the_current_state(data_dir: Path) -> None:
+    async with Room(make_config(data_dir, []), event_queue_size=4) as room:
+        slow = room.events()  # subscribed now, never read until the end
+        fast = room.events()
+        seen = [await anext(fast)]
+        for n in range(4):
+            try:
+                await room.check_in(f"NOPE-{n:04d}")
+            except CheckInRefused:
+                seen.append(await anext(fast))
+        appointment = await room.book_walk_in("pat-1")
+        await room.check_in(appointment.booking_code)
+        assert [e.type for e in seen] == ["state"] + ["check_in_rejected"] * 4  # the fast one got all
+        # the slow one lost what it did not read, and starts again from where the room is
+        first = await anext(slow)
+        assert isinstance(first, StateChanged)
+        assert slow.dropped > 0  # type: ignore[attr-defined]
+        rest = [await anext(slow) for _ in range(3)]
+        assert [e.type for e in rest] == ["check_in_rejected", "state", "checked_in"]
+        assert room.state is RoomState.CHECKED_IN
+        await slow.aclose()  # type: ignore[attr-defined]
+
+
+async def test_every_event_survives_its_wire_form(data_dir: Path) -> None:
+    async with BumbleBackend() as radio:
+        for device in devices_for(["blood_pressure"]):
+            await radio.add(device)
+        async with Room(make_config(data_dir, ["blood_pressure"]), ble_backend=radio) as room:
+            events = room.events()
+            appointment = await room.book_walk_in("pat-1")
+
+            async def physician() -> None:
+                async for event in room.events():
+                    if event.type == "waiting":
+                        break
+                url, token = room.visit_url(appointment.id), room.physician_token(appointment.id)
+                async with PhysicianPeer(url, token, auto_admit=True) as doctor:
+                    await doctor.first_video_frame()
+                    await doctor.end()
+
+            doctor = asyncio.ensure_future(physician())
+            summary = await room.run_visit(appointment.booking_code)
+            await doctor
+            seen = []
+            while not seen or seen[-1].type != "cleaning":
+                seen.append(await anext(events))
+            seen.append(await anext(events))  # cleaned: idle again
+    assert seen[-1] == StateChanged(state=RoomState.IDLE, previous=RoomState.CLEANING,
+                                    visit_id=summary.visit_id, at=seen[-1].at)  # fmt: skip
+    for event in seen:
+        assert parse_event(json.dumps(event.model_dump(mode="json"))) == event
+    assert {e.type for e in seen} >= {"state", "checked_in", "device_step", "reading", "waiting", "admitted",
+                                      "wrapped_up", "cleaning"}  # fmt: skip
+    assert summary.observations == 2
+
+
+async def test_the_kiosk_gets_a_self_view_before_the_physician_comes(data_dir: Path) -> None:
+    async with Room(make_config(data_dir, [])) as room:
+        tracks = room.kiosk_tracks()
+        assert tracks.physician is None
+        frame = await tracks.self_view.recv()
+        assert (frame.width, frame.height) == (640, 480)
+        tracks.self_view.stop()
