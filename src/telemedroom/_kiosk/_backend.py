@@ -1,39 +1,18 @@
-"""What the kiosk page needs from a room: :class:`KioskBackend` and :class:`KioskTracks`."""
+"""What the kiosk page needs from a room: :class:`KioskBackend` (and the room's ``KioskTracks``)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
+
+# One class for the room and the kiosk: Room.kiosk_tracks() returns it.
+from telemedroom._room._models import KioskTracks
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator
 
-    from aiortc import MediaStreamTrack
-
-    from telemedroom.room import RoomEvent
+    from telemedroom.room import Room, RoomEvent
 
 __all__ = ["KioskBackend", "KioskTracks"]
-
-
-@dataclass(frozen=True)
-class KioskTracks:
-    """The video the kiosk page shows, for one kiosk connection.
-
-    Attributes:
-        self_view: The room camera as the patient sees themself, or ``None`` (no camera).
-        physician: The physician's camera, or ``None`` before the physician is admitted.
-
-    Each track belongs to the connection it is handed to (give a fresh
-    ``MediaDevice.subscribe()`` or ``MediaRelay().subscribe(track)`` proxy per call):
-    the kiosk stops it when the page's connection closes.
-
-    Examples:
-        >>> KioskTracks(self_view=None, physician=None)
-        KioskTracks(self_view=None, physician=None)
-    """
-
-    self_view: MediaStreamTrack | None
-    physician: MediaStreamTrack | None
 
 
 class KioskBackend(Protocol):
@@ -54,5 +33,16 @@ class KioskBackend(Protocol):
         ...
 
     def kiosk_tracks(self) -> KioskTracks:
-        """Fresh tracks for one kiosk connection."""
+        """Fresh tracks for one kiosk connection, which the kiosk stops when it closes.
+
+        Give each call its own tracks (``MediaDevice.subscribe()``, or a
+        ``MediaRelay().subscribe(track)`` of the physician's): stopping them must not end
+        the camera or the physician's video for anyone else.
+        """
         ...
+
+
+if TYPE_CHECKING:
+
+    def _a_room_is_a_kiosk_backend(room: Room) -> KioskBackend:
+        return room  # mypy checks that Room satisfies the protocol

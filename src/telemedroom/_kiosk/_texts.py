@@ -3,7 +3,8 @@
 The page holds no text of its own; it looks each key up here (``{name}`` placeholders are
 filled in by the page). The facial protocol's instructions come from
 :data:`telemedroom.exams.PROTOCOL`, so the kiosk and the physician's console say the same.
-Instruction keys (``put_on_cuff``, ...) are those of the room's ``DeviceStep`` events.
+Instruction keys (``put_on_cuff``, ...) are those of the room's ``DeviceStep`` events
+(:data:`telemedroom.room.DEVICE_GUIDE`), each with a ``<key>_hint`` line below it.
 
 Examples:
     >>> TEXTS["de"]["put_on_cuff"]
@@ -59,8 +60,8 @@ _EN: Final[dict[str, str]] = {
     "step_on_scale_hint": "Take off your shoes and stand still in the middle of the scale.",
     "glucometer_transfer": "Transfer your blood glucose readings",
     "glucometer_transfer_hint": "Switch on your blood glucose meter; its readings are sent automatically.",
-    "put_on_strap": "Put on the chest strap",
-    "put_on_strap_hint": "Moisten the strap and wear it just below your chest.",
+    "wear_heart_rate_strap": "Put on the chest strap",
+    "wear_heart_rate_strap_hint": "Moisten the strap and wear it just below your chest.",
     "device_blood_pressure": "Blood pressure",
     "device_pulse_oximeter": "Oxygen saturation",
     "device_thermometer": "Temperature",
@@ -89,7 +90,7 @@ _EN: Final[dict[str, str]] = {
     "snapshot_taken": "A photo was taken.",
     "wrapped_up_title": "Thank you!",
     "wrapped_up_text": "Your visit is complete. Your readings have been sent to your practice.",
-    "wrapped_up_counts": "Saved: {observations} readings, {media} photos.",
+    "wrapped_up_counts": "Readings saved: {observations}. Photos saved: {media}.",
     "goodbye": "Please remember your belongings. Goodbye!",
     "cleaning_title": "The room is being cleaned",
     "cleaning_text": "Available again at {time}.",
@@ -137,8 +138,8 @@ _DE: Final[dict[str, str]] = {
     "glucometer_transfer_hint": (
         "Schalten Sie Ihr Blutzuckermessgerät ein; die Werte werden automatisch übertragen."
     ),
-    "put_on_strap": "Legen Sie den Brustgurt an",
-    "put_on_strap_hint": "Befeuchten Sie den Gurt und tragen Sie ihn direkt unter der Brust.",
+    "wear_heart_rate_strap": "Legen Sie den Brustgurt an",
+    "wear_heart_rate_strap_hint": "Befeuchten Sie den Gurt und tragen Sie ihn direkt unter der Brust.",
     "device_blood_pressure": "Blutdruck",
     "device_pulse_oximeter": "Sauerstoffsättigung",
     "device_thermometer": "Temperatur",
@@ -167,7 +168,7 @@ _DE: Final[dict[str, str]] = {
     "snapshot_taken": "Ein Foto wurde aufgenommen.",
     "wrapped_up_title": "Vielen Dank!",
     "wrapped_up_text": "Ihr Besuch ist abgeschlossen. Ihre Messwerte wurden an Ihre Praxis übermittelt.",
-    "wrapped_up_counts": "Gespeichert: {observations} Messwerte, {media} Fotos.",
+    "wrapped_up_counts": "Gespeicherte Messwerte: {observations}. Gespeicherte Fotos: {media}.",
     "goodbye": "Bitte denken Sie an Ihre Sachen. Auf Wiedersehen!",
     "cleaning_title": "Der Raum wird gereinigt",
     "cleaning_text": "Wieder frei um {time} Uhr.",

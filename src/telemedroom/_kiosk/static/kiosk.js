@@ -41,12 +41,17 @@
   }
 
   // -- announcements (the aria-live region) -----------------------------------------
+  // The live region is a log: each message is a new line a screen reader says in turn, so
+  // a burst of events (Admitted, then the new state) loses none; the last few are kept.
+  const KEPT_ANNOUNCEMENTS = 5;
   function announce(text) {
     if (!text) return;
     const region = $("announce");
-    // Changing the text is what a screen reader announces; repeat-safe via a clear first.
-    region.textContent = "";
-    requestAnimationFrame(() => { region.textContent = text; });
+    if (region.lastElementChild && region.lastElementChild.textContent === text) return;
+    const line = document.createElement("p");
+    line.textContent = text;
+    region.append(line);
+    while (region.childElementCount > KEPT_ANNOUNCEMENTS) region.firstElementChild.remove();
   }
 
   const deviceName = (device) => t(`device_${device}`) || device;
@@ -111,9 +116,11 @@
     },
     wrapped_up(e) {
       model.wrapped = e;
+      announce(`${t("wrapped_up_text")} ${wrapCounts()}`);
     },
     cleaning(e) {
       model.cleaningUntil = e.until;
+      announce(t("cleaning_text", { time: cleaningTime() }));
     },
     error() {
       model.error = true;
@@ -158,6 +165,9 @@
     if (exam.phase === "instruct") return t("exam_get_ready", { seconds: countdownLeft() });
     return t(exam.phase === "capture" ? "exam_capture" : "exam_done");
   }
+  const wrapCounts = () => t("wrapped_up_counts", {
+    observations: model.wrapped.observations, media: model.wrapped.media,
+  });
   function cleaningTime() {
     const until = new Date(model.cleaningUntil);
     return until.toLocaleTimeString(language(), { hour: "2-digit", minute: "2-digit" });
@@ -186,13 +196,10 @@
     renderMeasuring();
     renderVideo();
     renderExam();
-    if (model.wrapped) {
-      $("wrap-counts").textContent = t("wrapped_up_counts", {
-        observations: model.wrapped.observations, media: model.wrapped.media,
-      });
-    } else {
-      $("wrap-counts").textContent = "";
-    }
+    $("wrap-counts").textContent = model.wrapped ? wrapCounts() : "";
+    // The thank-you stays up while the room is cleaned after this visit (wrap-up itself
+    // lasts only as long as writing the record).
+    if (model.state === "cleaning" && model.wrapped) $("screen-wrap-up").hidden = false;
     $("cleaning-text").textContent = model.cleaningUntil ? t("cleaning_text", { time: cleaningTime() }) : "";
   }
 
@@ -312,13 +319,15 @@
 
   // -- video: a loopback WebRTC connection to the room ----------------------------------------
   const video = { pc: null, generation: 0, retry: null };
+  const PHYSICIAN_RETRY_SECONDS = [1, 1, 2, 3, 5, 8, 13];
 
-  function closeVideo() {
+  function closeVideo(blank = true) {
     clearTimeout(video.retry);
     video.generation += 1;
     if (video.pc) video.pc.close();
     video.pc = null;
-    for (const id of ["self-view", "physician-video"]) $(id).srcObject = null;
+    // a new connection replaces the pictures when its tracks arrive: no blank in between
+    if (blank) for (const id of ["self-view", "physician-video"]) $(id).srcObject = null;
     model.video = "off";
   }
 
@@ -338,7 +347,7 @@
   }
 
   async function connectVideo(attempt = 0) {
-    closeVideo();
+    closeVideo(false);
     const generation = video.generation;
     const pc = new RTCPeerConnection();
     video.pc = pc;
@@ -367,9 +376,11 @@
       const answer = await response.json();
       await pc.setRemoteDescription({ type: answer.type, sdp: answer.sdp });
       model.video = "on";
-      // Admitted may come before the physician's video does: ask again until it is there.
-      if (model.state === "in_consultation" && model.admitted && !answer.tracks.physician && attempt < 30) {
-        video.retry = setTimeout(() => connectVideo(attempt + 1), 1000);
+      // Admitted comes before the physician's video does: ask again, less and less often.
+      const delay = PHYSICIAN_RETRY_SECONDS[attempt];
+      const videoScreen = model.state === "waiting" || model.state === "in_consultation";
+      if (videoScreen && model.admitted && !answer.tracks.physician && delay) {
+        video.retry = setTimeout(() => connectVideo(attempt + 1), delay * 1000);
       }
     } catch {
       if (generation === video.generation) model.video = "unavailable";

@@ -1,0 +1,93 @@
+"""The kiosk page in headless Chromium in front of a real Room.
+
+Everything is real but the edges: the Bluetooth radio is BumbleBackend (bumble virtual
+controllers, real GATT bytes: a fake radio), the physician is the scripted PhysicianPeer
+(a headless aiortc client that sends no camera, so the page shows no physician video
+here; tests/kiosk/test_kiosk_chromium.py covers it), the FHIR record goes to NDJSON files.
+The patient types the booking code into the page; the room measures, waits, consults,
+wraps up and cleans, and the page follows.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from tests.room.conftest import data_dir, devices_for, make_config  # noqa: F401 (data_dir is a fixture)
+from tests.session.test_console import browser_page, until  # noqa: F401 (browser_page is a fixture)
+
+from telemedroom._kiosk import close_kiosk, create_kiosk_app
+from telemedroom.room import Room, RoomState
+from telemedroom.session.peer import PhysicianPeer
+from telemedroom.session.signaling import LocalServer
+from telemedroom.testing import BumbleBackend
+
+pytestmark = pytest.mark.requires_system
+
+KINDS = ("blood_pressure", "pulse_oximeter")
+
+
+async def shows(page: Any, selector: str, fragment: str, timeout: float = 15) -> None:
+    condition = (
+        f"(document.querySelector({json.dumps(selector)}) || {{}}).textContent"
+        f"?.includes({json.dumps(fragment)})"
+    )
+    await until(page, condition, timeout=timeout)
+
+
+async def test_a_real_room_drives_the_kiosk_page(data_dir: Path, browser_page: Any) -> None:  # noqa: F811
+    page = browser_page
+    await page.emulate_media(reduced_motion="reduce")
+    async with BumbleBackend() as radio:
+        for device in devices_for(KINDS):
+            await radio.add(device)
+        config = make_config(data_dir, KINDS, language="en")
+        async with Room(config, ble_backend=radio) as room:
+            app = create_kiosk_app(room, language=config.language)
+            try:
+                async with LocalServer(app) as server:
+                    await page.goto(f"{server.http_url}/kiosk/")
+                    await until(page, "document.body.dataset.state === 'idle'")
+                    assert await page.inner_text("#welcome-title") == "Welcome"
+
+                    appointment = await room.book_walk_in("pat-kiosk")
+                    await page.fill("#code", "NOT-A-CODE")
+                    await page.click("#check-in")
+                    await shows(page, "#alert", "We could not find this booking code.")
+                    await page.fill("#code", appointment.booking_code)
+                    await page.click("#check-in")
+                    await until(page, "document.body.dataset.state === 'checked_in'")
+                    assert room.state is RoomState.CHECKED_IN
+                    assert await page.locator("#devices li").count() == 2
+
+                    readings = await room.measure()
+                    await until(page, "document.body.dataset.state === 'waiting'")
+                    await shows(page, "#devices li[data-device='blood_pressure'] .summary", "128/82")
+                    statuses = await page.evaluate(
+                        "[...document.querySelectorAll('#devices li')].map(li => li.dataset.status)"
+                    )
+                    assert statuses == ["done", "done"]
+                    assert len(readings) == 2
+                    # the self-view: the room camera's subscription, over loopback WebRTC
+                    await until(page, "document.getElementById('self-view').videoWidth === 640", timeout=30)
+
+                    url, token = room.visit_url(appointment.id), room.physician_token(appointment.id)
+                    async with PhysicianPeer(url, token, auto_admit=True):
+                        await room.wait_for_physician(timeout=30)
+                        await until(page, "document.body.dataset.state === 'in_consultation'")
+                        await shows(page, "#announce", "has joined")
+                        await room.take_snapshot("exam", step="rest")
+                        summary = await room.end_consultation()
+                    await room.wait_idle()
+                    await until(page, "document.body.dataset.state === 'idle'", timeout=30)
+                    # wrap-up and cleaning passed in an instant here (no cleaning buffer): the
+                    # live region still said them
+                    said = await page.inner_text("#announce")
+                    assert f"Readings saved: {summary.observations}. Photos saved: {summary.media}." in said
+                    assert "Welcome" in said
+                    assert await page.input_value("#code") == ""
+            finally:
+                await close_kiosk(app)
+    assert app.state.kiosk.peers.open == 0
