@@ -14,10 +14,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import shutil
-import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +31,7 @@ from telemedroom._cli._virtual import top_up, virtual_devices
 from telemedroom.errors import MissingExtraError, SessionError
 from telemedroom.room import (
     CheckedIn,
+    KioskSettings,
     Room,
     RoomConfig,
     RoomEvent,
@@ -40,22 +40,13 @@ from telemedroom.room import (
     VisitSummary,
     summary_of,
 )
-from telemedroom.scheduling import Appointment, Requirement, Service
+from telemedroom.scheduling import Appointment
 from telemedroom.session.audit import AuditLog
 
 __all__ = ["DemoResult", "run_demo"]
 
 PATIENT = "demo-patient"
 PHYSICIAN = "dr-demo"  # the subject of the physician's join token
-# A consultation in the room's embedded schedule (the room and its on-call physician are
-# open around the clock); a start every minute, so the next free one is always near.
-SERVICE = Service(
-    id="gp-20",
-    name="General medicine consultation",
-    duration=timedelta(minutes=20),
-    interval=timedelta(minutes=1),
-    requires=(Requirement(kind="room"), Requirement(kind="practitioner")),
-)
 
 
 @dataclass(frozen=True)
@@ -67,15 +58,6 @@ class DemoResult:
     fhir_files: dict[str, int]
     audit_entries: int
     audit_head: str
-
-
-async def book_next_slot(room: Room) -> Appointment:
-    """Book the next free consultation after the visits already booked (for ``--serve``)."""
-    scheduler = room.scheduler
-    assert scheduler is not None
-    now = datetime.now(UTC)
-    [slot] = await scheduler.find_slots(SERVICE, now, now + timedelta(days=1), limit=1)
-    return await scheduler.book(slot, PATIENT, idempotency_key=uuid.uuid4().hex)
 
 
 Physician = Callable[[Room, Appointment, Timeline], Coroutine[Any, Any, None]]
@@ -236,7 +218,10 @@ async def run_demo(
     except ImportError as exc:  # pragma: no cover - telemedroom.testing itself needs no extra
         raise MissingExtraError("sim", "telemedroom demo") from exc
     folder = _data_dir(data_dir)
-    config = RoomConfig.demo(folder).model_copy(update={"timezone": timezone})
+    # the kiosk (--serve) on a free port: a second demo or anything else may hold 8080
+    config = RoomConfig.demo(folder).model_copy(
+        update={"timezone": timezone, "kiosk": KioskSettings(host="127.0.0.1", port=0)}
+    )
     timeline = Timeline(console, zone=config.zone)
     console.rule("[bold]telemedroom demo[/]: a complete visit on one machine")
     timeline.line("setup", f"{config.name}, time zone {timezone}")
@@ -249,7 +234,8 @@ async def run_demo(
         timeline.line("setup", f"{len(config.devices)} virtual devices on an in-memory Bluetooth radio")
         async with Room(config, ble_backend=radio) as room:
             timeline.line("setup", f"room open: data in {folder}, signaling at {room.signaling_url}")
-            appointment = await room.book_walk_in(PATIENT)
+            # a short slot: the next walk-in (--serve) can start a few minutes later
+            appointment = await room.book_walk_in(PATIENT, minutes=5)
             start = appointment.slot.start.astimezone(config.zone)
             timeline.line(
                 "schedule",
@@ -334,7 +320,7 @@ def show_summary(console: Console, result: DemoResult, config: RoomConfig) -> No
 
 async def serve_on(room: Room, console: Console) -> None:
     """After the scripted visit: book another slot and serve the room for a person to play in."""
-    appointment = await book_next_slot(room)
+    appointment = await room.book_walk_in(PATIENT)
     start = appointment.slot.start.astimezone(room.config.zone)
     console.rule("[bold]your turn")
     await serve_room(
