@@ -213,10 +213,8 @@ async def run_demo(
         MissingExtraError: The ``ble``, ``sim``, ``video`` or ``server`` extra is missing.
         TelemedroomError: The visit failed (the room's own error, e.g. ``PeerError``).
     """
-    try:
-        from telemedroom.testing import BumbleBackend
-    except ImportError as exc:  # pragma: no cover - telemedroom.testing itself needs no extra
-        raise MissingExtraError("sim", "telemedroom demo") from exc
+    from telemedroom.testing import BumbleBackend  # entering it needs the sim extra
+
     folder = _data_dir(data_dir)
     # the kiosk (--serve) on a free port: a second demo or anything else may hold 8080
     config = RoomConfig.demo(folder).model_copy(
