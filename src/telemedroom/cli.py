@@ -5,7 +5,7 @@ Commands (``telemedroom COMMAND --help`` tells more; ``docs/cli.md`` is the refe
 - ``demo``: a complete simulated visit on embedded defaults.
 - ``serve --config room.toml``: run a room.
 - ``devices scan``: the Bluetooth health devices in range (``--simulate``: virtual ones).
-- ``outbox status|drain --config room.toml``: the store-and-forward queue of FHIR bundles.
+- ``outbox status|drain|requeue --config room.toml``: the store-and-forward queue of FHIR bundles.
 - ``audit verify PATH``: check an audit log's hash chain.
 - ``slots --config room.toml``: the free appointment slots.
 
@@ -224,6 +224,21 @@ def outbox_drain(
     _outbox.show_drain(_out(), room, result, left)
     if result.rejected:
         raise typer.Exit(ExitCode.CHECK_FAILED)
+
+
+@outbox_app.command("requeue")
+def outbox_requeue(
+    rows: Annotated[
+        list[int] | None, typer.Argument(help="Row ids to send again (default: every rejected row).")
+    ] = None,
+    config: _Config = Path("room.toml"),
+) -> None:
+    """Send bundles the FHIR server rejected again on the next drain, once the cause is fixed."""
+    from telemedroom._cli import _outbox
+
+    room = _config(config)
+    requeued = _run(_outbox.requeue(room, rows or []))
+    _outbox.show_requeue(_out(), requeued)
 
 
 @app.command("slots")

@@ -5,14 +5,19 @@ from __future__ import annotations
 import asyncio
 import base64
 import sqlite3
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
+import httpx
 import pytest
 
 from telemedroom import BodyWeight, HeartRate
 from telemedroom.cli import ExitCode
 from telemedroom.fhir import Outbox, transaction_json
+from telemedroom.session.signaling import LocalServer
+from telemedroom.testing import FakeFhirServer
 
 from .conftest import KEY
 
@@ -114,3 +119,76 @@ def test_smart_auth_without_its_key_names_the_key(
     result = telemedroom("outbox", "drain", "--config", str(room_toml))
     assert result.code == ExitCode.CONFIG
     assert "fhir.private_key_file: missing" in result.err
+
+
+@pytest.fixture
+def fhir_server(unused_tcp_port: int) -> Iterator[FakeFhirServer]:
+    """FakeFhirServer (a fake at the edge: real FHIR JSON and OperationOutcome) over real HTTP.
+
+    uvicorn serves it from a thread with its own event loop, so the command under test
+    runs in this thread as it would in a shell.
+    """
+    server = FakeFhirServer(f"http://127.0.0.1:{unused_tcp_port}/r4")
+
+    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        body = b""
+        while True:
+            message = await receive()
+            body += message.get("body", b"")
+            if not message.get("more_body"):
+                break
+        query = scope["query_string"].decode()
+        url = f"{server.base_url.split('/r4')[0]}{scope['path']}" + (f"?{query}" if query else "")
+        headers = [(k.decode(), v.decode()) for k, v in scope["headers"]]
+        answer = server.handle(httpx.Request(scope["method"], url, headers=headers, content=body))
+        await send(
+            {
+                "type": "http.response.start",
+                "status": answer.status_code,
+                "headers": [(k.encode(), v.encode()) for k, v in answer.headers.items()],
+            }
+        )
+        await send({"type": "http.response.body", "body": answer.content})
+
+    loop = asyncio.new_event_loop()
+    started, stop = threading.Event(), asyncio.Event()
+
+    async def serve() -> None:
+        async with LocalServer(app, port=unused_tcp_port):
+            started.set()
+            await stop.wait()
+
+    thread = threading.Thread(target=loop.run_until_complete, args=(serve(),))
+    thread.start()
+    started.wait(timeout=10)
+    try:
+        yield server
+    finally:
+        loop.call_soon_threadsafe(stop.set)
+        thread.join(timeout=10)
+        loop.close()
+
+
+def test_rejected_bundles_are_reported_and_requeued(
+    telemedroom: Callable[..., object], room_toml: Path, fhir_server: FakeFhirServer
+) -> None:
+    """The operator's flow: the server refuses for good (422), the cause is fixed, send again."""
+    put(room_toml, 1)
+    room_toml.write_text(room_toml.read_text() + f'\n[fhir]\nbase_url = "{fhir_server.base_url}"\n')
+    fhir_server.fail_next(422)
+    drained = telemedroom("outbox", "drain", "--config", str(room_toml))
+    assert drained.code == ExitCode.CHECK_FAILED
+    assert "rejected by the server (kept, not sent again): rows 1" in drained.out
+    status = telemedroom("outbox", "status", "--config", str(room_toml))
+    assert status.code == ExitCode.CHECK_FAILED
+    assert "rejected: FHIR server answered 422" in status.out
+    assert fhir_server.resources("Observation") == []
+
+    requeued = telemedroom("outbox", "requeue", "--config", str(room_toml))
+    assert requeued.code == ExitCode.OK
+    assert "requeued rows 1: sent on the next drain" in requeued.out
+    again = telemedroom("outbox", "drain", "--config", str(room_toml))
+    assert again.code == ExitCode.OK, again.err
+    assert f"sent 1 bundle(s) in 1 transaction(s) to {fhir_server.base_url}; 0 pending" in again.out
+    assert len(fhir_server.resources("Observation")) == 2
+    assert "nothing to requeue" in telemedroom("outbox", "requeue", "--config", str(room_toml)).out

@@ -126,3 +126,20 @@ async def drain(config: RoomConfig, *, attempts: int) -> tuple[DrainResult, int]
     async with Outbox(outbox_path(config), key=config.key) as outbox, open_sink(config) as sink:
         result = await outbox.drain(sink, max_failures=attempts)
         return result, await outbox.pending()
+
+
+async def requeue(config: RoomConfig, rows: list[int]) -> list[int]:
+    """Put rejected rows back to pending: ``rows``, or every rejected row when empty."""
+    async with Outbox(outbox_path(config), key=config.key) as outbox:
+        if not rows:
+            held = await outbox.held_back()
+            rows = [row for row, why in held.items() if why.startswith("rejected")]
+        return await outbox.requeue(*rows) if rows else []
+
+
+def show_requeue(console: Console, requeued: list[int]) -> None:
+    """Which rows go out again."""
+    if requeued:
+        console.print(f"requeued rows {', '.join(map(str, requeued))}: sent on the next drain")
+    else:
+        console.print("nothing to requeue (only rows the server rejected can be sent again)")
