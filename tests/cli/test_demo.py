@@ -158,3 +158,23 @@ def test_demo_serve_hands_the_room_to_a_person(tmp_path: Path) -> None:
             process.kill()
             process.wait()
     assert process.returncode == ExitCode.INTERRUPTED, err
+
+
+def test_browser_without_chromium_says_how_to_get_it(
+    telemedroom: Callable[..., object], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PATH", str(tmp_path / "empty"))
+    result = telemedroom("demo", "--browser", "--data-dir", str(tmp_path / "data"))
+    assert result.code == ExitCode.FAILED
+    assert "apt-get install chromium (telemedroom never downloads a browser)" in result.err
+    assert "Traceback" not in result.err
+
+
+def test_browser_without_playwright_names_the_extra(
+    telemedroom: Callable[..., object], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """playwright made unimportable, as without the browser extra."""
+    monkeypatch.setitem(sys.modules, "playwright.async_api", None)
+    result = telemedroom("demo", "--browser", "--data-dir", str(tmp_path))
+    assert result.code == ExitCode.MISSING_EXTRA
+    assert "pip install 'telemedroom[browser]'" in result.err
