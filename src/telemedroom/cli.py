@@ -51,12 +51,12 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     rich_markup_mode="rich",
 )
-devices_app = typer.Typer(help="Bluetooth health devices.", no_args_is_help=True)
-outbox_app = typer.Typer(help="The room's queue of FHIR bundles.", no_args_is_help=True)
-audit_app = typer.Typer(help="The hash-chained audit log.", no_args_is_help=True)
-app.add_typer(devices_app, name="devices")
-app.add_typer(outbox_app, name="outbox")
-app.add_typer(audit_app, name="audit")
+_devices_app = typer.Typer(help="Bluetooth health devices.", no_args_is_help=True)
+_outbox_app = typer.Typer(help="The room's queue of FHIR bundles.", no_args_is_help=True)
+_audit_app = typer.Typer(help="The hash-chained audit log.", no_args_is_help=True)
+app.add_typer(_devices_app, name="devices")
+app.add_typer(_outbox_app, name="outbox")
+app.add_typer(_audit_app, name="audit")
 
 _Config = Annotated[
     Path,
@@ -98,7 +98,7 @@ def _root(
 
 
 @app.command("demo")
-def demo(
+def _demo_command(
     browser: Annotated[
         bool,
         typer.Option("--browser", help="The physician is headless Chromium on the real console page."),
@@ -137,15 +137,15 @@ def demo(
 
 
 @app.command("serve")
-def serve(config: _Config = Path("room.toml")) -> None:
+def _serve_command(config: _Config = Path("room.toml")) -> None:
     """Run the room of a configuration file: the patient kiosk, the devices, each visit; Ctrl-C stops it."""
     from telemedroom._cli import _serve
 
     _run(_serve.serve(_config(config), _out()))
 
 
-@devices_app.command("scan")
-def devices_scan(
+@_devices_app.command("scan")
+def _devices_scan(
     timeout: Annotated[float, typer.Option(help="Seconds to listen.", min=0.1)] = 5.0,
     adapter: Annotated[str | None, typer.Option(help="Bluetooth adapter, e.g. hci1 (Linux).")] = None,
     simulate: Annotated[
@@ -174,8 +174,8 @@ def devices_scan(
     _devices.show(_out(), found, where)
 
 
-@audit_app.command("verify")
-def audit_verify(
+@_audit_app.command("verify")
+def _audit_verify(
     path: Annotated[
         Path, typer.Argument(help="The audit log, JSON Lines.", exists=True, dir_okay=False, readable=True)
     ],
@@ -197,8 +197,8 @@ def _config(path: Path) -> RoomConfig:
     return RoomConfig.from_toml(path)
 
 
-@outbox_app.command("status")
-def outbox_status(config: _Config = Path("room.toml")) -> None:
+@_outbox_app.command("status")
+def _outbox_status(config: _Config = Path("room.toml")) -> None:
     """What waits to be sent, what was set aside and why; exit 1 if anything is held back."""
     from telemedroom._cli import _outbox
 
@@ -209,8 +209,8 @@ def outbox_status(config: _Config = Path("room.toml")) -> None:
         raise typer.Exit(ExitCode.CHECK_FAILED)
 
 
-@outbox_app.command("drain")
-def outbox_drain(
+@_outbox_app.command("drain")
+def _outbox_drain(
     config: _Config = Path("room.toml"),
     attempts: Annotated[
         int, typer.Option(help="Give up after this many failed attempts in a row.", min=1)
@@ -226,8 +226,8 @@ def outbox_drain(
         raise typer.Exit(ExitCode.CHECK_FAILED)
 
 
-@outbox_app.command("requeue")
-def outbox_requeue(
+@_outbox_app.command("requeue")
+def _outbox_requeue(
     rows: Annotated[
         list[int] | None, typer.Argument(help="Row ids to send again (default: every rejected row).")
     ] = None,
@@ -242,7 +242,7 @@ def outbox_requeue(
 
 
 @app.command("slots")
-def slots(
+def _slots_command(
     config: _Config = Path("room.toml"),
     schedule: Annotated[
         Path | None,
