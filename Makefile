@@ -45,6 +45,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_scheduling.py
 	$(BIN)/python benchmarks/bench_session.py
 	$(BIN)/python benchmarks/bench_monitor.py
+	$(BIN)/python benchmarks/bench_room.py
 	$(BIN)/python benchmarks/bench_demo.py
 
 clean:

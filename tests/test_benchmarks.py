@@ -112,6 +112,30 @@ async def test_session_benchmark_cases_run_and_check_their_results() -> None:
         assert 0 < result[server]["rtt_p50_ms"] <= result[server]["rtt_p99_ms"]
 
 
+async def test_room_benchmark_visits_write_what_they_claim(tmp_path: Path) -> None:
+    """One visit of each side of benchmarks/bench_room.py (the CPU window runs only in make bench)."""
+    spec = importlib.util.spec_from_file_location("bench_room", BENCH.with_name("bench_room.py"))
+    assert spec is not None
+    assert spec.loader is not None
+    bench = importlib.util.module_from_spec(spec)
+    sys.modules["bench_room"] = bench
+    spec.loader.exec_module(bench)
+    # each virtual device is the kind the room looks for, in the same order
+    services = [device.service for device in bench.virtual_devices()]
+    assert services == [bench.DEVICE_GUIDE[kind].service for kind in bench.KINDS]
+    room_wall, room_cpu, room_files = await bench.visit_room(tmp_path / "room")
+    bare_wall, bare_cpu, bare_files = await bench.visit_bare(tmp_path / "bare")
+    bench.check_files({"room": room_files, "bare": bare_files})
+    assert room_wall > 0
+    assert bare_wall > 0
+    assert room_cpu > 0
+    assert bare_cpu > 0
+    assert "| visit check-in -> FHIR written, wall" in bench.table(
+        {"room_wall": room_wall, "room_cpu": room_cpu, "bare_wall": bare_wall, "bare_cpu": bare_cpu},
+        {"room": 0.1, "bare": 0.1},
+        1,
+        1.0,
+    )
 def test_demo_benchmark_commands_are_valid() -> None:
     """benchmarks/bench_demo.py: its baseline imports and the demo's command line both work."""
     spec = importlib.util.spec_from_file_location("bench_demo", BENCH.with_name("bench_demo.py"))

@@ -84,6 +84,10 @@ async def test_a_room_killed_in_any_state_comes_back_idle(killed: dict[str, Path
     rows, recovery = CASES[case]
     server = FakeFhirServer()
     assert not (data_dir / "fhir").exists()  # nothing reached the record before the kill
+    # the journal (with its write-ahead log) holds ids and the state, no health data in the clear
+    journal = b"".join(p.read_bytes() for p in data_dir.glob("room-journal.sqlite*"))
+    for clear in (b"pat-crash", b"Observation", b"Encounter", b"mm[Hg]"):
+        assert clear not in journal
     async with (
         FhirClient(server.base_url, transport=server.transport()) as fhir,
         Room(make_config(data_dir, []), fhir_sink=fhir) as room,

@@ -77,3 +77,42 @@ async def test_the_kiosk_gets_a_self_view_before_the_physician_comes(data_dir: P
         frame = await tracks.self_view.recv()
         assert (frame.width, frame.height) == (640, 480)
         tracks.self_view.stop()
+
+
+async def test_the_kiosk_gets_the_physicians_video_once_admitted(data_dir: Path) -> None:
+    from telemedroom.devices.media import MediaSource, Role
+
+    camera = MediaSource.synthetic(Role.ROOM_CAMERA, width=320, height=240)
+    async with Room(make_config(data_dir, [])) as room:
+        appointment = await room.book_walk_in("pat-1")
+        await room.check_in(appointment.booking_code)
+        await room.measure()
+        url, token = room.visit_url(appointment.id), room.physician_token(appointment.id)
+        async with PhysicianPeer(url, token, auto_admit=True, camera=camera) as doctor:
+            await room.wait_for_physician(timeout=30)
+            await doctor.first_video_frame()  # connected both ways
+            tracks = room.kiosk_tracks()
+            assert tracks.physician is not None
+            frame = await asyncio.wait_for(tracks.physician.recv(), 30)
+            assert (frame.width, frame.height) == (320, 240)
+            tracks.physician.stop()
+            tracks.self_view.stop()
+            await room.abort("test over")
+        assert room.kiosk_tracks().physician is None
+
+
+async def test_the_rooms_kiosk_app_checks_a_patient_in(data_dir: Path) -> None:
+    import httpx
+
+    async with Room(make_config(data_dir, [])) as room:
+        app = room.asgi_app()
+        appointment = await room.book_walk_in("pat-1")
+        transport = httpx.ASGITransport(app, client=("127.0.0.1", 50000))
+        async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1") as http:
+            page = await http.get("/kiosk/")
+            wrong = await http.post("/kiosk/check-in", json={"code": "NOPE-NOPE"})
+            right = await http.post("/kiosk/check-in", json={"code": appointment.booking_code})
+        assert page.status_code == 200
+        assert (wrong.status_code, wrong.json()["reason"]) == (400, "unknown_code")
+        assert right.status_code == 204
+        assert room.state is RoomState.CHECKED_IN

@@ -243,7 +243,7 @@ class VisitMachine(RuleBasedStateMachine):
 def test_random_visits_follow_the_table_and_abort_writes_nothing() -> None:
     # Each example opens a room and may admit a physician over WebRTC: a few dozen
     # sequences cover every (state, step) pair; more would only repeat them slowly.
-    run_state_machine_as_test(VisitMachine, settings=settings(max_examples=25, stateful_step_count=12))
+    run_state_machine_as_test(VisitMachine, settings=settings(max_examples=20, stateful_step_count=12))
 
 
 def test_check_in_opens_when_the_join_tokens_become_valid() -> None:

@@ -1,8 +1,13 @@
 """The patient kiosk: the page on the room's screen and the ASGI app that serves it.
 
-Private to telemedroom: :class:`telemedroom.Room` mounts it (``Room.asgi_app()``); an
+Private to telemedroom: :class:`telemedroom.Room` serves it (``Room.asgi_app()``); an
 integrator who builds their own room screen uses ``Room.events()`` instead. The app needs
 the ``server`` extra, its video the ``video`` extra.
+
+``create_kiosk_app(room, language=config.language)`` already answers under ``/kiosk/``
+(serve it as it is, or ``Mount("", app)`` inside another app; a ``Mount("/kiosk", app)``
+would put the page at ``/kiosk/kiosk/``), and :func:`close_kiosk` closes its video
+connections when the room shuts down.
 
 Examples:
     >>> from telemedroom._kiosk import KioskTracks, create_kiosk_app

@@ -33,7 +33,7 @@ from telemedroom._room._events import (
     WaitingRoom,
 )
 from telemedroom._room._journal import Journal
-from telemedroom._room._machine import Action, next_state
+from telemedroom._room._machine import ABORTABLE, Action, next_state
 from telemedroom._room._models import KioskTracks, Visit, VisitSummary
 from telemedroom._room._summary import summary_of
 from telemedroom._room._wrapup import KeptSnapshot, media_id
@@ -50,6 +50,8 @@ from telemedroom.measurements import Measurement
 from telemedroom.session.audit import AuditAction, AuditLog
 
 if TYPE_CHECKING:
+    from starlette.applications import Starlette
+
     from telemedroom.devices.media import MediaDevice, Snapshot
     from telemedroom.fhir.outbox import DrainResult, FhirSink, Outbox
     from telemedroom.scheduling import Appointment, Scheduler
@@ -188,6 +190,7 @@ class Room:
         self._sink: FhirSink | None = None
         self._last_summary: VisitSummary | None = None
         self._appointment: Appointment | None = None
+        self._kiosk_apps: list[Starlette] = []
         self.visit: Visit | None = None
         self.peer: RoomPeer | None = None
         self.readings: list[Measurement] = []
@@ -382,6 +385,12 @@ class Room:
         self._subscribers.clear()
 
     async def _close_visit(self) -> None:
+        if self._kiosk_apps:
+            from telemedroom._kiosk import close_kiosk
+
+            for app in self._kiosk_apps:
+                await close_kiosk(app)
+            self._kiosk_apps.clear()
         if self._state in _ABORTABLE:
             await self.abort("room closed")
         if self._cleaning is not None:
@@ -908,6 +917,22 @@ class Room:
             raise RoomError("no free slot for a walk-in within a day")
         return await self.scheduler.book(slots[0], patient, idempotency_key=uuid.uuid4().hex)
 
+    def asgi_app(self) -> Starlette:
+        """The patient kiosk's web app for this room, answering under ``/kiosk/``.
+
+        Serve it with uvicorn on ``config.kiosk.host``/``port`` (loopback by default: the
+        app then refuses any other client). Its video connections close with the room.
+
+        Raises:
+            MissingExtraError: Without ``telemedroom[server]``.
+        """
+        from telemedroom._kiosk import create_kiosk_app
+
+        host = self.config.kiosk.host
+        app = create_kiosk_app(self, language=self.config.language, allow_remote=host not in _LOOPBACK_HOSTS)
+        self._kiosk_apps.append(app)
+        return app
+
     def kiosk_tracks(self) -> KioskTracks:
         """The kiosk's self-view (a subscription of the room camera) and the physician's video.
 
@@ -921,9 +946,8 @@ class Room:
         )
 
 
-_ABORTABLE: Final = frozenset(
-    {RoomState.CHECKED_IN, RoomState.MEASURING, RoomState.WAITING, RoomState.IN_CONSULTATION}
-)
+_ABORTABLE: Final = ABORTABLE
+_LOOPBACK_HOSTS: Final = frozenset({"127.0.0.1", "::1", "localhost"})
 
 
 _ROOM_CAMERA: Final[dict[str, object]] = {"width": 640, "height": 480, "frame_rate": 30}

@@ -572,6 +572,8 @@ class PhysicianPeer(_Peer):
         relay_only: Use only TURN relay candidates.
         origin: ``Origin`` header to send.
         ssl: TLS context for ``wss://``; the system's trust store by default.
+        camera: The physician's own camera, sent to the room (shown on its kiosk);
+            ``None`` sends no video, as before.
 
     Attributes:
         video: The room's main video track, once it arrives.
@@ -596,9 +598,12 @@ class PhysicianPeer(_Peer):
         relay_only: bool = False,
         origin: str | None = None,
         ssl: SSLContext | None = None,
+        camera: MediaSource | None = None,
     ) -> None:
         super().__init__(url, token, ice_servers=ice_servers, relay_only=relay_only, origin=origin, ssl=ssl)
         self.auto_admit = auto_admit
+        self._camera_source = camera
+        self._camera: MediaDevice | None = None
         self.video: MediaStreamTrack | None = None
         self.video_ready = asyncio.Event()
         self.waiting: dict[str, p.ParticipantInfo] = {}
@@ -741,6 +746,11 @@ class PhysicianPeer(_Peer):
                 self._control_open.set()
 
         await pc.setRemoteDescription(RTCSessionDescription(sdp=offer.sdp, type="offer"))
+        if self._camera_source is not None:
+            if self._camera is None:
+                self._camera = await MediaDevice(self._camera_source).open()
+            # fills the room's offered video line (sendrecv): aiortc reuses that transceiver
+            pc.addTrack(self._camera.subscribe())
         await pc.setLocalDescription(await pc.createAnswer())
         assert pc.localDescription is not None
         await self._client.send(p.Answer(to=offer.sender, sdp=pc.localDescription.sdp))
@@ -787,3 +797,6 @@ class PhysicianPeer(_Peer):
         if self.video is not None:
             self.video.stop()
         await super().aclose()
+        camera, self._camera = self._camera, None
+        if camera is not None:
+            await camera.aclose()

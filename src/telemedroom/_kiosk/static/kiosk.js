@@ -63,7 +63,7 @@
       const previous = model.state;
       model.state = e.state;
       model.error = false;
-      if (e.state === "idle") resetVisit();
+      if (e.state === "idle" && previous !== "idle") resetVisit();  // not on a mere reconnect
       if (e.state !== previous) announce(stateTitle());
       syncVideo();
     },
