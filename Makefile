@@ -44,6 +44,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_fhir.py
 	$(BIN)/python benchmarks/bench_scheduling.py
 	$(BIN)/python benchmarks/bench_session.py
+	$(BIN)/python benchmarks/bench_kiosk.py
 	$(BIN)/python benchmarks/bench_monitor.py
 	$(BIN)/python benchmarks/bench_room.py
 	$(BIN)/python benchmarks/bench_demo.py
