@@ -90,23 +90,19 @@ async def serve_room(
 
     ``listening`` is set once the kiosk accepts connections.
     """
-    from telemedroom._kiosk import close_kiosk, create_kiosk_app
     from telemedroom.session.signaling import LocalServer
 
     config = room.config
-    # The kiosk app in front of the room (the contract's Room.asgi_app() is not in Room yet).
-    app = create_kiosk_app(room, language=config.language)
-    try:
-        async with LocalServer(app, host=config.kiosk.host, port=config.kiosk.port) as server:
-            console.print(f"kiosk (patient): {server.http_url}/kiosk/?lang={config.language}", soft_wrap=True)
-            for line in extra or []:
-                console.print(line, soft_wrap=True)
-            console.print("Ctrl-C stops the room.")
-            if listening is not None:
-                listening.set()
-            await watch(room, room.events(), timeline)
-    finally:
-        await close_kiosk(app)
+    # Room.asgi_app(): the kiosk under /kiosk/, loopback-only unless [kiosk] host says
+    # otherwise; its video connections close with the room.
+    async with LocalServer(room.asgi_app(), host=config.kiosk.host, port=config.kiosk.port) as server:
+        console.print(f"kiosk (patient): {server.http_url}/kiosk/?lang={config.language}", soft_wrap=True)
+        for line in extra or []:
+            console.print(line, soft_wrap=True)
+        console.print("Ctrl-C stops the room.")
+        if listening is not None:
+            listening.set()
+        await watch(room, room.events(), timeline)
 
 
 async def serve(config: RoomConfig, console: Console) -> None:
