@@ -7,7 +7,6 @@ in-memory Bluetooth link), so the room's own device code runs against them.
 from __future__ import annotations
 
 from datetime import datetime, tzinfo
-from typing import TYPE_CHECKING
 
 from telemedroom.measurements import (
     BloodGlucose,
@@ -19,9 +18,15 @@ from telemedroom.measurements import (
     Measurement,
     OxygenSaturation,
 )
-
-if TYPE_CHECKING:
-    from telemedroom.testing import VirtualDevice
+from telemedroom.testing import (
+    VirtualBloodPressureCuff,
+    VirtualDevice,
+    VirtualGlucometer,
+    VirtualHeartRateStrap,
+    VirtualPulseOximeter,
+    VirtualThermometer,
+    VirtualWeightScale,
+)
 
 
 def sample_readings(tz: tzinfo, at: datetime | None = None) -> dict[str, list[Measurement]]:
@@ -71,6 +76,18 @@ def sample_readings(tz: tzinfo, at: datetime | None = None) -> dict[str, list[Me
     }
 
 
+# Device kind (the room's DeviceKind) -> the virtual device that plays it.
+DEVICES: dict[str, type[VirtualDevice]] = {
+    "blood_pressure": VirtualBloodPressureCuff,
+    "pulse_oximeter": VirtualPulseOximeter,
+    "thermometer": VirtualThermometer,
+    "scale": VirtualWeightScale,
+    "heart_rate": VirtualHeartRateStrap,
+    "glucometer": VirtualGlucometer,
+}
+_KIND = {device: kind for kind, device in DEVICES.items()}
+
+
 def virtual_devices(
     tz: tzinfo, kinds: list[str] | None = None, *, at: datetime | None = None
 ) -> list[VirtualDevice]:
@@ -81,31 +98,14 @@ def virtual_devices(
         >>> [device.name for device in virtual_devices(UTC, ["thermometer", "glucometer"])]
         ['TM Thermometer', 'TM Glucometer']
     """
-    from telemedroom.testing import (
-        VirtualBloodPressureCuff,
-        VirtualGlucometer,
-        VirtualHeartRateStrap,
-        VirtualPulseOximeter,
-        VirtualThermometer,
-        VirtualWeightScale,
-    )
-
     readings = sample_readings(tz, at)
-    # device kind -> how to build it from its readings (the glucometer keeps them as records)
-    build: dict[str, type[VirtualDevice]] = {
-        "blood_pressure": VirtualBloodPressureCuff,
-        "pulse_oximeter": VirtualPulseOximeter,
-        "thermometer": VirtualThermometer,
-        "scale": VirtualWeightScale,
-        "heart_rate": VirtualHeartRateStrap,
-    }
     devices: list[VirtualDevice] = []
-    for kind in kinds if kinds is not None else list(readings):
-        if kind == "glucometer":
+    for kind in kinds if kinds is not None else list(DEVICES):
+        if DEVICES[kind] is VirtualGlucometer:  # it keeps its readings as stored records
             records = [r for r in readings[kind] if isinstance(r, BloodGlucose)]
             devices.append(VirtualGlucometer(records=records, tz=tz))
         else:
-            devices.append(build[kind](readings[kind], tz=tz))
+            devices.append(DEVICES[kind](readings[kind], tz=tz))
     return devices
 
 
@@ -119,14 +119,9 @@ def top_up(devices: list[VirtualDevice], tz: tzinfo, at: datetime) -> None:
         >>> len(cuff.readings), [r.sequence_number for r in meter.records]
         (4, [42, 43])
     """
-    from telemedroom.testing import VirtualGlucometer
-
-    kinds = {
-        type(device): kind for kind, device in zip(sample_readings(tz), virtual_devices(tz), strict=True)
-    }
     fresh = sample_readings(tz, at)
     for device in devices:
-        readings = fresh[kinds[type(device)]]
+        readings = fresh[_KIND[type(device)]]
         if isinstance(device, VirtualGlucometer):
             last = device.records[-1].sequence_number if device.records else 0
             device.records.extend(
