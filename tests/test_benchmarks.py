@@ -136,3 +136,14 @@ async def test_room_benchmark_visits_write_what_they_claim(tmp_path: Path) -> No
         1,
         1.0,
     )
+
+
+def test_demo_benchmark_commands_are_valid() -> None:
+    """benchmarks/bench_demo.py: its baseline imports and the demo's command line both work."""
+    spec = importlib.util.spec_from_file_location("bench_demo", BENCH.with_name("bench_demo.py"))
+    assert spec is not None
+    assert spec.loader is not None
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    assert bench.DEMO[-2:] == ["telemedroom", "demo"]
+    bench.check_cases()

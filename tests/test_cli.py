@@ -1,4 +1,4 @@
-"""The ``telemedroom`` command."""
+"""The ``telemedroom`` command itself: entry points, help, usage errors, exit codes."""
 
 from __future__ import annotations
 
@@ -7,40 +7,67 @@ import sys
 
 import pytest
 
-from telemedroom.cli import main
+from telemedroom import errors
+from telemedroom._cli._exit import EXIT_CODES, exit_code_for
+from telemedroom._version import __version__
+from telemedroom.cli import ExitCode, main
 
 
-def test_demo_runs_a_simulated_room(capsys: pytest.CaptureFixture[str]) -> None:
-    """The demo's devices are virtual (bumble on an in-memory radio); the room's code is real."""
-    assert main(["demo"]) == 0
-    out = capsys.readouterr().out
-    for name in ("TM Cuff", "TM Oximeter", "TM Thermometer", "TM Scale", "TM Strap", "TM Glucometer"):
-        assert f"connected to {name}, battery 90 %" in out
-    assert "found TM Glucometer (C0:FF:EE:00:00:06): glucose, rssi -50 dBm" in out
-    assert "128/82 mm[Hg], MAP 97.3, pulse 64/min" in out
-    assert "1 stored record(s), fetching them" in out
-    assert "104 mg/dL #42, fasting" in out  # the glucose context joined by sequence number
-    assert "9 readings from 6 devices in" in out
-    assert "each exactly what the device measured." in out
+def test_version(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["--version"]) == 0
+    assert capsys.readouterr().out == f"telemedroom {__version__}\n"
 
 
-def test_demo_in_another_zone(capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["demo", "--tz", "America/New_York"]) == 0
-    assert "09:15 EST" in capsys.readouterr().out
+def test_no_command_prints_help_and_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main([]) == ExitCode.USAGE
+    captured = capsys.readouterr()
+    help_text = captured.out + captured.err
+    for command in ("demo", "serve", "devices", "outbox", "audit", "slots"):
+        assert command in help_text
 
 
-def test_unknown_zone_is_a_clear_error(capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["demo", "--tz", "Nowhere/Special"]) == 2
-    assert "unknown time zone 'Nowhere/Special'" in capsys.readouterr().out
+def test_an_unknown_command_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["frobnicate"]) == ExitCode.USAGE
+    assert "No such command 'frobnicate'" in capsys.readouterr().err
 
 
-def test_no_command_prints_help(capsys: pytest.CaptureFixture[str]) -> None:
-    assert main([]) == 2
-    assert "demo" in capsys.readouterr().out
+def test_help_exits_zero(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["devices", "scan", "--help"]) == ExitCode.OK
+    assert "--simulate" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    ("error", "code"),
+    [
+        (errors.AuditIntegrityError(3, "altered"), ExitCode.CHECK_FAILED),
+        (errors.MissingExtraError("ble", "devices scan"), ExitCode.MISSING_EXTRA),
+        (errors.DeviceConnectionError("C0:FF:EE:00:00:01", "gone"), ExitCode.FAILED),
+        (errors.OutboxKeyError("outbox.sqlite", "another key"), ExitCode.FAILED),
+    ],
+)
+def test_errors_map_to_their_branchs_exit_code(error: Exception, code: ExitCode) -> None:
+    assert exit_code_for(error) == code
+
+
+def test_every_exit_code_in_the_table_is_documented() -> None:
+    documented = (main.__module__ and sys.modules[main.__module__].__doc__) or ""
+    for code in {*EXIT_CODES.values(), *ExitCode}:
+        assert f"{code.value} " in documented
 
 
 def test_console_script_and_module_entry_point() -> None:
     result = subprocess.run(
         [sys.executable, "-m", "telemedroom", "--version"], capture_output=True, text=True, check=True
     )
-    assert result.stdout.startswith("telemedroom ")
+    assert result.stdout == f"telemedroom {__version__}\n"
+
+
+def test_every_error_of_the_tree_has_an_exit_code() -> None:
+    classes = [getattr(errors, name) for name in errors.__all__]
+    for cls in (c for c in classes if isinstance(c, type) and issubclass(c, errors.TelemedroomError)):
+        expected = {
+            errors.RoomConfigError: ExitCode.CONFIG,
+            errors.MissingExtraError: ExitCode.MISSING_EXTRA,
+            errors.AuditIntegrityError: ExitCode.CHECK_FAILED,
+        }.get(cls, ExitCode.FAILED)
+        assert exit_code_for(cls.__new__(cls)) == expected, cls

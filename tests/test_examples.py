@@ -23,6 +23,20 @@ TESTED_ELSEWHERE = {
 }
 
 EXPECTED = {
+    "kiosk_room/visit.py": [
+        "room nord-1 (Telemedizin-Raum Nord 1), devices: blood_pressure, pulse_oximeter, thermometer, scale",
+        "checked in, devices in this order: blood_pressure, pulse_oximeter, thermometer, scale",
+        "  blood_pressure: put_on_cuff",
+        "  reading blood_pressure: 131/84 mmHg",
+        "  reading scale: 81.3 kg",
+        "the physician admitted the patient",
+        "physician: still 1920x1080, ending the visit",
+        "snapshot from the exam camera kept",
+        "wrapped up: 6 Observations, 1 Media in the outbox",
+        "delivered 1 bundle: Device 5, Encounter 1, Media 1, Observation 6, Provenance 1",
+        "audit log verified: 11 entries",
+        "4 readings, skipped: none",
+    ],
     "decode_readings.py": [
         "Acme Medical: 128/82 mm[Hg], pulse 64/min at 2026-11-24 09:15 CET, flags: irregular_pulse",
         "temperature: 36.8 Cel (tympanum)",

@@ -1,8 +1,18 @@
-"""The ``telemedroom`` command.
+"""The ``telemedroom`` command: run the demo, serve a room, and look after its data.
 
-``telemedroom demo`` runs a simulated room: a virtual cuff, pulse oximeter, thermometer,
-scale, heart-rate strap and glucometer advertise on an in-memory Bluetooth radio, and
-the room scans, connects and prints each reading as it arrives.
+Commands (``telemedroom COMMAND --help`` tells more; ``docs/cli.md`` is the reference):
+
+- ``demo``: a complete simulated visit on embedded defaults.
+- ``serve --config room.toml``: run a room.
+- ``devices scan``: the Bluetooth health devices in range (``--simulate``: virtual ones).
+- ``outbox status|drain|requeue --config room.toml``: the store-and-forward queue of FHIR bundles.
+- ``audit verify PATH``: check an audit log's hash chain.
+- ``slots --config room.toml``: the free appointment slots.
+
+Exit codes (:class:`ExitCode`): 0 ok, 1 a check failed (broken audit chain, rows the
+FHIR server rejected), 2 usage error, 3 configuration error (names the key and the
+file), 4 an optional part is not installed, 5 a device, server or store failed,
+130 interrupted.
 
 Examples:
     >>> main(["--version"])  # doctest: +ELLIPSIS
@@ -12,64 +22,274 @@ Examples:
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import sys
-import time
-from collections.abc import Sequence
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from collections.abc import Coroutine, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
-from telemedroom._demo import simulated_room
+import typer
+from rich.console import Console
+from rich.text import Text
+
+from telemedroom._cli._exit import ExitCode, exit_code_for
 from telemedroom._version import __version__
-from telemedroom.errors import TelemedroomError
+from telemedroom.errors import DeviceConnectionError, TelemedroomError
 
-__all__ = ["main"]
+if TYPE_CHECKING:
+    from telemedroom.room import RoomConfig
+
+__all__ = ["ExitCode", "app", "main"]
+
+_T = TypeVar("_T")
+
+app = typer.Typer(
+    name="telemedroom",
+    help="Build a telemedicine room: Bluetooth health devices, secure video, HL7 FHIR.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode="rich",
+)
+_devices_app = typer.Typer(help="Bluetooth health devices.", no_args_is_help=True)
+_outbox_app = typer.Typer(help="The room's queue of FHIR bundles.", no_args_is_help=True)
+_audit_app = typer.Typer(help="The hash-chained audit log.", no_args_is_help=True)
+app.add_typer(_devices_app, name="devices")
+app.add_typer(_outbox_app, name="outbox")
+app.add_typer(_audit_app, name="audit")
+
+_Config = Annotated[
+    Path,
+    typer.Option("--config", "-c", help="The room's configuration file.", show_default=True, dir_okay=False),
+]
 
 
-def _demo(timezone: str) -> int:
-    tz = ZoneInfo(timezone)
-    print(
-        f"telemedroom {__version__}: a simulated room ({timezone}), virtual devices on an in-memory radio\n"
+def _out() -> Console:
+    # Made per call: rich then writes to whatever sys.stdout is now (doctest, capsys).
+    return Console(highlight=False, soft_wrap=True)
+
+
+def _err() -> Console:
+    return Console(stderr=True, highlight=False, soft_wrap=True)
+
+
+def _run(coroutine: Coroutine[Any, Any, _T]) -> _T:
+    try:
+        return asyncio.run(coroutine)
+    except KeyboardInterrupt:
+        _err().print("telemedroom: interrupted")
+        raise typer.Exit(ExitCode.INTERRUPTED) from None
+
+
+def _version(value: bool) -> None:
+    if value:
+        print(f"telemedroom {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        bool,
+        typer.Option("--version", help="Print the version and exit.", is_eager=True, callback=_version),
+    ] = False,
+) -> None:
+    """Build a telemedicine room: Bluetooth health devices, secure video, HL7 FHIR."""
+
+
+@app.command("demo")
+def _demo_command(
+    browser: Annotated[
+        bool,
+        typer.Option("--browser", help="The physician is headless Chromium on the real console page."),
+    ] = False,
+    serve: Annotated[
+        bool,
+        typer.Option("--serve", help="Keep the room running and print the console and kiosk URLs."),
+    ] = False,
+    data_dir: Annotated[
+        Path | None,
+        typer.Option(help="Keep the room's data here (default: a new temporary directory).", file_okay=False),
+    ] = None,
+    tz: Annotated[str, typer.Option("--tz", help="The room's IANA time zone.")] = "Europe/Berlin",
+) -> None:
+    """A complete simulated visit: virtual devices, synthetic cameras, a scripted physician, FHIR files."""
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    try:
+        ZoneInfo(tz)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise typer.BadParameter(
+            f"unknown time zone {tz!r}; use an IANA name such as Europe/Berlin", param_hint="--tz"
+        ) from None
+    from telemedroom._cli import _demo
+
+    physician = _demo.browser_physician if browser else _demo.headless_physician
+    _run(
+        _demo.run_demo(
+            _out(),
+            timezone=tz,
+            data_dir=data_dir,
+            physician=physician,
+            serve=_demo.serve_on if serve else None,
+        )
     )
-    started = time.perf_counter()
-    sent, received = asyncio.run(simulated_room(tz, lambda line: print(line, flush=True)))
-    if [m.model_copy(update={"device": None}) for m in received] != sent:
-        print("the room received something other than what the devices sent", file=sys.stderr)
-        return 1
-    print(
-        f"\n{len(received)} readings from 6 devices in {time.perf_counter() - started:.1f} s, "
-        "each exactly what the device measured."
-    )
-    return 0
+
+
+@app.command("serve")
+def _serve_command(config: _Config = Path("room.toml")) -> None:
+    """Run the room of a configuration file: the patient kiosk, the devices, each visit; Ctrl-C stops it."""
+    from telemedroom._cli import _serve
+
+    _run(_serve.serve(_config(config), _out()))
+
+
+@_devices_app.command("scan")
+def _devices_scan(
+    timeout: Annotated[float, typer.Option(help="Seconds to listen.", min=0.1)] = 5.0,
+    adapter: Annotated[str | None, typer.Option(help="Bluetooth adapter, e.g. hci1 (Linux).")] = None,
+    simulate: Annotated[
+        bool, typer.Option("--simulate", help="Scan virtual devices on an in-memory radio instead.")
+    ] = False,
+) -> None:
+    """List the Bluetooth LE devices in range, health devices first.
+
+    Needs the ``ble`` extra; ``--simulate`` also the ``sim`` extra.
+    """
+    from telemedroom._cli import _devices
+
+    if simulate:
+        found = _run(_devices.simulated_scan(timeout))
+        where = "simulated: virtual devices on an in-memory radio"
+    else:
+        try:
+            found = _run(_devices.scan(timeout=timeout, adapter=adapter))
+        except DeviceConnectionError:
+            _err().print(
+                "telemedroom: no Bluetooth adapter could scan (is BlueZ running, is the adapter "
+                "name right?); `telemedroom devices scan --simulate` scans virtual devices instead"
+            )
+            raise
+        where = adapter or "default adapter"
+    _devices.show(_out(), found, where)
+
+
+@_audit_app.command("verify")
+def _audit_verify(
+    path: Annotated[
+        Path, typer.Argument(help="The audit log, JSON Lines.", exists=True, dir_okay=False, readable=True)
+    ],
+    head: Annotated[
+        str | None, typer.Option(help="A head hash kept elsewhere: the chain must contain it.")
+    ] = None,
+    entries: Annotated[bool, typer.Option("--entries", help="List every entry.")] = False,
+) -> None:
+    """Check the hash chain of an audit log; exit 1 at the first entry altered, missing or moved."""
+    from telemedroom._cli import _audit
+
+    log = _audit.verify(path, head=head)
+    _audit.show(_out(), log, path, entries=entries)
+
+
+def _config(path: Path) -> RoomConfig:
+    from telemedroom.room import RoomConfig
+
+    return RoomConfig.from_toml(path)
+
+
+@_outbox_app.command("status")
+def _outbox_status(config: _Config = Path("room.toml")) -> None:
+    """What waits to be sent, what was set aside and why; exit 1 if anything is held back."""
+    from telemedroom._cli import _outbox
+
+    room = _config(config)
+    found = _run(_outbox.status(room))
+    _outbox.show_status(_out(), room, found)
+    if found.held_back:
+        raise typer.Exit(ExitCode.CHECK_FAILED)
+
+
+@_outbox_app.command("drain")
+def _outbox_drain(
+    config: _Config = Path("room.toml"),
+    attempts: Annotated[
+        int, typer.Option(help="Give up after this many failed attempts in a row.", min=1)
+    ] = 5,
+) -> None:
+    """Send every pending bundle now; exit 1 if the server rejected some, 5 if it stayed unreachable."""
+    from telemedroom._cli import _outbox
+
+    room = _config(config)
+    result, left = _run(_outbox.drain(room, attempts=attempts))
+    _outbox.show_drain(_out(), room, result, left)
+    if result.rejected:
+        raise typer.Exit(ExitCode.CHECK_FAILED)
+
+
+@_outbox_app.command("requeue")
+def _outbox_requeue(
+    rows: Annotated[
+        list[int] | None, typer.Argument(help="Row ids to send again (default: every rejected row).")
+    ] = None,
+    config: _Config = Path("room.toml"),
+) -> None:
+    """Send bundles the FHIR server rejected again on the next drain, once the cause is fixed."""
+    from telemedroom._cli import _outbox
+
+    room = _config(config)
+    requeued = _run(_outbox.requeue(room, rows or []))
+    _outbox.show_requeue(_out(), requeued)
+
+
+@app.command("slots")
+def _slots_command(
+    config: _Config = Path("room.toml"),
+    schedule: Annotated[
+        Path | None,
+        typer.Option(
+            help="Resources and services (default: schedule.toml beside the config).", dir_okay=False
+        ),
+    ] = None,
+    service: Annotated[
+        str | None, typer.Option(help="The service's id (needed if there are several).")
+    ] = None,
+    days: Annotated[float, typer.Option(help="How many days ahead to look.", min=0.01)] = 7.0,
+    limit: Annotated[int, typer.Option(help="At most this many slots.", min=1)] = 20,
+) -> None:
+    """The free appointment slots of a service, earliest first, in the room's local time."""
+    from datetime import UTC, datetime
+
+    from telemedroom._cli import _slots
+    from telemedroom._cli._schedule import load_schedule
+
+    room = _config(config)
+    plan = load_schedule(schedule or config.parent / "schedule.toml")
+    chosen = _slots.pick_service(plan, service)
+    found = _run(_slots.find(room.schedule_url, plan, chosen, datetime.now(UTC), days, limit))
+    names = {resource.id: resource.name for resource in plan.resources}
+    _slots.show(_out(), found, chosen, room.zone, names)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the command line; returns the exit status.
+    """Run the command line; returns the exit status (see :class:`ExitCode`).
+
+    Errors of telemedroom are printed as one line on stderr (no traceback) and become
+    their exit code.
 
     Examples:
-        >>> main(["demo", "--tz", "Mars/Olympus"])
-        telemedroom: unknown time zone 'Mars/Olympus'; use an IANA name such as Europe/Berlin
+        >>> main(["audit", "verify", "no-such-audit.jsonl"])
         2
     """
-    parser = argparse.ArgumentParser(
-        prog="telemedroom", description=__doc__.splitlines()[0] if __doc__ else None
-    )
-    parser.add_argument("--version", action="store_true", help="print the version and exit")
-    commands = parser.add_subparsers(dest="command")
-    demo = commands.add_parser("demo", help="run a simulated room with virtual health devices")
-    demo.add_argument("--tz", default="Europe/Berlin", help="the room's time zone (default: %(default)s)")
-    args = parser.parse_args(argv)
-    if args.version:
-        print(f"telemedroom {__version__}")
-        return 0
-    if args.command == "demo":
-        try:
-            return _demo(args.tz)
-        except (ZoneInfoNotFoundError, ValueError):
-            print(f"telemedroom: unknown time zone {args.tz!r}; use an IANA name such as Europe/Berlin")
-            return 2
-        except TelemedroomError as exc:
-            print(f"telemedroom: {exc}", file=sys.stderr)
-            return 1
-    parser.print_help()
-    return 2
+    command = typer.main.get_command(app)
+    args = list(sys.argv[1:] if argv is None else argv)
+    try:
+        # Standalone: the command parser prints usage errors (exit 2), help (exit 0) and
+        # exits; whatever a command raises comes through to be reported here.
+        command.main(args=args, prog_name="telemedroom", standalone_mode=True)
+    except SystemExit as exc:
+        return exc.code if isinstance(exc.code, int) else ExitCode.USAGE if exc.code else ExitCode.OK
+    except TelemedroomError as exc:
+        # Text, not markup: messages hold brackets ("pip install 'telemedroom[ble]'").
+        _err().print(Text.assemble(("telemedroom: error: ", "bold red"), str(exc)), soft_wrap=True)
+        return exit_code_for(exc)
+    return ExitCode.OK

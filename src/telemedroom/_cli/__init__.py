@@ -1,0 +1,1 @@
+"""The implementation of the ``telemedroom`` command (see :mod:`telemedroom.cli`)."""
