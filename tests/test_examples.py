@@ -1,4 +1,9 @@
-"""Every script in examples/ runs and prints what its README promises."""
+"""Every script in examples/ runs and prints what its README promises.
+
+An example that is a directory has a README.md and either a script listed in
+``EXPECTED`` by its path below ``examples/`` or a test of its own, named in
+``TESTED_ELSEWHERE``.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +14,13 @@ from pathlib import Path
 import pytest
 
 EXAMPLES = Path(__file__).parents[1] / "examples"
-SCRIPTS = sorted(EXAMPLES.glob("*.py"))
+DIRECTORIES = sorted(p for p in EXAMPLES.iterdir() if p.is_dir() and not p.name.startswith((".", "_")))
+# Directory examples with their own test (they need a server, a package install...).
+TESTED_ELSEWHERE = {
+    "booking_service": "tests/scheduling/test_example_booking_service.py",
+    "driver_plugin": "tests/devices/test_registry.py",
+    "physician_console": "tests/session/test_example_physician_console.py",
+}
 
 EXPECTED = {
     "decode_readings.py": [
@@ -42,6 +53,15 @@ EXPECTED = {
         "views: rest, raise-eyebrows, close-eyes-gently, close-eyes-tightly, wrinkle-nose, smile-with-teeth, "
         "pucker-lips, puff-cheeks",
     ],
+    "facial_exam_remote.py": [
+        "kiosk 7/8: Spitzen Sie bitte die Lippen, wie zum Pfeifen oder Küssen.",
+        "console: 8 stills at 1920x1080",
+        "room wrote 12 resources; composite 45",
+        "compare rest                previous 640x480  now 1920x1080",
+        "compare raise-eyebrows      previous -        now 1920x1080",
+        "Media.ndjson: 8",
+        "QuestionnaireResponse.ndjson: 2",
+    ],
     "health_apartment.py": [
         "Monday: 3 readings from 3 virtual devices",
         "Fri 27 Nov 07:00  raised       high     body weight rose by 2.2 kg within 3 days (now 83.4 kg)",
@@ -68,10 +88,14 @@ EXPECTED = {
         "new: #5 97 mg/dL, fasting",
         "fetched 2 new records; next visit asks from #6",
     ],
-    "fhir_upload.py": [
+    "fhir_upload/upload.py": [
         "LOINC 85354-9 MDC 150020",
         "Systolic blood pressure: 128.0 mm[Hg]",
+        "SMART client room-nord-1: ES384 client assertion, key room-nord-1-2026",
+        "network down: 2 bundles wait in the outbox, encrypted",
+        "opened with another key: refused (OutboxKeyError)",
         "outbox: 2 bundles sent in 1 transaction, 0 left",
+        "access tokens fetched: 1 (discovered at .well-known/smart-configuration)",
         "server holds 2 Observations: 85354-9, 8867-4",
         "identifier 001B2CFFFE3D4E5F-Patient/anna-2a35-150020-20261124T081500.000000Z",
     ],
@@ -87,13 +111,30 @@ EXPECTED = {
 }
 
 
+SCRIPTS = sorted(EXPECTED)
+
+
 def test_every_example_is_checked() -> None:
-    assert {script.name for script in SCRIPTS} == set(EXPECTED)
+    top_level = {script.name for script in EXAMPLES.glob("*.py")}
+    assert top_level == {name for name in EXPECTED if "/" not in name}
+    for name in EXPECTED:
+        assert (EXAMPLES / name).is_file(), name
 
 
-@pytest.mark.parametrize("script", SCRIPTS, ids=lambda p: p.name)
-def test_example_runs(script: Path) -> None:
+@pytest.mark.parametrize("directory", DIRECTORIES, ids=lambda p: p.name)
+def test_every_example_directory_has_a_readme_and_a_test(directory: Path) -> None:
+    assert (directory / "README.md").is_file()
+    scripts = [name for name in EXPECTED if name.startswith(f"{directory.name}/")]
+    elsewhere = TESTED_ELSEWHERE.get(directory.name)
+    assert scripts or elsewhere, f"examples/{directory.name}/ is run by no test"
+    if elsewhere is not None:
+        assert (EXAMPLES.parent / elsewhere).is_file()
+
+
+@pytest.mark.parametrize("name", SCRIPTS)
+def test_example_runs(name: str) -> None:
+    script = EXAMPLES / name
     result = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
-    for line in EXPECTED[script.name]:
+    for line in EXPECTED[name]:
         assert line in result.stdout

@@ -90,7 +90,24 @@ def test_monitoring_classes_show_the_package_path_and_import_no_session_layer() 
         obj = getattr(monitoring, name)
         if isinstance(obj, type):
             assert obj.__module__ == "telemedroom.monitoring", name
+    # Module level only: audit_log_sink imports the session layer when it is called.
     for source in Path(monitoring.__file__).parent.glob("*.py"):
-        for node in ast.walk(ast.parse(source.read_text())):
+        for node in ast.parse(source.read_text()).body:
             if isinstance(node, ast.ImportFrom):
                 assert not (node.module or "").startswith("telemedroom.session"), source.name
+            if isinstance(node, ast.Import):
+                assert not any(a.name.startswith("telemedroom.session") for a in node.names), source.name
+    import subprocess
+    import sys
+
+    loaded = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import sys, telemedroom.monitoring; print('telemedroom.session' in sys.modules)",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert loaded.stdout.strip() == "False"

@@ -4,15 +4,22 @@ Starlette app with an OpenAPI description at /openapi.json. The schedule lives i
 SQLite file by default (BOOKING_DB, default ./booking.db); set BOOKING_DSN to a
 postgresql:// URL to share one schedule between several servers.
 
+With a join-token issuer (JOIN_TOKEN_KEY_FILE: an Ed25519 private key in PEM,
+JOIN_TOKEN_KID: its key id) the service issues the consultation's join tokens through
+the scheduler's join-token hook: on booking, each physician's console link goes to
+``deliver`` (e-mail, the practice software...); on check-in, the room gets the patient
+token with which its peer joins the signaling server.
+
 Run:  python examples/booking_service/app.py   (needs telemedroom[server])
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from datetime import UTC, date, datetime, time, timedelta
+from pathlib import Path
 from typing import Any
 
 from openapi import OPENAPI  # next to this file (the script's directory is on sys.path)
@@ -39,6 +46,9 @@ from telemedroom.scheduling import (
     appointments_to_ical,
     bulk_publish,
 )
+from telemedroom.scheduling import ParticipantRole as BookingRole
+from telemedroom.session import TokenIssuer
+from telemedroom.session.tokens import ParticipantRole as SessionRole
 
 # -- the room's configuration: two rooms, two physicians, two services -----------------------------
 
@@ -174,6 +184,72 @@ def instant(request: Request, name: str) -> datetime:
         raise errors.InvalidScheduleData(name, raw, "not an ISO 8601 date-time") from exc
 
 
+# -- join tokens -----------------------------------------------------------------------------------------
+
+RESOURCES_BY_ID = {r.id: r for r in RESOURCES}
+
+# The scheduler speaks of practitioners; the signaling server admits physicians.
+SESSION_ROLE: dict[BookingRole, SessionRole] = {"patient": "patient", "practitioner": "physician"}
+
+# Sends a physician the console link of a booked consultation (e-mail, practice software...).
+Deliver = Callable[[str, str], Awaitable[None]]
+
+
+def join_token_hook(issuer: TokenIssuer, store: ScheduleStore) -> Callable[..., Awaitable[str]]:
+    """The scheduler's ``JoinTokenIssuer``: one signed token per participant of an appointment.
+
+    The token is bound to the appointment's room resource, the appointment id and the
+    role, and valid in the window the scheduler gives (from 15 minutes before the slot
+    until 30 minutes after it). The patient's token carries the room's name, not the
+    patient's: the physician's waiting room shows where the patient sits.
+    """
+
+    async def issue(
+        *,
+        appointment_id: str,
+        participant: str,
+        role: BookingRole,
+        not_before: datetime,
+        not_after: datetime,
+    ) -> str:
+        booked = await store.get(appointment_id)
+        room = room_of(booked)
+        shown = RESOURCES_BY_ID[participant].name if role == "practitioner" else RESOURCES_BY_ID[room].name
+        return issuer.issue(
+            room=room,
+            appointment=appointment_id,
+            role=SESSION_ROLE[role],
+            subject=participant,
+            name=shown,
+            not_before=not_before,
+            expires_at=not_after,
+        )
+
+    return issue
+
+
+def room_of(booked: Appointment) -> str:
+    return next(rid for rid in booked.slot.resource_ids if RESOURCES_BY_ID[rid].kind == "room")
+
+
+def issuer_from_env() -> TokenIssuer | None:
+    """``JOIN_TOKEN_KEY_FILE`` (Ed25519 PEM) and ``JOIN_TOKEN_KID``, or no issuer."""
+    path = os.environ.get("JOIN_TOKEN_KEY_FILE")
+    if not path:
+        return None
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+    from cryptography.hazmat.primitives.serialization import load_pem_private_key
+
+    key = load_pem_private_key(Path(path).read_bytes(), password=None)
+    if not isinstance(key, Ed25519PrivateKey):
+        raise SystemExit(f"{path}: the join-token key must be an Ed25519 private key")
+    return TokenIssuer(key, os.environ.get("JOIN_TOKEN_KID", "booking-1"))
+
+
+async def log_link(participant: str, link: str) -> None:  # pragma: no cover - manual use
+    print(f"console link for {participant}: {link.split('#')[0]}#token=...")  # never log a token
+
+
 # -- the app -------------------------------------------------------------------------------------------------
 
 
@@ -185,10 +261,30 @@ def default_store() -> ScheduleStore:
 
 
 def create_app(
-    store: ScheduleStore | None = None, *, clock: Callable[[], datetime] = lambda: datetime.now(UTC)
+    store: ScheduleStore | None = None,
+    *,
+    clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    issuer: TokenIssuer | None = None,
+    deliver: Deliver | None = None,
+    session_url: str = os.environ.get("SESSION_URL", "https://session.clinic.example"),
 ) -> Starlette:
+    """The booking API; with ``issuer`` it also issues join tokens (see the module docstring).
+
+    Args:
+        store: The schedule store (default: from ``BOOKING_DSN`` / ``BOOKING_DB``).
+        clock: Returns now.
+        issuer: Signs join tokens; the signaling server trusts its public key.
+        deliver: Gets ``(practitioner id, console link)`` for each physician on booking.
+        session_url: The signaling server (it also serves the physician console).
+    """
     schedule_store = store if store is not None else default_store()
-    scheduler = Scheduler(schedule_store, RESOURCES, clock=clock)
+    scheduler = Scheduler(
+        schedule_store,
+        RESOURCES,
+        clock=clock,
+        join_tokens=join_token_hook(issuer, schedule_store) if issuer is not None else None,
+    )
+    websocket_base = session_url.replace("https://", "wss://", 1).replace("http://", "ws://", 1)
 
     def handled(endpoint: Callable[[Request], Any]) -> Callable[[Request], Any]:
         async def wrapper(request: Request) -> Response:
@@ -239,6 +335,12 @@ def create_app(
         else:
             target = slot_from_json(data.get("slot"))
         booked = await scheduler.book(target, str(data.get("patient", "")), idempotency_key=key)
+        if issuer is not None and deliver is not None:
+            # A retried request delivers again: fresh tokens for the same window.
+            tokens = await scheduler.issue_join_tokens(booked)
+            for participant, token in tokens.items():
+                if participant != booked.patient:
+                    await deliver(participant, f"{session_url}/console/#token={token}")
         return JSONResponse(appointment_json(booked), status_code=201)
 
     async def get_appointment(request: Request) -> Response:
@@ -265,7 +367,16 @@ def create_app(
 
     async def check_in(request: Request) -> Response:
         code = str((await body_of(request)).get("booking_code", ""))
-        return JSONResponse(appointment_json(await scheduler.check_in(code)))
+        checked_in = await scheduler.check_in(code)
+        answer = appointment_json(checked_in)
+        if issuer is not None:
+            # Whoever holds the booking code is the patient (or the room they stand in).
+            tokens = await scheduler.issue_join_tokens(checked_in)
+            answer["join"] = {
+                "url": f"{websocket_base}/ws/{room_of(checked_in)}/{checked_in.id}",
+                "token": tokens[checked_in.patient],
+            }
+        return JSONResponse(answer)
 
     async def publish(request: Request) -> Response:
         now = clock()
@@ -307,4 +418,4 @@ def create_app(
 if __name__ == "__main__":  # pragma: no cover - manual use
     import uvicorn
 
-    uvicorn.run(create_app(), host="127.0.0.1", port=8000)
+    uvicorn.run(create_app(issuer=issuer_from_env(), deliver=log_link), host="127.0.0.1", port=8000)

@@ -41,6 +41,14 @@ APPOINTMENT = {
         "rescheduled_from": {"type": ["string", "null"]},
     },
 }
+JOIN = {
+    "type": "object",
+    "description": "the patient's join token for the signaling server (valid around the slot)",
+    "properties": {
+        "url": {"type": "string", "example": "wss://session.clinic.example/ws/room-1/4f0c..."},
+        "token": {"type": "string", "description": "compact JWS (Ed25519)"},
+    },
+}
 HOLD = {
     "type": "object",
     "properties": {
@@ -201,10 +209,20 @@ OPENAPI: dict[str, Any] = {
         },
         "/check-in": {
             "post": {
-                "summary": "Kiosk check-in with the booking code",
+                "summary": "Kiosk check-in with the booking code; returns the room's join token",
                 "requestBody": _json({"type": "object", "properties": {"booking_code": {"type": "string"}}}),
                 "responses": {
-                    "200": {"description": "checked in", **_json(_APPOINTMENT_REF)},
+                    "200": {
+                        "description": "checked in; with a join-token issuer, also where and how to join",
+                        **_json(
+                            {
+                                "allOf": [
+                                    _APPOINTMENT_REF,
+                                    {"type": "object", "properties": {"join": JOIN}},
+                                ]
+                            }
+                        ),
+                    },
                     "404": _problem("unknown code"),
                 },
             }

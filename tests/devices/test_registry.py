@@ -1,6 +1,6 @@
 """Driver discovery through the ``telemedroom.drivers`` entry-point group, for real.
 
-The plugin under ``examples/driver-plugin`` is built and pip-installed (offline, into a
+The plugin under ``examples/driver_plugin`` is built and pip-installed (offline, into a
 temporary target directory so the suite leaves the venv as it found it); a fresh
 interpreter with that directory on its path then finds the driver by entry point and
 decodes a virtual T-100 (a fake radio only) through ``DeviceManager``.
@@ -19,7 +19,7 @@ from telemedroom.devices import DeviceDriver, DiscoveredDevice, StandardProfileD
 from telemedroom.devices.registry import ENTRY_POINT_GROUP, short_service
 from telemedroom.errors import DriverLoadError, UnsupportedCharacteristic
 
-PLUGIN = Path(__file__).parents[2] / "examples" / "driver-plugin"
+PLUGIN = Path(__file__).parents[2] / "examples" / "driver_plugin"
 
 
 def device(*services: int, name: str | None = None) -> DiscoveredDevice:

@@ -12,6 +12,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from fhir.resources.R4B.bundle import Bundle
+from fhir.resources.R4B.documentreference import DocumentReference
 from fhir.resources.R4B.media import Media
 from fhir.resources.R4B.questionnaireresponse import QuestionnaireResponse
 from hypothesis import given
@@ -24,6 +26,7 @@ from telemedroom.exams import (
     HOUSE_BRACKMANN,
     PROTOCOL,
     RESTING_ITEMS,
+    TRANSLATION,
     SunnybrookGrading,
     compare_visits,
     exam_transaction,
@@ -38,6 +41,7 @@ from telemedroom.exams import (
     sunnybrook_observation,
     sunnybrook_questionnaire,
     sunnybrook_response,
+    translation,
 )
 from telemedroom.fhir import FhirClient, FileSink, Outbox
 from telemedroom.testing import FakeFhirServer
@@ -470,3 +474,140 @@ async def test_two_visits_pair_up_by_step_with_the_latest_still_of_each() -> Non
     assert pairs[1].after.createdDateTime == retake.captured_at
     assert pairs[0].before is not None
     assert pairs[0].before.encounter.reference == "Encounter/visit-1"
+
+
+# -- stills as DocumentReference, clips as video Media --------------------------------------
+
+
+async def test_a_still_as_document_reference_keeps_step_encounter_and_image() -> None:
+    [(code, still)] = (await exam_stills())[5:6]
+    record = step_media(code, still, patient="Patient/p1", encounter="Encounter/e1",
+                        operator="Practitioner/dr-weber", device="Device/exam-camera",
+                        resource="DocumentReference")  # fmt: skip
+    stored = DocumentReference.model_validate(json.loads(record.model_dump_json()))
+    assert (stored.status, stored.docStatus) == ("current", "final")
+    assert stored.type.coding[0].system == "http://loinc.org"
+    assert stored.type.coding[0].code == "72170-4"
+    assert (stored.category[0].coding[0].system, stored.category[0].coding[0].code) == (
+        FACIAL_CODES,
+        "smile-with-teeth",
+    )
+    assert [e.reference for e in stored.context.encounter] == ["Encounter/e1"]
+    assert [a.reference for a in stored.author] == ["Practitioner/dr-weber", "Device/exam-camera"]
+    attachment = stored.content[0].attachment
+    assert attachment.data == still.data
+    assert attachment.contentType == "image/jpeg"
+    assert attachment.hash == hashlib.sha1(still.data).digest()
+    assert stored.date == still.captured_at
+    with pytest.raises(errors.GradingError, match="resource"):
+        step_media(code, still, patient="Patient/p1", encounter="Encounter/e1", resource="Binary")  # type: ignore[call-overload]
+
+
+async def test_an_exam_with_document_references_lands_on_a_server_and_compares() -> None:
+    """FhirClient against FakeFhirServer (a fake FHIR server, real FHIR JSON)."""
+    stills = await exam_stills()
+    bundle = exam_transaction(patient="Patient/p1", encounter="Encounter/visit-3", authored=AT,
+                              stills=stills, sunnybrook=NORMAL, resource="DocumentReference")  # fmt: skip
+    Bundle.model_validate(bundle)
+    kinds = [e["request"]["url"].split("/")[0] for e in bundle["entry"]]
+    assert kinds == ["DocumentReference"] * 8 + ["QuestionnaireResponse", "Observation"]
+    as_media = exam_transaction(
+        patient="Patient/p1", encounter="Encounter/visit-3", authored=AT, stills=stills
+    )
+    media_ids = [e["resource"]["id"] for e in as_media["entry"]]
+    assert [e["resource"]["id"] for e in bundle["entry"][:8]] == media_ids  # same still, same id
+    server = FakeFhirServer()
+    async with FhirClient(server.base_url, transport=server.transport()) as client:
+        await client.transaction(bundle)
+    documents = [DocumentReference.model_validate(d) for d in server.resources("DocumentReference")]
+    assert len(documents) == 8
+    earlier = [step_media(code, shot, patient="Patient/p1", encounter="Encounter/visit-1")
+               for code, shot in stills[:2]]  # fmt: skip
+    pairs = compare_visits(earlier, documents)
+    assert [(p.step.code, p.before is not None, isinstance(p.after, DocumentReference)) for p in pairs] == [
+        (s.code, s.code in ("rest", "raise-eyebrows"), True) for s in PROTOCOL
+    ]
+
+
+async def test_a_clip_becomes_a_video_media_next_to_the_still_and_is_left_out_of_comparisons() -> None:
+    from telemedroom.devices import media
+
+    async with media.MediaDevice(
+        media.MediaSource.synthetic(media.Role.EXAM_CAMERA, width=320, height=240)
+    ) as camera:
+        still = await camera.snapshot("jpeg")
+        clip = await camera.clip(0.4)
+    assert clip.data.startswith(bytes.fromhex("1a45dfa3"))  # EBML: a WebM file
+    again = media.Clip.from_webm(clip.data, captured_at=clip.captured_at)
+    assert (again.width, again.height, again.frames) == (320, 240, clip.frames)
+    assert again.duration == pytest.approx(clip.duration, abs=0.05)
+    bundle = exam_transaction(patient="Patient/p1", encounter="Encounter/e", authored=AT,
+                              stills=[("smile-with-teeth", still), ("smile-with-teeth", clip)])  # fmt: skip
+    video = Media.model_validate(bundle["entry"][1]["resource"])
+    assert video.type.coding[0].code == "video"
+    assert video.content.contentType == "video/webm"
+    assert (video.width, video.height, video.frames) == (320, 240, clip.frames)
+    assert float(video.duration) == clip.duration
+    assert video.view.coding[0].code == "smile-with-teeth"
+    assert bundle["entry"][0]["resource"]["id"] != bundle["entry"][1]["resource"]["id"]
+    image = Media.model_validate(bundle["entry"][0]["resource"])
+    [pair] = compare_visits([], [image, video])
+    assert pair.after is not None
+    assert pair.after.content.contentType == "image/jpeg"  # type: ignore[union-attr]
+
+
+# -- German texts (FHIR translation extension) -----------------------------------------------
+
+
+def texts(node: Any, path: str = "") -> list[tuple[str, str, Any]]:
+    """Every (path, English text, its ``_element``) of a form's title, item texts and answer displays.
+
+    The form's ``code`` (a code system's display) is not a text shown to the physician.
+    """
+    found = []
+    if isinstance(node, dict):
+        for key in ("title", "text", "display"):
+            if isinstance(node.get(key), str):
+                found.append((f"{path}.{key}", node[key], node.get(f"_{key}")))
+        for key, value in node.items():
+            if key != "code":
+                found += texts(value, f"{path}.{key}")
+    elif isinstance(node, list):
+        for value in node:
+            found += texts(value, path)
+    return found
+
+
+@pytest.mark.parametrize("form", [sunnybrook_questionnaire, house_brackmann_questionnaire])
+def test_every_text_of_the_forms_has_its_german_translation(form: Any) -> None:
+    data = json.loads(form().model_dump_json())
+    assert data["language"] == "en"
+    found = texts(data)
+    assert len(found) > 5
+    for where, english, element in found:
+        assert element is not None, f"{where} ({english!r}) has no translation"
+        [extension] = element["extension"]
+        assert extension["url"] == TRANSLATION == "http://hl7.org/fhir/StructureDefinition/translation"
+        german = translation(element, "de")
+        assert german, where
+        assert translation(element, "fr") is None
+        assert german.split(": ")[0] == english.split(": ")[0] or ": " not in english  # points kept
+
+
+def test_german_texts_come_from_the_sheet() -> None:
+    form = sunnybrook_questionnaire()
+    assert translation(form.title__ext, "de") == "Sunnybrook-Bewertungssystem für Fazialisparesen"
+    assert [translation(g.text__ext, "de") for g in form.item] == [
+        "Symmetrie in Ruhe", "Symmetrie der Willkürbewegung", "Synkinesien"]  # fmt: skip
+    assert translation(form.item[0].item[0].text__ext, "de") == "Auge (Lidspalte)"
+    assert [translation(o.valueCoding.display__ext, "de") for o in form.item[1].item[0].answerOption] == [
+        "1: keine Bewegung auslösbar",
+        "2: beginnende, geringe Bewegung",
+        "3: Bewegung mit geringer Exkursion",
+        "4: Bewegung fast vollständig",
+        "5: Bewegung vollständig",
+    ]
+    grades = house_brackmann_questionnaire().item[0].answerOption
+    assert [translation(o.valueCoding.display__ext, "de") for o in grades] == [
+        f"{g.roman}: {g.name_de}" for g in HOUSE_BRACKMANN
+    ]

@@ -378,3 +378,32 @@ async def test_sink_that_cannot_write_is_retried_not_rejected(tmp_path: Path) ->
         assert str(blocked / "fhir") in str(info.value)
         assert await outbox.pending() == 1  # still there, not rejected
         assert await outbox.held_back() == {}
+
+
+async def test_a_rejected_row_is_sent_again_once_requeued(tmp_path: Path) -> None:
+    """The server refuses for good (422) until its operator fixes it; then the row is requeued."""
+    server = FakeFhirServer()
+    server.fail_next(422)
+    async with Outbox(tmp_path / "o.sqlite", key=KEY) as outbox, fhir(server) as client:
+        [row] = await outbox.put(bundle(1))
+        assert (await outbox.drain(client)).rejected == (row,)
+        assert await outbox.pending() == 0
+        assert await outbox.requeue(row, 99) == [row]  # 99 is no held-back row: ignored
+        assert (await outbox.pending(), await outbox.held_back()) == (1, {})
+        assert await outbox.requeue(row) == []  # pending already
+        assert (await outbox.drain(client)).sent == 1
+    assert len(server.resources("Observation")) == 1
+
+
+async def test_a_corrupt_row_cannot_be_requeued(tmp_path: Path) -> None:
+    path = tmp_path / "o.sqlite"
+    async with Outbox(path, key=KEY) as outbox:
+        [row] = await outbox.put(bundle(1))
+    with sqlite3.connect(path) as db:
+        (payload,) = db.execute("SELECT payload FROM outbox WHERE id = ?", (row,)).fetchone()
+        db.execute("UPDATE outbox SET payload = ? WHERE id = ?", (bytes([payload[0] ^ 1]) + payload[1:], row))
+    async with Outbox(path, key=KEY) as outbox:
+        with pytest.raises(OutboxCorrupted):
+            await outbox.drain(FileSink(tmp_path / "fhir"))
+        assert await outbox.requeue(row) == []
+        assert list(await outbox.held_back()) == [row]

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import base64
 import json
+from pathlib import Path
 
 import httpx
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
-from telemedroom.errors import FhirAuthError
-from telemedroom.fhir import FhirClient, SmartBackendAuth
+from telemedroom import HeartRate
+from telemedroom.errors import FhirAuthError, FhirConnectionError
+from telemedroom.fhir import FhirClient, Outbox, Retry, SmartBackendAuth, transaction_json
 from telemedroom.testing import FakeFhirServer
 
 
@@ -125,3 +127,28 @@ async def test_replayed_assertion_is_refused() -> None:
 def test_unsupported_key_is_refused() -> None:
     with pytest.raises(FhirAuthError):
         SmartBackendAuth("room-1", ec.generate_private_key(ec.SECP256R1()), key_id="k1")
+
+
+async def test_an_unreachable_token_endpoint_is_a_connection_error_and_the_outbox_keeps_the_rows(
+    tmp_path: Path,
+) -> None:
+    """Network down before the first token: the readings stay pending, none is marked rejected."""
+    key = ec_key()
+    server = FakeFhirServer(require_auth=True)
+    server.register_client("room-1", key.public_key())
+    auth = SmartBackendAuth("room-1", key, key_id="k1")
+    bundle = transaction_json([HeartRate(bpm=61)], patient="Patient/p1")
+    async with (
+        Outbox(tmp_path / "outbox.sqlite", key=b"k" * 32) as outbox,
+        FhirClient(server.base_url, auth=auth, transport=server.transport(), retry=Retry(attempts=1)) as fhir,
+    ):
+        await outbox.put(bundle, bundle)
+        server.unreachable = True
+        with pytest.raises(FhirConnectionError) as info:
+            await outbox.drain(fhir, max_failures=1)
+        assert info.value.url == f"{server.base_url}/.well-known/smart-configuration"
+        assert isinstance(info.value.__cause__, httpx.ConnectError)
+        assert (await outbox.pending(), await outbox.held_back()) == (2, {})
+        server.unreachable = False
+        assert (await outbox.drain(fhir)).sent == 2
+    assert len(server.resources("Observation")) == 1

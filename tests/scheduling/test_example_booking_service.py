@@ -13,6 +13,9 @@ import httpx
 import pytest
 from icalendar import Calendar
 
+from telemedroom.errors import TokenError, TokenRefusal
+from telemedroom.session import TokenIssuer, TokenVerifier
+
 from .conftest import FakeClock, make_store
 
 EXAMPLE = Path(__file__).parents[2] / "examples" / "booking_service"
@@ -135,3 +138,97 @@ async def test_openapi_and_bulk_publish(client: httpx.AsyncClient) -> None:
     assert ndjson.status_code == 200
     assert len(ndjson.text.splitlines()) > 100  # two weeks of both services
     assert (await client.get("/publish/other.ndjson")).status_code == 404
+
+
+@pytest.fixture
+async def issuing(
+    example: ModuleType, store_kind: str, store_url: str, clock: FakeClock
+) -> AsyncIterator[tuple[httpx.AsyncClient, TokenIssuer, list[tuple[str, str]]]]:
+    """The app with a join-token issuer; console links are delivered into a list."""
+    issuer = TokenIssuer.generate("booking-2026")
+    delivered: list[tuple[str, str]] = []
+
+    async def deliver(participant: str, link: str) -> None:
+        delivered.append((participant, link))
+
+    app = example.create_app(
+        make_store(store_kind, store_url),
+        clock=clock,
+        issuer=issuer,
+        deliver=deliver,
+        session_url="https://session.clinic.example",
+    )
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://booking.test") as http:
+            yield http, issuer, delivered
+
+
+def refusal(verifier: TokenVerifier, token: str, **where: Any) -> TokenRefusal:
+    with pytest.raises(TokenError) as info:
+        verifier.verify(token, **where)
+    return info.value.reason
+
+
+async def test_booking_and_check_in_issue_join_tokens_bound_to_room_appointment_and_role(
+    issuing: tuple[httpx.AsyncClient, TokenIssuer, list[tuple[str, str]]], clock: FakeClock
+) -> None:
+    client, issuer, delivered = issuing
+    offered = await slots(client)
+    booked = await client.post(
+        "/appointments", json={"slot": offered[0], "patient": "pat-1"}, headers={"Idempotency-Key": "k1"}
+    )
+    assert booked.status_code == 201, booked.text
+    appointment = booked.json()
+    assert "join" not in appointment  # the booker gets no token
+    assert "token" not in booked.text
+
+    # on booking: the physician's console link, with the token in the fragment
+    [(participant, link)] = delivered
+    assert participant == "dr-weber"
+    base, token = link.split("#token=")
+    assert base == "https://session.clinic.example/console/"
+    verifier = TokenVerifier(issuer.public_keys())
+    start = datetime.fromisoformat(offered[0]["start"])
+    claims = verifier.verify(token, room="room-1", appointment=appointment["id"], now=start)
+    assert (claims.role, claims.subject, claims.name) == ("physician", "dr-weber", "Dr. Weber")
+    assert claims.not_before == start - timedelta(minutes=15)
+    assert claims.expires_at == datetime.fromisoformat(offered[0]["end"]) + timedelta(minutes=30)
+
+    # refused for another room, another appointment, too early, too late, another key
+    assert refusal(verifier, token, room="room-2", now=start) is TokenRefusal.WRONG_ROOM
+    assert (
+        refusal(verifier, token, room="room-1", appointment="someone-else", now=start)
+        is TokenRefusal.WRONG_APPOINTMENT
+    )
+    assert (
+        refusal(verifier, token, room="room-1", now=start - timedelta(hours=1)) is TokenRefusal.NOT_YET_VALID
+    )
+    assert refusal(verifier, token, room="room-1", now=start + timedelta(hours=2)) is TokenRefusal.EXPIRED
+    stranger = TokenVerifier(TokenIssuer.generate("booking-2026").public_keys())
+    assert refusal(stranger, token, room="room-1", now=start) is TokenRefusal.BAD_SIGNATURE
+
+    # on check-in: the room gets the patient token and where to use it
+    clock.now = start - timedelta(minutes=10)
+    checked = await client.post("/check-in", json={"booking_code": appointment["booking_code"]})
+    assert checked.status_code == 200, checked.text
+    join = checked.json()["join"]
+    assert join["url"] == f"wss://session.clinic.example/ws/room-1/{appointment['id']}"
+    patient = verifier.verify(join["token"], room="room-1", appointment=appointment["id"], now=clock.now)
+    assert (patient.role, patient.subject, patient.name) == ("patient", "pat-1", "Telemedicine room 1")
+    assert patient.token_id != claims.token_id
+
+    # a cancelled appointment cannot check in, so its room gets no token
+    other = await client.post(
+        "/appointments", json={"slot": offered[1], "patient": "pat-2"}, headers={"Idempotency-Key": "k2"}
+    )
+    await client.post(f"/appointments/{other.json()['id']}/cancel")
+    assert (
+        await client.post("/check-in", json={"booking_code": other.json()["booking_code"]})
+    ).status_code == 409
+
+
+async def test_the_check_in_answer_is_described_in_openapi(client: httpx.AsyncClient) -> None:
+    spec = (await client.get("/openapi.json")).json()
+    answer = spec["paths"]["/check-in"]["post"]["responses"]["200"]["content"]["application/json"]["schema"]
+    assert answer["allOf"][1]["properties"]["join"]["properties"].keys() == {"url", "token"}

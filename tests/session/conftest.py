@@ -1,15 +1,18 @@
-"""Fixtures for the session tests: a real signaling server on loopback and raw protocol clients."""
+"""Fixtures for the session tests: a real signaling server on loopback, raw protocol clients, Chromium."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
+from tests._system import require_system
 from websockets.asyncio.client import ClientConnection, connect
 
 from telemedroom.session import AuditLog, TokenIssuer, TokenVerifier
@@ -113,3 +116,52 @@ def raw_client() -> Callable[..., AbstractAsyncContextManager[Raw]]:
             yield Raw(ws)
 
     return open_client
+
+
+CHROMIUM_FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--use-fake-device-for-media-stream",
+    "--use-fake-ui-for-media-stream",
+]
+
+
+async def until(page: Any, condition: str, timeout: float = 15) -> Any:
+    """Wait in the page until a JavaScript condition holds (checked every animation frame).
+
+    Not ``page.wait_for_function``: Playwright evaluates its predicate with ``eval``,
+    which the console's Content-Security-Policy (rightly) forbids.
+    """
+    script = (
+        "new Promise(resolve => { const check = () => { const value = (" + condition + ");"
+        " if (value) resolve(value); else requestAnimationFrame(check); }; check(); })"
+    )
+    async with asyncio.timeout(timeout):
+        return await page.evaluate(script)
+
+
+@pytest.fixture
+async def browser_page(tmp_path: Path) -> AsyncIterator[Any]:
+    """A page in a fresh headless Chromium profile."""
+    chromium = require_system("chromium")
+    from playwright.async_api import async_playwright
+
+    async with async_playwright() as playwright:
+        context = await playwright.chromium.launch_persistent_context(
+            str(tmp_path / "profile"),  # a fresh --user-data-dir
+            executable_path=chromium,
+            headless=True,
+            args=CHROMIUM_FLAGS,
+            viewport={"width": 1280, "height": 800},
+        )
+        try:
+            page = context.pages[0] if context.pages else await context.new_page()
+            yield page
+        finally:
+            await context.close()

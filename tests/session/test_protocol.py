@@ -91,3 +91,52 @@ def test_a_newer_vitals_version_is_refused() -> None:
     message["v"] = 2
     with pytest.raises(PeerError, match="version-1"):
         channels.decode_measurement(json.dumps(message))
+
+
+# -- control channel: the facial protocol's messages -----------------------------------------
+
+
+@given(st.text(max_size=300), st.integers(min_value=1, max_value=64))
+def test_chunked_text_joins_back_and_no_piece_is_too_long(text: str, size: int) -> None:
+    pieces = channels.chunked(text, size)
+    assert "".join(pieces) == text
+    assert pieces
+    assert all(len(piece) <= size for piece in pieces)
+
+
+def test_a_full_chunk_fits_a_browsers_data_channel_message() -> None:
+    # RFC 8841 max-message-size browsers accept: 64 KiB
+    image = channels.Chunk(id=2**31, index=2**31, data="A" * (channels.CHUNK_BYTES * 4 // 3))
+    assert len(image.model_dump_json().encode()) < 64 * 1024
+    # the worst JSON chunk: every character needs escaping on the wire
+    for worst in ('"', "\\"):
+        text = worst * channels.JSON_CHUNK_CHARS
+        chunk = channels.Chunk(id=2**31, index=2**31, data=text)
+        assert len(chunk.model_dump_json().encode()) < 64 * 1024
+
+
+@given(
+    st.sampled_from(["rest", "smile-with-teeth"]),
+    st.integers(0, 7),
+    st.integers(0, 10),
+    st.sampled_from(["instruct", "capture", "done"]),
+)
+def test_progress_chunks_and_answers_never_parse_as_each_other(
+    step: str, index: int, countdown: int, phase: str
+) -> None:
+    progress = channels.ExamProgress(id=3, step=step, index=index, total=8, countdown=countdown, phase=phase)  # type: ignore[arg-type]
+    chunk = channels.Chunk(id=3, index=index, data="AAAA")
+    answer = channels.Response(id=3, ok=True, step=step, chunks=2, clip_chunks=1)
+    messages = {channels.ExamProgress: progress, channels.Chunk: chunk, channels.Response: answer}
+    for kind, message in messages.items():
+        text = message.model_dump_json()
+        assert kind.model_validate_json(text) == message
+        for other in messages:
+            if other is not kind:
+                with pytest.raises(ValueError, match="validation error"):
+                    other.model_validate_json(text)
+        # what the console's script keys on
+        data = json.loads(text)
+        assert ("phase" in data) == (kind is channels.ExamProgress)
+        assert ("data" in data) == (kind is channels.Chunk)
+    assert answer.total_chunks == 3

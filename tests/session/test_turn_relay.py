@@ -183,7 +183,7 @@ async def test_the_browser_console_reaches_the_room_through_the_relay_only(
     chromium = require_system("chromium")
     from playwright.async_api import async_playwright
 
-    from .test_console import CHROMIUM_FLAGS, until
+    from .conftest import CHROMIUM_FLAGS, until
 
     turn = TurnConfig(urls=[coturn.url], secret=coturn.secret, ttl=600)
     async with (

@@ -6,7 +6,8 @@ through aiortc's ``MediaPlayer``, a media file, or a synthetic generator
 (:class:`TestPatternTrack`, :class:`HeartbeatTrack`, :class:`ToneTrack`). Each consumer
 takes its own track with :meth:`MediaDevice.subscribe` (aiortc's ``MediaRelay`` shares
 the one capture), and :meth:`MediaDevice.snapshot` grabs a full-resolution still as PNG
-or JPEG. :func:`list_capture_devices` finds the cameras and sound cards Linux exposes.
+or JPEG, :meth:`MediaDevice.clip` a few seconds as a WebM (VP8) :class:`Clip`.
+:func:`list_capture_devices` finds the cameras and sound cards Linux exposes.
 
 Importing this module needs ``pip install 'telemedroom[video]'`` (aiortc and PyAV);
 without it the import raises :class:`~telemedroom.errors.MissingExtraError`.
@@ -34,6 +35,7 @@ try:
 except ImportError as _exc:
     raise _errors.MissingExtraError("video", "telemedroom.devices.media") from _exc
 
+from telemedroom.devices._media._clip import CLIP_MEDIA_TYPE, Clip, record_clip
 from telemedroom.devices._media._device import MediaDevice, open_source
 from telemedroom.devices._media._enumerate import CaptureDevice, list_capture_devices
 from telemedroom.devices._media._snapshot import Snapshot, encode_snapshot, take_snapshot
@@ -47,7 +49,9 @@ from telemedroom.devices._media._tracks import (
 )
 
 __all__ = [
+    "CLIP_MEDIA_TYPE",
     "CaptureDevice",
+    "Clip",
     "Clock",
     "HeartbeatTrack",
     "MediaDevice",
@@ -61,6 +65,7 @@ __all__ = [
     "encode_snapshot",
     "list_capture_devices",
     "open_source",
+    "record_clip",
     "take_snapshot",
 ]
 

@@ -4,6 +4,8 @@
 German and English instructions), the House-Brackmann grade and the Sunnybrook Facial
 Grading System as FHIR Questionnaires, the physician's answers as QuestionnaireResponses,
 the scores as Observations, and each step's still as a Media linked to the Encounter.
+:func:`symmetry_metrics` is the optional objective aid (not a diagnosis): left/right
+ratios from the landmarks of a :class:`LandmarkDetector` the deployment supplies.
 
 Examples:
     >>> from telemedroom.exams import PROTOCOL
@@ -14,6 +16,13 @@ Examples:
 from __future__ import annotations
 
 from telemedroom.exams import facial
+from telemedroom.exams._landmarks import (
+    LANDMARKS,
+    NOT_A_DIAGNOSIS,
+    LandmarkDetector,
+    SymmetryMetrics,
+    symmetry_metrics,
+)
 from telemedroom.exams.facial import (
     EXPRESSIONS,
     FACIAL_CODES,
@@ -23,6 +32,7 @@ from telemedroom.exams.facial import (
     RESTING_ITEMS,
     SUNNYBROOK_QUESTIONNAIRE_URL,
     SYNKINESIS_SCALE,
+    TRANSLATION,
     VOLUNTARY_SCALE,
     HouseBrackmannGrade,
     ProtocolStep,
@@ -42,6 +52,7 @@ from telemedroom.exams.facial import (
     sunnybrook_observation,
     sunnybrook_questionnaire,
     sunnybrook_response,
+    translation,
 )
 
 __all__ = [
@@ -49,16 +60,21 @@ __all__ = [
     "FACIAL_CODES",
     "HOUSE_BRACKMANN",
     "HOUSE_BRACKMANN_QUESTIONNAIRE_URL",
+    "LANDMARKS",
+    "NOT_A_DIAGNOSIS",
     "PROTOCOL",
     "RESTING_ITEMS",
     "SUNNYBROOK_QUESTIONNAIRE_URL",
     "SYNKINESIS_SCALE",
+    "TRANSLATION",
     "VOLUNTARY_SCALE",
     "HouseBrackmannGrade",
+    "LandmarkDetector",
     "ProtocolStep",
     "StillPair",
     "SunnybrookGrading",
     "SunnybrookScore",
+    "SymmetryMetrics",
     "compare_visits",
     "exam_transaction",
     "facial",
@@ -73,6 +89,8 @@ __all__ = [
     "sunnybrook_observation",
     "sunnybrook_questionnaire",
     "sunnybrook_response",
+    "symmetry_metrics",
+    "translation",
 ]
 
 for _name in __all__:

@@ -37,9 +37,10 @@ import json
 import uuid
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Annotated, Any, Final, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Final, Literal, overload
 
 from fhir.resources.R4B.bundle import Bundle
+from fhir.resources.R4B.documentreference import DocumentReference
 from fhir.resources.R4B.media import Media
 from fhir.resources.R4B.observation import Observation
 from fhir.resources.R4B.questionnaire import Questionnaire
@@ -49,7 +50,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationErr
 from telemedroom.errors import GradingError
 
 if TYPE_CHECKING:
-    from telemedroom.devices.media import Snapshot
+    from telemedroom.devices.media import Clip, Snapshot
 
 __all__ = [
     "EXPRESSIONS",
@@ -60,6 +61,7 @@ __all__ = [
     "RESTING_ITEMS",
     "SUNNYBROOK_QUESTIONNAIRE_URL",
     "SYNKINESIS_SCALE",
+    "TRANSLATION",
     "VOLUNTARY_SCALE",
     "HouseBrackmannGrade",
     "ProtocolStep",
@@ -79,6 +81,7 @@ __all__ = [
     "sunnybrook_observation",
     "sunnybrook_questionnaire",
     "sunnybrook_response",
+    "translation",
 ]
 
 FACIAL_CODES: Final = "https://telemedroom.org/fhir/CodeSystem/facial-exam"
@@ -458,19 +461,119 @@ class SunnybrookScore(_Frozen):
 # -- FHIR: Questionnaires ----------------------------------------------------------------
 
 
+# FHIR R4B §2.1.0 Language support (http://hl7.org/fhir/R4B/languages.html#translation):
+# a string's translations travel in the core "translation" extension on the element
+# itself (JSON: "_text", "_display", "_title"), one per language, with the sub-extensions
+# "lang" (a BCP 47 code) and "content". The form's own language is Questionnaire.language.
+TRANSLATION: Final = "http://hl7.org/fhir/StructureDefinition/translation"
+
+# German texts of the grading forms: English text -> German.
+_GERMAN: Final[dict[str, str]] = {
+    "Sunnybrook Facial Grading System": "Sunnybrook-Bewertungssystem für Fazialisparesen",
+    "House-Brackmann facial nerve grading system": "House-Brackmann-Klassifikation der Fazialisparese",
+    "House-Brackmann grade": "House-Brackmann-Grad",
+    "Resting symmetry": "Symmetrie in Ruhe",
+    "Symmetry of voluntary movement": "Symmetrie der Willkürbewegung",
+    "Synkinesis": "Synkinesien",
+    "Eye (palpebral fissure)": "Auge (Lidspalte)",
+    "Cheek (nasolabial fold)": "Wange (Nasolabialfalte)",
+    "Mouth": "Mund",
+    "normal": "normal",
+    "narrow": "eng",
+    "wide": "weit",
+    "eyelid surgery": "Lidoperation",
+    "absent": "fehlend",
+    "less pronounced": "weniger ausgeprägt",
+    "more pronounced": "stärker ausgeprägt",
+    "corner drooped": "Mundwinkel hängt herab",
+    "corner pulled up/out": "Mundwinkel nach oben/außen gezogen",
+    "Brow lift (FRO)": "Stirnrunzeln (FRO)",
+    "Gentle eye closure (OCS)": "Sanfter Lidschluss (OCS)",
+    "Open mouth smile (ZYG/RIS)": "Lächeln mit offenem Mund (ZYG/RIS)",
+    "Snarl (LLA/LLS)": "Naserümpfen (LLA/LLS)",
+    "Lip pucker (OOS/OOI)": "Lippen spitzen (OOS/OOI)",
+    "unable to initiate movement": "keine Bewegung auslösbar",
+    "initiates slight movement": "beginnende, geringe Bewegung",
+    "initiated movement with mild excursion": "Bewegung mit geringer Exkursion",
+    "movement almost complete": "Bewegung fast vollständig",
+    "movement complete": "Bewegung vollständig",
+    "none": "keine",
+    "mild: slight synkinesis, minimal mass movement": "leicht: geringe Synkinesie, minimale Massenbewegung",
+    "moderate: obvious but not disfiguring synkinesis": (
+        "mäßig: deutliche, aber nicht entstellende Synkinesie"
+    ),
+    "severe: disfiguring synkinesis, gross mass movement of several muscles": (
+        "schwer: entstellende Synkinesie, ausgeprägte Massenbewegung mehrerer Muskeln"
+    ),
+    **{f"{g.roman}: {g.name}": f"{g.roman}: {g.name_de}" for g in HOUSE_BRACKMANN},
+}
+
+
+def _german(english: str) -> dict[str, Any]:
+    """The ``_text``/``_display`` element carrying the German translation of ``english``."""
+    if english.split(": ", 1)[0].isdigit():  # "3: initiated movement ..." keeps its points
+        points, rest = english.split(": ", 1)
+        german = f"{points}: {_GERMAN[rest]}"
+    else:
+        german = _GERMAN[english]
+    return {
+        "extension": [
+            {
+                "url": TRANSLATION,
+                "extension": [{"url": "lang", "valueCode": "de"}, {"url": "content", "valueString": german}],
+            }
+        ]
+    }
+
+
+def translation(element: Any, language: str) -> str | None:
+    """The translation of a string element into ``language``, from its FHIR ``translation`` extension.
+
+    Args:
+        element: The element's extension holder, e.g. ``item.text__ext`` (``_text`` in
+            JSON) of a ``fhir.resources`` model, or its JSON dict.
+        language: A BCP 47 code, ``"de"``.
+
+    Examples:
+        >>> form = sunnybrook_questionnaire()
+        >>> form.item[0].text, translation(form.item[0].text__ext, "de")
+        ('Resting symmetry', 'Symmetrie in Ruhe')
+        >>> option = form.item[1].item[0].answerOption[3].valueCoding
+        >>> option.display, translation(option.display__ext, "de")
+        ('4: movement almost complete', '4: Bewegung fast vollständig')
+    """
+    data = element.model_dump() if hasattr(element, "model_dump") else element
+    for extension in (data or {}).get("extension") or []:
+        if extension.get("url") != TRANSLATION:
+            continue
+        parts = {e.get("url"): e for e in extension.get("extension") or []}
+        if parts.get("lang", {}).get("valueCode") == language:
+            content: str | None = parts.get("content", {}).get("valueString")
+            return content
+    return None
+
+
 def _option(code: str, display: str, points: int) -> dict[str, Any]:
     return {
         "valueCoding": {
             "system": FACIAL_CODES,
             "code": code,
             "display": display,
+            "_display": _german(display),
             "extension": [{"url": _ORDINAL, "valueDecimal": points}],
         }
     }
 
 
 def _choice(link_id: str, text: str, options: list[dict[str, Any]]) -> dict[str, Any]:
-    return {"linkId": link_id, "text": text, "type": "choice", "required": True, "answerOption": options}
+    return {
+        "linkId": link_id,
+        "text": text,
+        "_text": _german(text),
+        "type": "choice",
+        "required": True,
+        "answerOption": options,
+    }
 
 
 def sunnybrook_questionnaire() -> Questionnaire:
@@ -520,6 +623,8 @@ def sunnybrook_questionnaire() -> Questionnaire:
             "version": "1.0.0",
             "name": "SunnybrookFacialGradingSystem",
             "title": "Sunnybrook Facial Grading System",
+            "_title": _german("Sunnybrook Facial Grading System"),
+            "language": "en",
             "status": "active",
             "subjectType": ["Patient"],
             "description": "Ross BG, Fradet G, Nedzelski JM. Development of a sensitive clinical facial "
@@ -532,18 +637,21 @@ def sunnybrook_questionnaire() -> Questionnaire:
                 {
                     "linkId": "sunnybrook.resting",
                     "text": "Resting symmetry",
+                    "_text": _german("Resting symmetry"),
                     "type": "group",
                     "item": resting,
                 },
                 {
                     "linkId": "sunnybrook.voluntary",
                     "text": "Symmetry of voluntary movement",
+                    "_text": _german("Symmetry of voluntary movement"),
                     "type": "group",
                     "item": voluntary,
                 },
                 {
                     "linkId": "sunnybrook.synkinesis",
                     "text": "Synkinesis",
+                    "_text": _german("Synkinesis"),
                     "type": "group",
                     "item": synkinesis,
                 },
@@ -565,6 +673,7 @@ def house_brackmann_questionnaire() -> Questionnaire:
                 "system": FACIAL_CODES,
                 "code": g.roman,
                 "display": f"{g.roman}: {g.name}",
+                "_display": _german(f"{g.roman}: {g.name}"),
                 "extension": [{"url": _ORDINAL, "valueDecimal": g.grade}],
             }
         }
@@ -578,6 +687,8 @@ def house_brackmann_questionnaire() -> Questionnaire:
             "version": "1.0.0",
             "name": "HouseBrackmannFacialNerveGradingSystem",
             "title": "House-Brackmann facial nerve grading system",
+            "_title": _german("House-Brackmann facial nerve grading system"),
+            "language": "en",
             "status": "active",
             "subjectType": ["Patient"],
             "description": "House JW, Brackmann DE. Facial nerve grading system. "
@@ -586,6 +697,7 @@ def house_brackmann_questionnaire() -> Questionnaire:
                 {
                     "linkId": "house-brackmann.grade",
                     "text": "House-Brackmann grade",
+                    "_text": _german("House-Brackmann grade"),
                     "type": "choice",
                     "required": True,
                     "answerOption": options,
@@ -920,28 +1032,89 @@ def house_brackmann_observation(
 # -- FHIR: stills per step ---------------------------------------------------------------
 
 
+Resource = Literal["Media", "DocumentReference"]
+"""How a still (or clip) is kept: FHIR R4B ``Media`` (default) or ``DocumentReference``."""
+
+# LOINC 72170-4 "Photographic image": the document type IHE and US Core use for photos.
+_PHOTO_DOCUMENT: Final = {"system": "http://loinc.org", "code": "72170-4", "display": "Photographic image"}
+
+
+def _attachment(chosen: ProtocolStep, still: Snapshot | Clip) -> dict[str, Any]:
+    kind = "clip" if still.media_type.startswith("video/") else "still"
+    return {
+        "contentType": still.media_type,
+        "data": base64.b64encode(still.data).decode("ascii"),
+        "size": len(still.data),
+        # FHIR R4B Attachment.hash is the base64 of the data's SHA-1
+        "hash": base64.b64encode(hashlib.sha1(still.data).digest()).decode("ascii"),
+        "title": f"{chosen.title['en']} ({kind}, {still.captured_at:%Y-%m-%d})",
+        "creation": still.captured_at.isoformat(),
+    }
+
+
+def _step_coding(chosen: ProtocolStep) -> dict[str, Any]:
+    return {
+        "coding": [{"system": FACIAL_CODES, "code": chosen.code, "display": chosen.title["en"]}],
+        "text": chosen.title["en"],
+    }
+
+
+@overload
 def step_media(
     protocol_step: ProtocolStep | str,
-    snapshot: Snapshot,
+    snapshot: Snapshot | Clip,
+    *,
+    patient: str,
+    encounter: str,
+    operator: str | None = ...,
+    device: str | None = ...,
+    resource: Literal["Media"] = ...,
+) -> Media: ...
+@overload
+def step_media(
+    protocol_step: ProtocolStep | str,
+    snapshot: Snapshot | Clip,
+    *,
+    patient: str,
+    encounter: str,
+    operator: str | None = ...,
+    device: str | None = ...,
+    resource: Literal["DocumentReference"],
+) -> DocumentReference: ...
+def step_media(
+    protocol_step: ProtocolStep | str,
+    snapshot: Snapshot | Clip,
     *,
     patient: str,
     encounter: str,
     operator: str | None = None,
     device: str | None = None,
-) -> Media:
-    """A still of one protocol step as a FHIR R4B ``Media``, the step as its coded ``view``.
+    resource: Resource = "Media",
+) -> Media | DocumentReference:
+    """A still (or clip) of one protocol step as a FHIR R4B ``Media``, the step as its coded ``view``.
 
     The image is embedded (``content.data``) with its size and SHA-1 hash, as FHIR's
-    ``Attachment`` defines them; ``createdDateTime`` is when the frame arrived.
+    ``Attachment`` defines them; ``createdDateTime`` is when the frame arrived. A
+    :class:`~telemedroom.devices.media.Clip` (``video/webm``) becomes a Media of type
+    ``video`` with its ``duration`` and ``frames``.
+
+    With ``resource="DocumentReference"`` it is a ``DocumentReference`` instead, for
+    servers and record systems that keep documents rather than Media (FHIR R5 folds
+    Media into DocumentReference): type LOINC 72170-4 "Photographic image" (a clip:
+    ``video-clip`` of :data:`FACIAL_CODES`), the step as its ``category``, the
+    Encounter in ``context.encounter``, the photographer and the camera as
+    ``author``, the same embedded attachment. R4B's ``Attachment`` has no width or
+    height; those stay in the Media form only.
 
     Args:
         protocol_step: The step (or its code).
         snapshot: The still, from ``MediaDevice.snapshot()`` of
-            :mod:`telemedroom.devices.media`.
+            :mod:`telemedroom.devices.media` (or a clip from ``MediaDevice.clip()``).
         patient: Reference of the patient.
         encounter: Reference of the Encounter (the consultation) it belongs to.
         operator: Who took it (a Practitioner reference).
         device: The exam camera (a Device reference).
+        resource: ``"Media"`` or ``"DocumentReference"``.
 
     Raises:
         GradingError: ``protocol_step`` is not a step of :data:`PROTOCOL`.
@@ -954,32 +1127,52 @@ def step_media(
         >>> media = step_media("smile-with-teeth", still, patient="Patient/p1", encounter="Encounter/e1")
         >>> media.view.coding[0].code, media.content.contentType, media.width
         ('smile-with-teeth', 'image/png', 1920)
+        >>> document = step_media("smile-with-teeth", still, patient="Patient/p1", encounter="Encounter/e1",
+        ...                       resource="DocumentReference")
+        >>> document.type.coding[0].code, document.category[0].coding[0].code
+        ('72170-4', 'smile-with-teeth')
     """
     chosen = step(protocol_step) if isinstance(protocol_step, str) else protocol_step
+    video = snapshot.media_type.startswith("video/")
+    if resource == "DocumentReference":
+        authors = [{"reference": r} for r in (operator, device) if r]
+        document: dict[str, Any] = {
+            "resourceType": "DocumentReference",
+            "status": "current",
+            "docStatus": "final",
+            "type": (
+                {"coding": [{"system": FACIAL_CODES, "code": "video-clip", "display": "Video clip"}]}
+                if video
+                else {"coding": [_PHOTO_DOCUMENT]}
+            ),
+            "category": [_step_coding(chosen)],
+            "subject": {"reference": patient},
+            "date": snapshot.captured_at.isoformat(),
+            "description": f"Facial exam: {chosen.title['en']}",
+            "content": [{"attachment": _attachment(chosen, snapshot)}],
+            "context": {"encounter": [{"reference": encounter}]},
+        }
+        if authors:
+            document["author"] = authors
+        return DocumentReference.model_validate(document)
+    if resource != "Media":
+        raise GradingError("resource", resource, "must be Media or DocumentReference")
+    kind = ("video", "Video") if video else ("image", "Image")
     data: dict[str, Any] = {
         "resourceType": "Media",
         "status": "completed",
-        "type": {"coding": [{"system": _MEDIA_TYPE, "code": "image", "display": "Image"}]},
-        "view": {
-            "coding": [{"system": FACIAL_CODES, "code": chosen.code, "display": chosen.title["en"]}],
-            "text": chosen.title["en"],
-        },
+        "type": {"coding": [{"system": _MEDIA_TYPE, "code": kind[0], "display": kind[1]}]},
+        "view": _step_coding(chosen),
         "subject": {"reference": patient},
         "encounter": {"reference": encounter},
         "createdDateTime": snapshot.captured_at.isoformat(),
         "width": snapshot.width,
         "height": snapshot.height,
-        "content": {
-            "contentType": snapshot.media_type,
-            "data": base64.b64encode(snapshot.data).decode("ascii"),
-            "size": len(snapshot.data),
-            "hash": base64.b64encode(hashlib.sha1(snapshot.data).digest()).decode(
-                "ascii"
-            ),  # FHIR R4B Attachment.hash is SHA-1
-            "title": f"{chosen.title['en']} ({snapshot.captured_at:%Y-%m-%d})",
-            "creation": snapshot.captured_at.isoformat(),
-        },
+        "content": _attachment(chosen, snapshot),
     }
+    if video:
+        data["duration"] = getattr(snapshot, "duration", None)
+        data["frames"] = getattr(snapshot, "frames", None)
     if operator:
         data["operator"] = {"reference": operator}
     if device:
@@ -998,10 +1191,11 @@ def exam_transaction(
     encounter: str,
     authored: datetime,
     author: str | None = None,
-    stills: Sequence[tuple[ProtocolStep | str, Snapshot]] = (),
+    stills: Sequence[tuple[ProtocolStep | str, Snapshot | Clip]] = (),
     sunnybrook: SunnybrookGrading | None = None,
     house_brackmann: HouseBrackmannGrade | None = None,
     camera: str | None = None,
+    resource: Resource = "Media",
 ) -> dict[str, Any]:
     """Everything one facial exam produced, as one FHIR transaction Bundle (JSON data).
 
@@ -1016,10 +1210,13 @@ def exam_transaction(
         encounter: Reference of the Encounter (the consultation).
         authored: When the physician graded (timezone-aware).
         author: The physician (a Practitioner reference).
-        stills: ``(step, snapshot)`` pairs, as taken.
+        stills: ``(step, snapshot)`` pairs, as taken (a clip as the second item is kept
+            the same way, as a video).
         sunnybrook: The Sunnybrook answers, if graded.
         house_brackmann: The House-Brackmann grade, if graded.
         camera: The exam camera (a Device reference), for the stills.
+        resource: Keep the stills as ``Media`` (default) or ``DocumentReference``
+            (see :func:`step_media`).
 
     Raises:
         GradingError: A step is unknown or a time is not timezone-aware.
@@ -1037,9 +1234,17 @@ def exam_transaction(
     for chosen, snapshot in stills:
         chosen_step = step(chosen) if isinstance(chosen, str) else chosen
         media = step_media(
-            chosen_step, snapshot, patient=patient, encounter=encounter, operator=author, device=camera
+            chosen_step,
+            snapshot,
+            patient=patient,
+            encounter=encounter,
+            operator=author,
+            device=camera,
+            resource=resource,
         )
-        resources.append((f"media|{chosen_step.code}|{snapshot.captured_at.isoformat()}", media))
+        # a still's key is the one earlier versions used, so a re-sent exam keeps its ids
+        kind = "clip" if snapshot.media_type.startswith("video/") else "media"
+        resources.append((f"{kind}|{chosen_step.code}|{snapshot.captured_at.isoformat()}", media))
     stamp = authored.isoformat()
 
     def derived(form: str) -> str:
@@ -1075,10 +1280,10 @@ def exam_transaction(
             (f"observation|house-brackmann|{stamp}", grade),
         ]
     entries = []
-    for key, resource in resources:
-        kind = resource.get_resource_type()
+    for key, written in resources:
+        kind = written.get_resource_type()
         rid = str(uuid.uuid5(_EXAM_NAMESPACE, f"{encounter}|{key}"))
-        data = json.loads(resource.model_dump_json())
+        data = json.loads(written.model_dump_json())
         data["id"] = rid
         entries.append(
             {
@@ -1100,29 +1305,49 @@ class StillPair(BaseModel):
 
     Attributes:
         step: The protocol step.
-        before: The earlier visit's Media of that step, or ``None``.
-        after: The current visit's Media, or ``None``.
+        before: The earlier visit's Media (or DocumentReference) of that step, or ``None``.
+        after: The current visit's, or ``None``.
     """
 
     model_config = ConfigDict(frozen=True, arbitrary_types_allowed=True)
 
     step: ProtocolStep
-    before: Media | None
-    after: Media | None
+    before: Media | DocumentReference | None
+    after: Media | DocumentReference | None
 
 
-def _view(media: Media) -> str | None:
-    for coding in (media.view.coding or []) if media.view else []:
-        if coding.system == FACIAL_CODES:
-            return coding.code
+def _view(media: Media | DocumentReference) -> str | None:
+    if isinstance(media, DocumentReference):
+        concepts = list(media.category or [])
+    else:
+        concepts = [media.view] if media.view else []
+    for concept in concepts:
+        for coding in concept.coding or []:
+            if coding.system == FACIAL_CODES:
+                return coding.code
     return None
 
 
-def compare_visits(before: Sequence[Media], after: Sequence[Media]) -> list[StillPair]:
+def _taken(media: Media | DocumentReference) -> datetime:
+    taken = media.date if isinstance(media, DocumentReference) else media.createdDateTime
+    return taken if isinstance(taken, datetime) else datetime.min.replace(tzinfo=UTC)
+
+
+def _still(media: Media | DocumentReference) -> bool:
+    if isinstance(media, DocumentReference):
+        return bool(media.content) and str(media.content[0].attachment.contentType or "").startswith("image/")
+    return media.content is not None and str(media.content.contentType or "").startswith("image/")
+
+
+def compare_visits(
+    before: Sequence[Media | DocumentReference], after: Sequence[Media | DocumentReference]
+) -> list[StillPair]:
     """Pair two visits' stills by protocol step, in protocol order (the data of a side-by-side view).
 
-    Media without a protocol step as ``view`` are left out; when a visit has several
-    stills of one step, the latest (``createdDateTime``) is used.
+    Takes the stills as :func:`step_media` makes them, ``Media`` or ``DocumentReference``.
+    Resources without a protocol step as ``view`` (``category``) and clips are left
+    out; when a visit has several stills of one step, the latest
+    (``createdDateTime``, ``date``) is used.
 
     Examples:
         >>> from datetime import datetime, UTC
@@ -1137,16 +1362,14 @@ def compare_visits(before: Sequence[Media], after: Sequence[Media]) -> list[Stil
         [('rest', True, True), ('smile-with-teeth', False, True)]
     """
 
-    def latest(visit: Sequence[Media]) -> dict[str, Media]:
-        chosen: dict[str, Media] = {}
+    def latest(visit: Sequence[Media | DocumentReference]) -> dict[str, Media | DocumentReference]:
+        chosen: dict[str, Media | DocumentReference] = {}
         for media in visit:
             code = _view(media)
-            if code is None:
+            if code is None or not _still(media):
                 continue
             kept = chosen.get(code)
-            if kept is None or (media.createdDateTime or datetime.min.replace(tzinfo=UTC)) >= (
-                kept.createdDateTime or datetime.min.replace(tzinfo=UTC)
-            ):
+            if kept is None or _taken(media) >= _taken(kept):
                 chosen[code] = media
         return chosen
 

@@ -20,7 +20,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 
-from telemedroom.errors import FhirAuthError
+from telemedroom.errors import FhirAuthError, FhirConnectionError
 from telemedroom.fhir.client import FhirAuth
 
 __all__ = ["SmartBackendAuth"]
@@ -118,7 +118,13 @@ class SmartBackendAuth(FhirAuth):
         self._expires = 0.0
 
     async def authorization(self, http: httpx.AsyncClient | None, base_url: str) -> str | None:
-        """``Bearer <token>``, fetching or renewing the token when needed."""
+        """``Bearer <token>``, fetching or renewing the token when needed.
+
+        Raises:
+            FhirConnectionError: The authorization server cannot be reached (worth another
+                try later: the outbox backs off and keeps the readings).
+            FhirAuthError: It answered, but gave no token (wrong key, unknown client...).
+        """
         async with self._lock:
             if self._token is None or time.time() >= self._expires - self.refresh_margin:
                 if http is None:
@@ -132,6 +138,9 @@ class SmartBackendAuth(FhirAuth):
         url = f"{base_url}/.well-known/smart-configuration"
         try:
             response = await http.get(url, headers={"Accept": "application/json"})
+        except httpx.TransportError as exc:
+            raise FhirConnectionError(url, f"{type(exc).__name__}: {exc}") from exc
+        try:
             endpoint = response.json().get("token_endpoint") if response.is_success else None
         except (httpx.HTTPError, ValueError, AttributeError) as exc:
             raise FhirAuthError(url, f"SMART discovery failed: {exc}") from exc
@@ -152,6 +161,9 @@ class SmartBackendAuth(FhirAuth):
         }
         try:
             response = await http.post(self.token_endpoint, data=form, headers={"Accept": "application/json"})
+        except httpx.TransportError as exc:
+            raise FhirConnectionError(self.token_endpoint, f"{type(exc).__name__}: {exc}") from exc
+        try:
             body = response.json()
         except (httpx.HTTPError, ValueError) as exc:
             raise FhirAuthError(self.token_endpoint, f"token request failed: {exc}") from exc

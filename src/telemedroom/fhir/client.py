@@ -25,7 +25,6 @@ from __future__ import annotations
 import asyncio
 import email.utils
 import json
-import random
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
@@ -37,6 +36,7 @@ from fhir.resources.R4B import get_fhir_model_class
 from fhir.resources.R4B.bundle import Bundle
 from fhir.resources.R4B.resource import Resource
 
+from telemedroom._backoff import backoff_delay
 from telemedroom.errors import (
     FhirConnectionError,
     FhirError,
@@ -125,12 +125,8 @@ class Retry:
 
     def delay(self, attempt: int, retry_after: str | None) -> float:
         """Seconds to wait before try ``attempt + 1``: ``Retry-After`` if sent, else backoff."""
-        if retry_after is not None:
-            seconds = _parse_retry_after(retry_after)
-            if seconds is not None:
-                return min(seconds, self.max_delay)
-        base = self.backoff * 2.0**attempt
-        return min(base + random.uniform(0, base / 10), self.max_delay)
+        seconds = None if retry_after is None else _parse_retry_after(retry_after)
+        return backoff_delay(attempt, base=self.backoff, cap=self.max_delay, retry_after=seconds, jitter=0.1)
 
 
 def _parse_retry_after(value: str) -> float | None:

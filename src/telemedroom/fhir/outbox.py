@@ -317,6 +317,49 @@ class Outbox:
         )
         return {int(i): str(why) for i, why in rows}
 
+    async def requeue(self, *row_ids: int) -> list[int]:
+        """Send rows the server rejected again on the next drain (after the cause was fixed).
+
+        Only ``rejected`` rows move back to pending; a ``corrupt`` row cannot be
+        decrypted and stays where it is, and an id that is not held back is ignored.
+
+        Returns:
+            The ids that are pending again.
+
+        Examples:
+            >>> import asyncio, os, tempfile
+            >>> async def main(path):
+            ...     async with Outbox(path, key=b"k" * 32) as outbox:
+            ...         return await outbox.requeue(1, 2)
+            >>> with tempfile.TemporaryDirectory() as folder:
+            ...     asyncio.run(main(os.path.join(folder, "outbox.sqlite")))
+            []
+        """
+        db = self._conn()
+        ids = [int(i) for i in row_ids]
+
+        def work() -> list[int]:
+            marks = ",".join("?" * len(ids))
+            try:
+                db.execute("BEGIN IMMEDIATE")
+                # Only "?" placeholders are formatted into these statements.
+                found = db.execute(
+                    f"SELECT id FROM outbox WHERE state = 'rejected' AND id IN ({marks}) ORDER BY id", ids
+                ).fetchall()
+                db.execute(
+                    "UPDATE outbox SET state = 'pending', error = NULL "
+                    f"WHERE state = 'rejected' AND id IN ({marks})",
+                    ids,
+                )
+                db.execute("COMMIT")
+            except sqlite3.Error as exc:
+                if db.in_transaction:
+                    db.execute("ROLLBACK")
+                raise self._fail(exc) from exc
+            return [int(row_id) for (row_id,) in found]
+
+        return await self._run(work) if ids else []
+
     def _next_batch(self, limit: int) -> tuple[list[tuple[int, Entries]], list[tuple[int, str]]]:
         db = self._conn()
         try:

@@ -8,8 +8,10 @@ readings (any async iterator of :class:`~telemedroom.Measurement`, such as
 ``Connection.measurements()``), raises one :class:`Alert` per condition, escalates it
 while nobody acknowledges it, and hands every :class:`AlertEvent` to its sinks
 (:class:`FhirAlertSink`: Flag, Communication, DetectedIssue; :class:`WebhookSink`:
-signed JSON) and an :class:`AuditRecord` to the audit sink. :func:`daily_summary` and
-:func:`render_html` give clinic staff the day at a glance.
+signed JSON) and an :class:`AuditRecord` to the audit sink (:func:`audit_log_sink`
+writes them to the session's hash-chained audit log). :func:`daily_summary` and
+:func:`render_html` give clinic staff the day at a glance; :func:`summary_app` serves
+them next to the physician console.
 
 Examples:
     >>> import asyncio
@@ -34,6 +36,8 @@ Examples:
 from __future__ import annotations
 
 from telemedroom.monitoring._alerts import Alert, AlertEvent, AlertSink, AuditRecord, AuditSink, ListSink
+from telemedroom.monitoring._app import SUMMARY_HEADERS, summary_app
+from telemedroom.monitoring._audit import audit_log_sink
 from telemedroom.monitoring._careplan import (
     CarePlan,
     EscalationStep,
@@ -57,6 +61,7 @@ from telemedroom.monitoring._webhook import (
 __all__ = [
     "EVENT_HEADER",
     "SIGNATURE_HEADER",
+    "SUMMARY_HEADERS",
     "Alert",
     "AlertEvent",
     "AlertSink",
@@ -76,12 +81,14 @@ __all__ = [
     "WebhookSink",
     "alert_bundle",
     "alert_resources",
+    "audit_log_sink",
     "daily_summary",
     "load_care_plan",
     "read_value",
     "render_html",
     "sign",
     "sparkline",
+    "summary_app",
     "verify_signature",
 ]
 

@@ -175,7 +175,7 @@ def _num(value: float) -> str:
     return f"{value:.1f}".removesuffix(".0")
 
 
-_STYLE: Final = (
+STYLE: Final = (
     "body{font-family:system-ui,sans-serif;margin:2rem;color:#212121}"
     "table{border-collapse:collapse;margin-bottom:1.5rem}"
     "th,td{border-bottom:1px solid #ddd;padding:.4rem .8rem;text-align:left;vertical-align:middle}"
@@ -226,7 +226,7 @@ def render_html(summary: DailySummary) -> str:
     no_alerts = "<p>No alerts.</p>"
     return (
         '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
-        f"<title>{escape(title)}</title><style>{_STYLE}</style></head><body>"
+        f"<title>{escape(title)}</title><style>{STYLE}</style></head><body>"
         f"<h1>{escape(title)}</h1>"
         f"<p>Times in {escape(zone)}; trends over the last {summary.window_days} days.</p>"
         "<h2>Measurements</h2><table><thead><tr><th>Quantity</th><th>Latest</th><th>Taken</th>"

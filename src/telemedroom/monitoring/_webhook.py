@@ -11,6 +11,7 @@ from typing import Final
 
 import httpx
 
+from telemedroom._backoff import backoff_delay
 from telemedroom.errors import WebhookDeliveryError, WebhookSignatureError
 from telemedroom.monitoring._alerts import AlertEvent
 
@@ -173,9 +174,8 @@ class WebhookSink:
             await self._http.aclose()
 
     def _delay(self, attempt: int, retry_after: str | None) -> float:
-        if retry_after is not None and retry_after.strip().isdigit():
-            return min(float(retry_after), self.max_backoff)
-        return float(min(self.backoff * 2**attempt, self.max_backoff))
+        seconds = float(retry_after) if retry_after is not None and retry_after.strip().isdigit() else None
+        return backoff_delay(attempt, base=self.backoff, cap=self.max_backoff, retry_after=seconds)
 
     async def deliver(self, event: AlertEvent) -> None:
         """POST the event; retry transient failures.

@@ -3,7 +3,8 @@
 Every entry carries the SHA-256 of the one before it and its own SHA-256 over its
 content and that link, so :meth:`AuditLog.verify` finds any entry that was altered,
 removed or moved. An entry says who (participant id and role) did what (token issued,
-joined, admitted, denied, left, track started or stopped, snapshot taken, visit ended)
+joined, admitted, denied, left, track started or stopped, snapshot or clip taken, exam
+recorded, visit ended; in a health apartment: alert raised, escalated, acknowledged, cleared)
 in which room and appointment, and when. It never holds a token or any media.
 
 Removing entries from the *end* leaves a shorter chain that is still consistent; keep
@@ -64,12 +65,19 @@ class AuditAction(StrEnum):
     TRACK_STARTED = "track_started"
     TRACK_STOPPED = "track_stopped"
     SNAPSHOT = "snapshot"
+    CLIP = "clip"
+    EXAM_RECORDED = "exam_recorded"
     ENDED = "ended"
     CHECKED_IN = "checked_in"
     CHECK_IN_REFUSED = "check_in_refused"
     MEASUREMENT = "measurement"
     WRAPPED_UP = "wrapped_up"
     ABORTED = "aborted"
+    # health-apartment monitoring (telemedroom.monitoring, through audit_log_sink)
+    ALERT_RAISED = "alert_raised"
+    ALERT_ESCALATED = "alert_escalated"
+    ALERT_ACKNOWLEDGED = "alert_acknowledged"
+    ALERT_CLEARED = "alert_cleared"
 
 
 def _aware(value: datetime) -> datetime:

@@ -5,10 +5,10 @@ be admitted, then offers the physician the room camera and microphone, an audio 
 for the stethoscope (silent until asked for), and two data channels: ``vitals``, which
 carries every :class:`~telemedroom.Measurement` the moment it is decoded, and
 ``control``, on which the physician asks for a snapshot from the exam camera, switches
-the main video between room and exam camera, and starts or stops the stethoscope (see
-:mod:`telemedroom.session.channels`). Media is encrypted with DTLS-SRTP, as aiortc
-enforces; :attr:`RoomPeer.fingerprint` is the room's DTLS certificate fingerprint, which
-the physician's console shows for comparison.
+the main video between room and exam camera, starts or stops the stethoscope, and runs
+the guided facial protocol step by step (see :mod:`telemedroom.session.channels`).
+Media is encrypted with DTLS-SRTP, as aiortc enforces; :attr:`RoomPeer.fingerprint` is
+the room's DTLS certificate fingerprint, which the physician's console shows for comparison.
 
 :class:`PhysicianPeer` is a scripted physician in Python: it admits, answers the
 offer, receives the video and the vitals, and sends requests. The browser console
@@ -42,6 +42,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
+import json
 import logging
 import re
 from collections.abc import AsyncIterable, AsyncIterator, Callable, Mapping, Sequence
@@ -68,18 +69,35 @@ try:
     from aiortc.sdp import candidate_from_sdp
     from av import VideoFrame
 
-    from telemedroom.devices.media import MediaDevice, MediaSource, Role, Snapshot
+    from telemedroom.devices.media import Clip, MediaDevice, MediaSource, Role, Snapshot
 except ImportError as _exc:
     raise MissingExtraError("video", "telemedroom.session.peer") from _exc
 
+from telemedroom.exams import PROTOCOL, StillPair, SunnybrookGrading, step
 from telemedroom.measurements import Measurement
 from telemedroom.session import channels
 from telemedroom.session import protocol as p
 from telemedroom.session._client import SignalingClient
+from telemedroom.session._exam import (
+    ExamStepCallback,
+    ExamStill,
+    FacialExamContext,
+    compare_json,
+    exam_bundle,
+    forms_json,
+)
 from telemedroom.session.audit import AuditAction, AuditLog
 from telemedroom.session.turn import IceServer
 
-__all__ = ["Camera", "PhysicianPeer", "RoomPeer", "fingerprint_of"]
+__all__ = [
+    "Camera",
+    "ExamStepCallback",
+    "ExamStill",
+    "FacialExamContext",
+    "PhysicianPeer",
+    "RoomPeer",
+    "fingerprint_of",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -279,11 +297,25 @@ class RoomPeer(_Peer):
         media: Devices the caller opened and keeps open (``"room"``, ``"microphone"``,
             ``"exam"``, ``"stethoscope"``), used instead of opening those sources, e.g. a
             room camera shared with the kiosk's self-view; the peer never closes them.
+        on_exam_step: Awaited as ``on_exam_step(step, index, total, countdown, phase)``
+            at every tick of a facial protocol step, so the kiosk shows the instruction
+            and the countdown (``phase`` ``instruct``), then ``capture`` (countdown 0)
+            and ``done`` once the still is taken.
+        exam: Patient, Encounter and FHIR sink for the facial exam (``exam_record``,
+            ``exam_compare``); without it the console can run the protocol, but not
+            record or compare it.
+        countdown_tick: Seconds one countdown second lasts (a simulation may shorten it).
+        clip_seconds: Length of a step's clip, when the physician asks for clips.
 
     Attributes:
         admitted: Set when the physician has admitted the room.
         connected: Set while the peer connection is up.
-        snapshots: Every snapshot taken at the physician's request, for the record.
+        snapshots: Every snapshot taken at the physician's request (the *Snapshot*
+            button), for the record.
+        exam_stills: The facial protocol's stills (and clips), step by step, for the
+            record; not in :attr:`snapshots`, so nothing is written twice: either the
+            ``exam`` context's ``record`` writes them with the grading, or (with
+            ``include_stills=False``) the room's own wrap-up does, each with its step.
         camera: What the main video shows: ``room`` or ``exam``.
         stethoscope_on: Whether the stethoscope is streaming.
 
@@ -311,10 +343,20 @@ class RoomPeer(_Peer):
         on_physician_track: Callable[[MediaStreamTrack], object] | None = None,
         ssl: SSLContext | None = None,
         media: Mapping[str, MediaDevice] | None = None,
+        on_exam_step: ExamStepCallback | None = None,
+        exam: FacialExamContext | None = None,
+        countdown_tick: float = 1.0,
+        clip_seconds: float = 2.0,
     ) -> None:
         super().__init__(url, token, ice_servers=ice_servers, relay_only=relay_only, origin=origin, ssl=ssl)
         self._on_physician_track = on_physician_track
         self._shared: dict[str, MediaDevice] = dict(media or {})
+        self._on_exam_step = on_exam_step
+        self.exam = exam
+        self.countdown_tick = countdown_tick
+        self.clip_seconds = clip_seconds
+        self.exam_stills: list[ExamStill] = []
+        self._exam_running = asyncio.Lock()  # one step at a time on the kiosk
         self._sources = {
             "room": room_camera or MediaSource.synthetic(Role.ROOM_CAMERA, width=640, height=360),
             "microphone": microphone or MediaSource.synthetic(Role.MICROPHONE),
@@ -473,6 +515,10 @@ class RoomPeer(_Peer):
             logger.warning("ignored a control message that does not parse: %s", type(exc).__name__)
             return
         try:
+            handler = self._EXAM_OPS.get(request.op)
+            if handler is not None:
+                await handler(self, control, request)
+                return
             if request.op == "snapshot":
                 await self._snapshot(control, request)
                 return
@@ -486,32 +532,198 @@ class RoomPeer(_Peer):
 
     async def _snapshot(self, control: RTCDataChannel, request: channels.Request) -> None:
         snapshot = await self.take_snapshot(request.format)
-        data = base64.b64encode(snapshot.data).decode()
-        step = channels.CHUNK_BYTES * 4 // 3
-        pieces = [data[i : i + step] for i in range(0, len(data), step)] or [""]
+        self._send_still(control, request.id, snapshot)
+
+    def _send_still(
+        self,
+        control: RTCDataChannel,
+        request_id: int,
+        snapshot: Snapshot,
+        clip: Clip | None = None,
+        **extra: Any,
+    ) -> None:
+        """The snapshot answer, then the image's chunks, then the clip's (base64)."""
+        size = channels.CHUNK_BYTES * 4 // 3
+        pieces = channels.chunked(base64.b64encode(snapshot.data).decode(), size)
+        clip_pieces = channels.chunked(base64.b64encode(clip.data).decode(), size) if clip else []
         control.send(
             channels.Response(
-                id=request.id,
+                id=request_id,
                 ok=True,
                 media_type=snapshot.media_type,
                 width=snapshot.width,
                 height=snapshot.height,
                 captured_at=snapshot.captured_at,
                 chunks=len(pieces),
+                clip_media_type=clip.media_type if clip else None,
+                clip_chunks=len(clip_pieces) if clip else None,
+                **extra,
+            ).model_dump_json()
+        )
+        for index, piece in enumerate([*pieces, *clip_pieces]):
+            control.send(channels.Chunk(id=request_id, index=index, data=piece).model_dump_json())
+
+    def _send_json(self, control: RTCDataChannel, request_id: int, text: str) -> None:
+        pieces = channels.chunked(text, channels.JSON_CHUNK_CHARS)
+        control.send(
+            channels.Response(
+                id=request_id, ok=True, media_type="application/json", chunks=len(pieces)
             ).model_dump_json()
         )
         for index, piece in enumerate(pieces):
-            control.send(channels.Chunk(id=request.id, index=index, data=piece).model_dump_json())
+            control.send(channels.Chunk(id=request_id, index=index, data=piece).model_dump_json())
 
-    async def take_snapshot(self, image_format: Literal["png", "jpeg"] = "png") -> Snapshot:
-        """A full-resolution still from the exam camera, kept in :attr:`snapshots` and audited."""
-        snapshot = await (await self._device("exam")).snapshot(image_format)
+    async def take_snapshot(
+        self, image_format: Literal["png", "jpeg"] = "png", *, step: str | None = None
+    ) -> Snapshot:
+        """A full-resolution still from the exam camera, kept in :attr:`snapshots` and audited.
+
+        Args:
+            image_format: ``png`` or ``jpeg``.
+            step: The facial protocol step it documents (written to the audit log).
+        """
+        snapshot = await self._exam_still(image_format, step)
         self.snapshots.append(snapshot)
-        self._log(
-            AuditAction.SNAPSHOT,
-            {"media_type": snapshot.media_type, "size": f"{snapshot.width}x{snapshot.height}"},
-        )
         return snapshot
+
+    async def _exam_still(self, image_format: Literal["png", "jpeg"], step: str | None) -> Snapshot:
+        snapshot = await (await self._device("exam")).snapshot(image_format)
+        detail = {"media_type": snapshot.media_type, "size": f"{snapshot.width}x{snapshot.height}"}
+        self._log(AuditAction.SNAPSHOT, {**detail, "step": step} if step else detail)
+        return snapshot
+
+    # -- the guided facial protocol --------------------------------------------------
+
+    async def _exam_forms(self, control: RTCDataChannel, request: channels.Request) -> None:
+        self._send_json(control, request.id, forms_json())
+
+    async def run_exam_step(
+        self,
+        code: str,
+        *,
+        index: int = 0,
+        total: int = len(PROTOCOL),
+        clip: bool = False,
+        image_format: Literal["png", "jpeg"] = "png",
+        progress: Callable[[channels.ExamProgress], object] | None = None,
+    ) -> ExamStill:
+        """Run one protocol step: count down on the kiosk, take the still (and a clip).
+
+        ``on_exam_step`` is awaited at every tick; ``progress`` (the console's channel)
+        hears the same. The still is kept in :attr:`exam_stills` and audited. Steps
+        asked for at once run one after the other.
+
+        Raises:
+            GradingError: ``code`` is not a protocol step.
+            MediaDeviceError: The exam camera gave no frame.
+        """
+        chosen = step(code)
+        async with self._exam_running:
+            return await self._run_step(chosen.code, index, total, clip, image_format, progress)
+
+    async def _run_step(
+        self,
+        code: str,
+        index: int,
+        total: int,
+        clip: bool,
+        image_format: Literal["png", "jpeg"],
+        progress: Callable[[channels.ExamProgress], object] | None,
+    ) -> ExamStill:
+        chosen = step(code)
+
+        async def tell(countdown: int, phase: channels.ExamPhase) -> None:
+            if self._on_exam_step is not None:
+                await self._on_exam_step(chosen.code, index, total, countdown, phase)
+            if progress is not None:
+                progress(
+                    channels.ExamProgress(
+                        id=0, step=chosen.code, index=index, total=total, countdown=countdown, phase=phase
+                    )
+                )
+
+        for left in range(chosen.countdown_s, 0, -1):
+            await tell(left, "instruct")
+            await asyncio.sleep(self.countdown_tick)
+        await tell(0, "capture")
+        snapshot = await self._exam_still(image_format, chosen.code)
+        recorded = None
+        if clip:
+            recorded = await (await self._device("exam")).clip(self.clip_seconds)
+            self._log(
+                AuditAction.CLIP,
+                {
+                    "media_type": recorded.media_type,
+                    "size": f"{recorded.width}x{recorded.height}",
+                    "step": code,
+                },
+            )
+        still = ExamStill(step=chosen.code, snapshot=snapshot, clip=recorded)
+        self.exam_stills.append(still)
+        await tell(0, "done")
+        return still
+
+    async def _exam_step(self, control: RTCDataChannel, request: channels.Request) -> None:
+        def progress(update: channels.ExamProgress) -> None:
+            control.send(update.model_copy(update={"id": request.id}).model_dump_json())
+
+        still = await self.run_exam_step(
+            request.step or "",
+            index=request.index or 0,
+            total=request.total or len(PROTOCOL),
+            clip=request.clip,
+            image_format=request.format,
+            progress=progress,
+        )
+        self._send_still(control, request.id, still.snapshot, still.clip, step=still.step)
+
+    def _exam_context(self) -> FacialExamContext:
+        if self.exam is None:
+            raise PeerError("this room has no facial exam context (patient, Encounter, record)")
+        return self.exam
+
+    async def record_exam(
+        self, *, sunnybrook: Mapping[str, Any] | None = None, house_brackmann: str | None = None
+    ) -> tuple[dict[str, Any], dict[str, int] | None]:
+        """Write the exam (stills, answers, scores) as one FHIR transaction through ``exam.record``.
+
+        Returns:
+            The transaction Bundle and the Sunnybrook scores (``None`` if not graded).
+
+        Raises:
+            PeerError: The room has no :class:`FacialExamContext`.
+            GradingError: The answers are incomplete or out of range.
+        """
+        context = self._exam_context()
+        bundle, score = exam_bundle(
+            context,
+            self.exam_stills,
+            sunnybrook=dict(sunnybrook) if sunnybrook is not None else None,
+            house_brackmann=house_brackmann,
+        )
+        await context.record(bundle)
+        self._log(AuditAction.EXAM_RECORDED, {"resources": str(len(bundle["entry"]))})
+        scores = score.model_dump(exclude={"grading"}) if score is not None else None
+        return bundle, scores
+
+    async def _exam_record(self, control: RTCDataChannel, request: channels.Request) -> None:
+        bundle, scores = await self.record_exam(
+            sunnybrook=request.sunnybrook, house_brackmann=request.house_brackmann
+        )
+        written = [entry["request"]["url"] for entry in bundle["entry"]]
+        control.send(
+            channels.Response(id=request.id, ok=True, resources=written, scores=scores).model_dump_json()
+        )
+
+    async def _exam_compare(self, control: RTCDataChannel, request: channels.Request) -> None:
+        self._send_json(control, request.id, compare_json(self._exam_context(), self.exam_stills))
+
+    _EXAM_OPS: Final[dict[str, Callable[[RoomPeer, RTCDataChannel, channels.Request], Any]]] = {
+        "exam_forms": _exam_forms,
+        "exam_step": _exam_step,
+        "exam_record": _exam_record,
+        "exam_compare": _exam_compare,
+    }
 
     async def switch_camera(self, camera: Camera) -> None:
         """Show the ``room`` or the ``exam`` camera on the main video."""
@@ -613,6 +825,7 @@ class PhysicianPeer(_Peer):
         self._control_open = asyncio.Event()
         self._answers: dict[int, asyncio.Future[tuple[channels.Response, list[str]]]] = {}
         self._partial: dict[int, tuple[channels.Response, list[str]]] = {}
+        self._progress: dict[int, Callable[[channels.ExamProgress], object]] = {}
         self._next_id = 0
 
     async def __aenter__(self) -> Self:
@@ -673,7 +886,14 @@ class PhysicianPeer(_Peer):
         response, _ = await self._request(request_op, **fields)
         return response
 
-    async def _request(self, op: str, **fields: Any) -> tuple[channels.Response, list[str]]:
+    async def _request(
+        self,
+        op: str,
+        *,
+        progress: Callable[[channels.ExamProgress], object] | None = None,
+        timeout: float = 30.0,
+        **fields: Any,
+    ) -> tuple[channels.Response, list[str]]:
         async with asyncio.timeout(30):
             await self._control_open.wait()
         assert self._control is not None
@@ -683,12 +903,16 @@ class PhysicianPeer(_Peer):
             asyncio.get_running_loop().create_future()
         )
         self._answers[request.id] = future
+        if progress is not None:
+            self._progress[request.id] = progress
         self._control.send(request.model_dump_json())
         try:
-            async with asyncio.timeout(30):
+            async with asyncio.timeout(timeout):
                 response, chunks = await future
         except TimeoutError as exc:
-            raise PeerError(f"the room did not answer {op} within 30 s") from exc
+            raise PeerError(f"the room did not answer {op} within {timeout} s") from exc
+        finally:
+            self._progress.pop(request.id, None)
         if not response.ok:
             raise PeerError(f"the room refused {op}: {response.error}")
         return response, chunks
@@ -707,6 +931,119 @@ class PhysicianPeer(_Peer):
     async def switch_camera(self, camera: Camera) -> None:
         """Show the room's ``room`` or ``exam`` camera on the main video."""
         await self._request("switch_camera", camera=camera)
+
+    async def _json(self, op: str, **fields: Any) -> Any:
+        _response, chunks = await self._request(op, **fields)
+        try:
+            return json.loads("".join(chunks))
+        except ValueError as exc:
+            raise PeerError(f"the room's {op} answer is not JSON") from exc
+
+    async def exam_forms(self) -> dict[str, Any]:
+        """The room's protocol steps and grading Questionnaires (FHIR JSON), as the console shows them."""
+        forms: dict[str, Any] = await self._json("exam_forms")
+        return forms
+
+    async def exam_step(
+        self,
+        code: str,
+        *,
+        index: int = 0,
+        total: int = len(PROTOCOL),
+        clip: bool = False,
+        image_format: Literal["png", "jpeg"] = "png",
+        on_progress: Callable[[channels.ExamProgress], object] | None = None,
+    ) -> ExamStill:
+        """Have the room run one protocol step; returns its full-resolution still (and clip).
+
+        Raises:
+            PeerError: The room refused it (unknown step, camera failure) or did not answer.
+        """
+        response, chunks = await self._request(
+            "exam_step",
+            progress=on_progress,
+            timeout=30.0 + len(PROTOCOL) * 2,
+            step=code,
+            index=index,
+            total=total,
+            clip=clip,
+            format=image_format,
+        )
+        images = response.chunks or 0
+        captured_at = response.captured_at or datetime.now(UTC)
+        snapshot = Snapshot(
+            data=base64.b64decode("".join(chunks[:images])),
+            media_type=response.media_type,  # type: ignore[arg-type]
+            width=response.width or 0,
+            height=response.height or 0,
+            captured_at=captured_at,
+        )
+        recorded = None
+        if response.clip_chunks:
+            recorded = Clip.from_webm(base64.b64decode("".join(chunks[images:])), captured_at=captured_at)
+        return ExamStill(step=response.step or code, snapshot=snapshot, clip=recorded)
+
+    async def run_facial_protocol(
+        self,
+        *,
+        clip: bool = False,
+        steps: Sequence[str] | None = None,
+        on_progress: Callable[[channels.ExamProgress], object] | None = None,
+    ) -> list[ExamStill]:
+        """Run the guided facial protocol (all eight steps, or ``steps``) and collect the stills.
+
+        Examples:
+            >>> PhysicianPeer("wss://session.example/ws/r/a", "<token>").run_facial_protocol
+            <bound method PhysicianPeer.run_facial_protocol of <...PhysicianPeer object at ...>>
+        """
+        codes = list(steps) if steps is not None else [s.code for s in PROTOCOL]
+        return [
+            await self.exam_step(code, index=index, total=len(codes), clip=clip, on_progress=on_progress)
+            for index, code in enumerate(codes)
+        ]
+
+    async def record_exam(
+        self,
+        *,
+        sunnybrook: SunnybrookGrading | Mapping[str, Any] | None = None,
+        house_brackmann: str | None = None,
+    ) -> channels.Response:
+        """Send the grading; the room writes the exam to the record and answers what it wrote.
+
+        Returns:
+            The answer: ``resources`` (``Media/<id>``, ``QuestionnaireResponse/<id>``, ...)
+            and the Sunnybrook ``scores`` the room computed.
+
+        Raises:
+            PeerError: The room refused it (no exam context, incomplete answers).
+        """
+        answers = sunnybrook.model_dump() if isinstance(sunnybrook, SunnybrookGrading) else sunnybrook
+        response, _ = await self._request(
+            "exam_record",
+            sunnybrook=dict(answers) if answers is not None else None,
+            house_brackmann=house_brackmann,
+        )
+        return response
+
+    async def compare_visits(self) -> list[StillPair]:
+        """The previous visit's stills next to this one's, step by step (``compare_visits`` in the room)."""
+        from fhir.resources.R4B.documentreference import DocumentReference
+        from fhir.resources.R4B.media import Media
+
+        def resource(data: dict[str, Any] | None) -> Media | DocumentReference | None:
+            if data is None:
+                return None
+            if data.get("resourceType") == "Media":
+                return Media.model_validate(data)
+            if data.get("resourceType") == "DocumentReference":
+                return DocumentReference.model_validate(data)
+            raise PeerError(f"the room compared a {data.get('resourceType')!r}, not a still")
+
+        data = await self._json("exam_compare")
+        return [
+            StillPair(step=step(pair["step"]), before=resource(pair["before"]), after=resource(pair["after"]))
+            for pair in data["pairs"]
+        ]
 
     async def stethoscope(self, on: bool) -> None:
         """Start or stop the room's stethoscope audio."""
@@ -773,15 +1110,24 @@ class PhysicianPeer(_Peer):
             partial = self._partial.get(chunk.id)
             if partial is not None:
                 partial[1].append(chunk.data)
-                if len(partial[1]) == partial[0].chunks:
+                if len(partial[1]) == partial[0].total_chunks:
                     self._resolve(chunk.id, partial)
+            return
+        try:
+            progress = channels.ExamProgress.model_validate_json(raw)
+        except ValueError:
+            progress = None
+        if progress is not None:
+            listener = self._progress.get(progress.id)
+            if listener is not None:
+                listener(progress)
             return
         try:
             response = channels.Response.model_validate_json(raw)
         except ValueError:
             logger.warning("ignored a control answer that does not parse")
             return
-        if response.ok and response.chunks:
+        if response.ok and response.total_chunks:
             self._partial[response.id] = (response, [])
         else:
             self._resolve(response.id, (response, []))

@@ -14,6 +14,7 @@ from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 from av.frame import Frame
 from av.packet import Packet
 
+from telemedroom.devices._media._clip import Clip, record_clip
 from telemedroom.devices._media._snapshot import ImageFormat, Snapshot, take_snapshot
 from telemedroom.devices._media._source import MediaSource, Origin, Role, player_arguments
 from telemedroom.devices._media._tracks import Clock, HeartbeatTrack, TestPatternTrack, ToneTrack
@@ -217,6 +218,25 @@ class MediaDevice:
         track = self.subscribe(buffered=False)
         try:
             return await take_snapshot(track, image_format, timeout=timeout)
+        except MediaDeviceError as exc:
+            raise self._error(exc.reason) from exc
+        finally:
+            track.stop()
+            if track in self._consumers:
+                self._consumers.remove(track)
+
+    async def clip(self, seconds: float = 2.0, *, timeout: float = 5.0) -> Clip:
+        """The next ``seconds`` of this camera at its full resolution, as a WebM (VP8) clip.
+
+        Raises:
+            MediaDeviceError: Not a camera, not open, the source ended, no frame came
+                within ``timeout`` seconds, or the encoder failed.
+        """
+        if self.kind != "video":
+            raise self._error("a clip needs a camera")
+        track = self.subscribe(buffered=True)
+        try:
+            return await record_clip(track, seconds, timeout=timeout)
         except MediaDeviceError as exc:
             raise self._error(exc.reason) from exc
         finally:

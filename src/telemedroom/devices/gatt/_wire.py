@@ -15,6 +15,9 @@ _BASE_SUFFIX = "-0000-1000-8000-00805f9b34fb"
 # A status table maps a bit of a status field to its stable snake_case name.
 StatusTable = tuple[tuple[int, str], ...]
 
+# The optional fields of a characteristic: (flag bit announcing it, its size in bytes).
+FieldSizes = tuple[tuple[int, int], ...]
+
 
 def short_uuid(uuid: str | int) -> int:
     """Return the 16-bit SIG UUID of ``uuid``, or raise ``UnsupportedCharacteristic``.
@@ -65,6 +68,21 @@ def check_length(uuid: int, data: bytes, needed: int, flags: int, reserved_mask:
         fail(uuid, data, size, f"truncated: flags 0x{flags:02x} announce {needed} bytes, got {size}")
     if size > needed and not flags & reserved_mask:
         fail(uuid, data, needed, f"{size - needed} unexpected trailing bytes after {needed}")
+
+
+def announced(uuid: int, data: bytes, fixed: int, fields: FieldSizes) -> tuple[int, int]:
+    """Return the flags byte and the size it announces: ``fixed`` plus each flagged field.
+
+    An empty value fails here, naming the missing flags byte.
+    """
+    if not data:
+        check_length(uuid, data, 1, 0, 0)
+    flags = data[0]
+    needed = fixed
+    for flag, size in fields:
+        if flags & flag:
+            needed += size
+    return flags, needed
 
 
 def special(value: float | Special, status: set[str]) -> float | None:

@@ -22,7 +22,9 @@ from datetime import tzinfo
 
 from telemedroom.devices.codecs import DATE_TIME_SIZE, decode_sfloat, encode_date_time, encode_sfloat
 from telemedroom.devices.gatt._wire import (
+    FieldSizes,
     StatusTable,
+    announced,
     bits_of,
     check_length,
     date_time,
@@ -64,23 +66,19 @@ _PULSE_RANGE_SHIFT = 3
 _PULSE_RANGE = {1: "pulse_rate_exceeds_upper_limit", 2: "pulse_rate_below_lower_limit"}
 _PULSE_RANGE_OF = {name: code for code, name in _PULSE_RANGE.items()}
 
+_OPTIONAL: FieldSizes = (
+    (_TIME_STAMP, DATE_TIME_SIZE),
+    (_PULSE_RATE, 2),
+    (_USER_ID, 1),
+    (_MEASUREMENT_STATUS, 2),
+)
+
 _PRESSURES = struct.Struct("<HHH")
 _U16 = struct.Struct("<H")
 
 
 def _decode(uuid: int, data: bytes, tz: tzinfo) -> BloodPressure:
-    if not data:
-        check_length(uuid, data, 1, 0, 0)
-    flags = data[0]
-    needed = 7
-    if flags & _TIME_STAMP:
-        needed += DATE_TIME_SIZE
-    if flags & _PULSE_RATE:
-        needed += 2
-    if flags & _USER_ID:
-        needed += 1
-    if flags & _MEASUREMENT_STATUS:
-        needed += 2
+    flags, needed = announced(uuid, data, 7, _OPTIONAL)
     check_length(uuid, data, needed, flags, _RESERVED)
 
     status: set[str] = set()

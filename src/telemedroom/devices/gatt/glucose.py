@@ -39,6 +39,7 @@ from telemedroom.devices.codecs import (
 )
 from telemedroom.devices.gatt._wire import (
     StatusTable,
+    announced,
     bits_of,
     check_length,
     date_time,
@@ -183,16 +184,9 @@ def decode_glucose(data: bytes, tz: tzinfo) -> BloodGlucose:
         (5.6, 'mmol/L', ['device_battery_low'])
     """
     uuid = GLUCOSE_MEASUREMENT
-    if not data:
-        check_length(uuid, data, 1, 0, 0)
-    flags = data[0]
-    needed = 3 + DATE_TIME_SIZE
-    if flags & _TIME_OFFSET:
-        needed += 2
-    if flags & _CONCENTRATION:
-        needed += 3
-    if flags & _SENSOR_STATUS:
-        needed += 2
+    flags, needed = announced(
+        uuid, data, 3 + DATE_TIME_SIZE, ((_TIME_OFFSET, 2), (_CONCENTRATION, 3), (_SENSOR_STATUS, 2))
+    )
     check_length(uuid, data, needed, flags, _RESERVED)
 
     status: set[str] = set()
@@ -325,21 +319,20 @@ def decode_glucose_context(data: bytes) -> GlucoseContextRecord:
         ('breakfast', 64.0, 'self', 'no_health_issues', 4.5)
     """
     uuid = GLUCOSE_MEASUREMENT_CONTEXT
-    if not data:
-        check_length(uuid, data, 1, 0, 0)
-    flags = data[0]
-    needed = 3
-    for flag, size in (
-        (_CX_EXTENDED_FLAGS, 1),
-        (_CX_CARBOHYDRATE, 3),
-        (_CX_MEAL, 1),
-        (_CX_TESTER_HEALTH, 1),
-        (_CX_EXERCISE, 3),
-        (_CX_MEDICATION, 3),
-        (_CX_HBA1C, 2),
-    ):
-        if flags & flag:
-            needed += size
+    flags, needed = announced(
+        uuid,
+        data,
+        3,
+        (
+            (_CX_EXTENDED_FLAGS, 1),
+            (_CX_CARBOHYDRATE, 3),
+            (_CX_MEAL, 1),
+            (_CX_TESTER_HEALTH, 1),
+            (_CX_EXERCISE, 3),
+            (_CX_MEDICATION, 3),
+            (_CX_HBA1C, 2),
+        ),
+    )
     # All eight flag bits are defined; the extended flags byte announces future fields.
     extended = data[3] if flags & _CX_EXTENDED_FLAGS and len(data) > 3 else 0
     check_length(uuid, data, needed, extended, 0xFF)

@@ -22,7 +22,7 @@ import struct
 from datetime import tzinfo
 
 from telemedroom.devices.codecs import DATE_TIME_SIZE, decode_float, encode_date_time, encode_float
-from telemedroom.devices.gatt._wire import check_length, date_time, fail, special, special_of
+from telemedroom.devices.gatt._wire import announced, check_length, date_time, fail, special, special_of
 from telemedroom.errors import CodecError, MeasurementEncodeError
 from telemedroom.measurements import BodyTemperature
 
@@ -65,14 +65,7 @@ _U32 = struct.Struct("<I")
 
 
 def _decode(uuid: int, data: bytes, tz: tzinfo) -> BodyTemperature:
-    if not data:
-        check_length(uuid, data, 1, 0, 0)
-    flags = data[0]
-    needed = 5
-    if flags & _TIME_STAMP:
-        needed += DATE_TIME_SIZE
-    if flags & _TEMPERATURE_TYPE:
-        needed += 1
+    flags, needed = announced(uuid, data, 5, ((_TIME_STAMP, DATE_TIME_SIZE), (_TEMPERATURE_TYPE, 1)))
     check_length(uuid, data, needed, flags, _RESERVED)
 
     status: set[str] = set()

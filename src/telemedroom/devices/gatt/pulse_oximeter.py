@@ -25,7 +25,9 @@ from datetime import tzinfo
 
 from telemedroom.devices.codecs import DATE_TIME_SIZE, decode_sfloat, encode_date_time, encode_sfloat
 from telemedroom.devices.gatt._wire import (
+    FieldSizes,
     StatusTable,
+    announced,
     bits_of,
     check_length,
     date_time,
@@ -63,6 +65,21 @@ _CM_MEASUREMENT_STATUS = 0x04
 _CM_DEVICE_STATUS = 0x08
 _CM_PULSE_AMPLITUDE = 0x10
 _CM_RESERVED = 0xE0
+
+# The optional fields each flag announces (GSS §3.164.1 and §3.163.1), in wire order.
+_SC_OPTIONAL: FieldSizes = (
+    (_SC_TIME_STAMP, DATE_TIME_SIZE),
+    (_SC_MEASUREMENT_STATUS, 2),
+    (_SC_DEVICE_STATUS, 3),
+    (_SC_PULSE_AMPLITUDE, 2),
+)
+_CM_OPTIONAL: FieldSizes = (
+    (_CM_FAST, 4),
+    (_CM_SLOW, 4),
+    (_CM_MEASUREMENT_STATUS, 2),
+    (_CM_DEVICE_STATUS, 3),
+    (_CM_PULSE_AMPLITUDE, 2),
+)
 
 # GSS §3.171.1 Measurement Status; bits 0-4 are reserved.
 MEASUREMENT_STATUS: StatusTable = (
@@ -132,18 +149,7 @@ def decode_plx_spot_check(data: bytes, tz: tzinfo) -> OxygenSaturation:
         frozenset({'device_clock_not_set'})
     """
     uuid = PLX_SPOT_CHECK_MEASUREMENT
-    if not data:
-        check_length(uuid, data, 1, 0, 0)
-    flags = data[0]
-    needed = 5
-    if flags & _SC_TIME_STAMP:
-        needed += DATE_TIME_SIZE
-    if flags & _SC_MEASUREMENT_STATUS:
-        needed += 2
-    if flags & _SC_DEVICE_STATUS:
-        needed += 3
-    if flags & _SC_PULSE_AMPLITUDE:
-        needed += 2
+    flags, needed = announced(uuid, data, 5, _SC_OPTIONAL)
     check_length(uuid, data, needed, flags, _SC_RESERVED)
 
     status: set[str] = set()
@@ -189,20 +195,7 @@ def decode_plx_continuous(data: bytes, tz: tzinfo) -> OxygenSaturation:
         (True, 98.0, 69.0)
     """
     uuid = PLX_CONTINUOUS_MEASUREMENT
-    if not data:
-        check_length(uuid, data, 1, 0, 0)
-    flags = data[0]
-    needed = 5
-    if flags & _CM_FAST:
-        needed += 4
-    if flags & _CM_SLOW:
-        needed += 4
-    if flags & _CM_MEASUREMENT_STATUS:
-        needed += 2
-    if flags & _CM_DEVICE_STATUS:
-        needed += 3
-    if flags & _CM_PULSE_AMPLITUDE:
-        needed += 2
+    flags, needed = announced(uuid, data, 5, _CM_OPTIONAL)
     check_length(uuid, data, needed, flags, _CM_RESERVED)
 
     status: set[str] = set()

@@ -26,7 +26,7 @@ from datetime import tzinfo
 from pydantic import BaseModel, ConfigDict
 
 from telemedroom.devices.codecs import DATE_TIME_SIZE, encode_date_time
-from telemedroom.devices.gatt._wire import check_length, date_time, fail
+from telemedroom.devices.gatt._wire import announced, check_length, date_time, fail
 from telemedroom.errors import CodecError, MeasurementEncodeError
 from telemedroom.measurements import BodyWeight
 
@@ -112,16 +112,7 @@ def decode_weight(data: bytes, tz: tzinfo) -> BodyWeight:
         (None, ['measurement_unsuccessful'])
     """
     uuid = WEIGHT_MEASUREMENT
-    if not data:
-        check_length(uuid, data, 1, 0, 0)
-    flags = data[0]
-    needed = 3
-    if flags & _TIME_STAMP:
-        needed += DATE_TIME_SIZE
-    if flags & _USER_ID:
-        needed += 1
-    if flags & _BMI_HEIGHT:
-        needed += 4
+    flags, needed = announced(uuid, data, 3, ((_TIME_STAMP, DATE_TIME_SIZE), (_USER_ID, 1), (_BMI_HEIGHT, 4)))
     check_length(uuid, data, needed, flags, _RESERVED)
 
     status: set[str] = set()

@@ -22,6 +22,268 @@ const TITLES = {
   body_temperature: "Temperature", body_weight: "Weight", blood_glucose: "Glucose",
 };
 
+// Sunnybrook Facial Grading System (Ross, Fradet, Nedzelski, Otolaryngol Head Neck Surg
+// 1996;114:380-6): each group's points (the answers' ordinalValue in the room's
+// Questionnaire) times its weight; composite = voluntary - resting - synkinesis, not
+// clamped, exactly as telemedroom.exams.SunnybrookGrading.score computes it.
+const SUNNYBROOK_WEIGHTS = { resting: 5, voluntary: 4, synkinesis: 1 };
+const ORDINAL = "http://hl7.org/fhir/StructureDefinition/ordinalValue";
+// FHIR core translation extension on a string's "_element" (R4B §2.1.0 Language support).
+const TRANSLATION = "http://hl7.org/fhir/StructureDefinition/translation";
+
+function translated(text, element, lang) {
+  for (const ext of (element && element.extension) || []) {
+    if (ext.url !== TRANSLATION) continue;
+    const parts = Object.fromEntries((ext.extension || []).map((e) => [e.url, e]));
+    if (parts.lang && parts.lang.valueCode === lang && parts.content) return parts.content.valueString;
+  }
+  return text;
+}
+
+function sunnybrookScores(points) {
+  // points: group -> list of answered points (null for an unanswered item)
+  const sum = (group) => points[group].reduce((a, b) => a + b, 0);
+  const complete = Object.keys(SUNNYBROOK_WEIGHTS).every((g) => points[g].every((x) => x !== null));
+  if (!complete) return null;
+  const resting = SUNNYBROOK_WEIGHTS.resting * sum("resting");
+  const voluntary = SUNNYBROOK_WEIGHTS.voluntary * sum("voluntary");
+  const synkinesis = SUNNYBROOK_WEIGHTS.synkinesis * sum("synkinesis");
+  return { resting, voluntary, synkinesis, composite: voluntary - resting - synkinesis };
+}
+
+function base64Bytes(text) {
+  const binary = atob(text);
+  const bytes = new Uint8Array(binary.length);
+  for (let i = 0; i < binary.length; i++) bytes[i] = binary.charCodeAt(i);
+  return bytes;
+}
+
+function figure(className, src, alt, caption) {
+  const fig = document.createElement("figure");
+  fig.className = className;
+  const img = document.createElement("img");
+  img.alt = alt;
+  img.src = src;
+  const cap = document.createElement("figcaption");
+  cap.textContent = caption;
+  fig.append(img, cap);
+  return fig;
+}
+
+// The guided facial protocol: the room counts down on its kiosk and takes each still;
+// this panel shows the step, the stills, the grading forms and the comparison.
+class FacialExam {
+  constructor(owner, lang) {
+    this.owner = owner;
+    this.lang = lang === "de" ? "de" : "en";  // the forms' and steps' language (?lang=de)
+    this.forms = null;
+    this.running = false;
+  }
+
+  bind() {
+    $("exam-start").addEventListener("click", () => this.run().catch((err) => this.fail(err)));
+    $("exam-compare-button").addEventListener("click", () => this.compare().catch((err) => this.fail(err)));
+    $("exam-grading").addEventListener("submit", (event) => {
+      event.preventDefault();
+      this.save().catch((err) => {
+        $("exam-saved").dataset.error = "1";
+        $("exam-saved").textContent = `Not saved: ${err.message || err}`;
+      });
+    });
+    $("exam-grading").addEventListener("change", () => this.score());
+  }
+
+  fail(err) {
+    this.running = false;
+    $("exam-start").disabled = false;
+    $("exam-current").dataset.phase = "error";
+    $("exam-step-title").textContent = `Facial exam: ${err.message || err}`;
+  }
+
+  async loadForms() {
+    if (this.forms) return this.forms;
+    this.forms = await this.owner.requestJson("exam_forms");
+    this.renderForms(this.forms);
+    return this.forms;
+  }
+
+  async run() {
+    if (this.running) return;
+    this.running = true;
+    $("exam-start").disabled = true;
+    const { protocol } = await this.loadForms();
+    const clip = $("exam-clip").checked;
+    $("exam-stills").replaceChildren();
+    for (const [index, step] of protocol.entries()) {
+      const shot = await this.owner.request(
+        "exam_step",
+        { step: step.code, index, total: protocol.length, clip, format: "png" },
+        (progress) => this.show(step, progress),
+      );
+      this.addStill(step, index, shot);
+    }
+    $("exam-current").dataset.phase = "complete";
+    $("exam-step-title").textContent = `Protocol complete: ${protocol.length} stills`;
+    $("exam-instruction").textContent = "Grade the face below, then save it to the record.";
+    $("exam-countdown").textContent = "";
+    $("exam-grading").hidden = false;
+    this.running = false;
+    $("exam-start").disabled = false;
+  }
+
+  show(step, progress) {
+    const current = $("exam-current");
+    current.dataset.phase = progress.phase;
+    current.dataset.step = step.code;
+    current.dataset.countdown = String(progress.countdown);
+    $("exam-step-title").textContent = `${progress.index + 1}/${progress.total} · ${step.title[this.lang]}`;
+    $("exam-instruction").textContent = step.instruction[this.lang];
+    $("exam-countdown").textContent =
+      progress.phase === "instruct" ? String(progress.countdown) : progress.phase === "capture" ? "●" : "✓";
+  }
+
+  addStill(step, index, shot) {
+    const fig = figure(
+      "still",
+      `data:${shot.media_type};base64,${shot.data}`,
+      `${step.title.en}: exam camera still ${shot.width}×${shot.height}`,
+      `${index + 1}. ${step.title[this.lang]} · ${shot.width}×${shot.height}`,
+    );
+    fig.dataset.step = step.code;
+    if (shot.clip) {
+      // a blob: URL, which the page's CSP allows for media (data: is for images only)
+      const video = document.createElement("video");
+      video.src = URL.createObjectURL(new Blob([base64Bytes(shot.clip)], { type: shot.clip_media_type }));
+      video.controls = true;
+      video.muted = true;
+      video.className = "clip";
+      fig.insertBefore(video, fig.querySelector("figcaption"));
+    }
+    $("exam-stills").append(fig);
+  }
+
+  renderForms(forms) {
+    const grade = $("hb-grade");
+    for (const option of forms.house_brackmann.item[0].answerOption) {
+      const o = document.createElement("option");
+      o.value = option.valueCoding.code;
+      o.textContent = translated(option.valueCoding.display, option.valueCoding._display, this.lang);
+      grade.append(o);
+    }
+    const holder = $("sunnybrook");
+    holder.replaceChildren();
+    for (const group of forms.sunnybrook.item) {
+      const fieldset = document.createElement("fieldset");
+      fieldset.dataset.group = group.linkId.split(".")[1];
+      const legend = document.createElement("legend");
+      legend.textContent = `Sunnybrook: ${translated(group.text, group._text, this.lang)}`;
+      fieldset.append(legend);
+      for (const item of group.item) {
+        const label = document.createElement("label");
+        label.htmlFor = item.linkId;
+        label.textContent = translated(item.text, item._text, this.lang);
+        const select = document.createElement("select");
+        select.id = item.linkId;
+        select.name = item.linkId;
+        select.className = "sunnybrook-item";
+        const empty = document.createElement("option");
+        empty.value = "";
+        empty.textContent = "–";
+        select.append(empty);
+        for (const option of item.answerOption) {
+          const o = document.createElement("option");
+          const points = option.valueCoding.extension.find((e) => e.url === ORDINAL).valueDecimal;
+          o.value = option.valueCoding.code;
+          o.dataset.points = String(points);
+          o.textContent = translated(option.valueCoding.display, option.valueCoding._display, this.lang);
+          select.append(o);
+        }
+        fieldset.append(label, select);
+      }
+      holder.append(fieldset);
+    }
+  }
+
+  // group -> [points or null], and the answers as SunnybrookGrading takes them
+  answers() {
+    const points = { resting: [], voluntary: [], synkinesis: [] };
+    const grading = { voluntary: {}, synkinesis: {} };
+    let answered = 0;
+    for (const select of document.querySelectorAll("select.sunnybrook-item")) {
+      const [, group, ...rest] = select.name.split(".");
+      const item = rest.join(".");
+      const chosen = select.selectedOptions[0];
+      const value = chosen && chosen.value ? Number(chosen.dataset.points) : null;
+      points[group].push(value);
+      if (value === null) continue;
+      answered += 1;
+      if (group === "resting") grading[item] = chosen.value;
+      else grading[group][item] = value;
+    }
+    return { points, grading: answered ? grading : null };
+  }
+
+  score() {
+    const scores = sunnybrookScores(this.answers().points);
+    for (const part of ["resting", "voluntary", "synkinesis", "composite"]) {
+      $(`sb-${part}`).textContent = scores ? String(scores[part]) : "–";
+    }
+    $("sb-composite").dataset.value = scores ? String(scores.composite) : "";
+    return scores;
+  }
+
+  async save() {
+    const { grading } = this.answers();
+    const grade = $("hb-grade").value || null;
+    delete $("exam-saved").dataset.error;
+    const answer = await this.owner.request("exam_record", { sunnybrook: grading, house_brackmann: grade });
+    const counts = {};
+    for (const url of answer.resources) {
+      const kind = url.split("/")[0];
+      counts[kind] = (counts[kind] || 0) + 1;
+    }
+    const written = Object.entries(counts).map(([kind, n]) => `${n} ${kind}`).join(", ");
+    const composite = answer.scores ? ` · composite computed by the room: ${answer.scores.composite}` : "";
+    $("exam-saved").textContent = `Saved to the record: ${written}${composite}`;
+    $("exam-saved").dataset.resources = String(answer.resources.length);
+    if (answer.scores) $("exam-saved").dataset.composite = String(answer.scores.composite);
+  }
+
+  async compare() {
+    const { pairs } = await this.owner.requestJson("exam_compare");
+    const holder = $("exam-compare");
+    holder.replaceChildren();
+    for (const pair of pairs) {
+      const row = document.createElement("div");
+      row.className = "pair";
+      row.dataset.step = pair.step;
+      const title = document.createElement("h3");
+      title.textContent = pair.title.en;
+      row.append(title);
+      for (const [side, media] of [["before", pair.before], ["after", pair.after]]) {
+        if (!media) {
+          const none = document.createElement("div");
+          none.className = `none ${side}`;
+          none.textContent = side === "before" ? "no still of the previous visit" : "no still this visit";
+          row.append(none);
+          continue;
+        }
+        // a still is a Media or a DocumentReference (telemedroom.exams.step_media)
+        const isDocument = media.resourceType === "DocumentReference";
+        const attachment = isDocument ? media.content[0].attachment : media.content;
+        const when = new Date(isDocument ? media.date : media.createdDateTime).toLocaleDateString();
+        row.append(figure(
+          side,
+          `data:${attachment.contentType};base64,${attachment.data}`,
+          `${pair.title.en}, ${side === "before" ? "previous visit" : "this visit"}`,
+          `${side === "before" ? "previous" : "this visit"} · ${when}`,
+        ));
+      }
+      holder.append(row);
+    }
+  }
+}
+
 function fmt(x) {
   return x == null ? "–" : String(Math.round(x * 10) / 10);
 }
@@ -54,6 +316,7 @@ class Console {
     this.ended = false;
     this.resume = sessionStorage.getItem(`telemedroom.resume.${this.claims.jti}`);
     this.local = null;
+    this.exam = new FacialExam(this, options.lang);
   }
 
   async start() {
@@ -68,6 +331,7 @@ class Console {
     $("snapshot").addEventListener("click", () => this.snapshot());
     $("camera").addEventListener("click", () => this.switchCamera());
     $("stethoscope").addEventListener("click", () => this.toggleStethoscope());
+    this.exam.bind();
   }
 
   status(text) {
@@ -236,7 +500,9 @@ class Console {
       this.control = channel;
       channel.onmessage = (event) => this.onControl(JSON.parse(event.data));
       const ready = () => {
-        for (const id of ["snapshot", "camera", "stethoscope"]) $(id).disabled = false;
+        for (const id of ["snapshot", "camera", "stethoscope", "exam-start", "exam-compare-button"]) {
+          $(id).disabled = false;
+        }
       };
       if (channel.readyState === "open") ready(); else channel.onopen = ready;
     }
@@ -278,22 +544,34 @@ class Console {
     $("vitals-list").prepend(li);
   }
 
-  request(op, fields) {
+  request(op, fields, onProgress) {
     const id = this.nextRequest++;
     return new Promise((resolve, reject) => {
-      this.requests.set(id, { resolve, reject, chunks: [], response: null });
+      this.requests.set(id, { resolve, reject, onProgress, chunks: [], response: null });
       this.control.send(JSON.stringify({ id, op, ...fields }));
     });
+  }
+
+  async requestJson(op, fields) {
+    const answer = await this.request(op, fields || {});
+    return JSON.parse(answer.data);
   }
 
   onControl(msg) {
     const pending = this.requests.get(msg.id);
     if (!pending) return;
-    if ("index" in msg) {
+    if ("phase" in msg) {  // exam_step progress: what the kiosk shows now
+      if (pending.onProgress) pending.onProgress(msg);
+      return;
+    }
+    if ("data" in msg) {  // a chunk: the image first, then the clip's
       pending.chunks[msg.index] = msg.data;
-      if (pending.chunks.filter((c) => c !== undefined).length === pending.response.chunks) {
+      const response = pending.response;
+      const total = response.chunks + (response.clip_chunks || 0);
+      if (pending.chunks.filter((c) => c !== undefined).length === total) {
         this.requests.delete(msg.id);
-        pending.resolve({ ...pending.response, data: pending.chunks.join("") });
+        const clip = response.clip_chunks ? pending.chunks.slice(response.chunks).join("") : null;
+        pending.resolve({ ...response, data: pending.chunks.slice(0, response.chunks).join(""), clip });
       }
       return;
     }
@@ -341,11 +619,20 @@ class Console {
   }
 }
 
+// The health-apartment daily summaries (telemedroom.monitoring.summary_app), when the
+// server mounts them next to the console at /summary/: a 401 means "there, sign in".
+fetch("../summary/", { method: "HEAD" })
+  .then((response) => { if (response.status !== 404) $("summaries").hidden = false; })
+  .catch(() => {});
+
 const params = new URLSearchParams(location.hash.slice(1));
 const token = params.get("token");
 if (!token) {
   $("status").textContent = "open the link with your join token (…/console/#token=…)";
 } else {
-  window.telemedroomConsole = new Console(token, { relayOnly: params.get("relay") === "1" });
+  window.telemedroomConsole = new Console(token, {
+    relayOnly: params.get("relay") === "1",
+    lang: params.get("lang") || document.documentElement.lang,
+  });
   window.telemedroomConsole.start();
 }
