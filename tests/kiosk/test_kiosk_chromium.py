@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from tests.session.test_console import browser_page, until  # noqa: F401 (browser_page is a fixture)
+from tests.session.conftest import browser_page, until  # noqa: F401 (browser_page is a fixture)
 
 from telemedroom._kiosk import TEXTS
 from telemedroom.devices.media import MediaDevice, MediaSource, Role

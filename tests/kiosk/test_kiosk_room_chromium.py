@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 from tests.room.conftest import data_dir, devices_for, make_config  # noqa: F401 (data_dir is a fixture)
-from tests.session.test_console import browser_page, until  # noqa: F401 (browser_page is a fixture)
+from tests.session.conftest import browser_page, until  # noqa: F401 (browser_page is a fixture)
 
 from telemedroom._kiosk import close_kiosk, create_kiosk_app
 from telemedroom.room import Room, RoomState

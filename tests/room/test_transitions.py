@@ -135,6 +135,7 @@ class VisitMachine(RuleBasedStateMachine):
         self.run(self.room.__aenter__())
         self.model = S.IDLE
         self.wrapped = 0
+        self.wrong_codes = 0  # the room refuses every code after five wrong ones
         self.doctor: PhysicianPeer | None = None
 
     def run(self, coro: Coroutine[Any, Any, T]) -> T:
@@ -172,8 +173,11 @@ class VisitMachine(RuleBasedStateMachine):
             code = (await self.room.book_walk_in("pat-1", minutes=1)).booking_code if valid else "NONE-SUCH"
             await self.room.check_in(code)
 
-        if self.run(self._expect(go(), valid and self.model is S.IDLE)):
+        counted = self.model is S.IDLE and self.wrong_codes < 5
+        if self.run(self._expect(go(), valid and counted)):
             self.model = S.CHECKED_IN
+        elif counted and not valid:
+            self.wrong_codes += 1
 
     @rule()
     def measure(self) -> None:

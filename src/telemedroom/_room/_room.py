@@ -47,7 +47,6 @@ from telemedroom.errors import (
     UnknownBookingCode,
 )
 from telemedroom.measurements import Measurement
-from telemedroom.session.audit import AuditAction, AuditLog
 
 if TYPE_CHECKING:
     from starlette.applications import Starlette
@@ -55,6 +54,7 @@ if TYPE_CHECKING:
     from telemedroom.devices.media import MediaDevice, Snapshot
     from telemedroom.fhir.outbox import DrainResult, FhirSink, Outbox
     from telemedroom.scheduling import Appointment, Scheduler
+    from telemedroom.session.audit import AuditLog
     from telemedroom.session.peer import RoomPeer
     from telemedroom.session.tokens import TokenIssuer
 
@@ -270,11 +270,13 @@ class Room:
         if self._state not in states:
             raise RoomStateError(self._state.value, action)
 
-    def _audit(self, action: AuditAction, detail: Mapping[str, str] | None = None) -> None:
+    def _audit(self, action: str, detail: Mapping[str, str] | None = None) -> None:
+        from telemedroom.session.audit import AuditAction  # the session layer, when a room opens
+
         if self.audit is None:
             return
         self.audit.append(
-            action,
+            AuditAction(action),
             actor=self.config.room_id,
             role=_ROOM_ROLE,
             room=self.config.room_id,
@@ -305,6 +307,8 @@ class Room:
         self.outbox = await stack.enter_async_context(
             Outbox(config.data_dir / "outbox.sqlite", key=config.key)
         )
+        from telemedroom.session.audit import AuditLog
+
         self.audit = AuditLog(config.data_dir / "audit.jsonl")
         if self._given_sink is not None:
             self._sink = self._given_sink
@@ -414,14 +418,16 @@ class Room:
             # reach the outbox before the crash lands on the server once all the same.
             ids = await self.outbox.put(entry.bundle)
             detail["outbox"] = ",".join(map(str, ids))
-            action = AuditAction.WRAPPED_UP
+            action = "wrapped_up"
         elif entry.state in (RoomState.WRAP_UP, RoomState.CLEANING):
-            action = AuditAction.WRAPPED_UP if entry.state is RoomState.CLEANING else AuditAction.ABORTED
+            action = "wrapped_up" if entry.state is RoomState.CLEANING else "aborted"
         else:
-            action = AuditAction.ABORTED
+            action = "aborted"
+        from telemedroom.session.audit import AuditAction
+
         assert self.audit is not None
         self.audit.append(
-            action,
+            AuditAction(action),
             actor=self.config.room_id,
             role=_ROOM_ROLE,
             room=self.config.room_id,
@@ -433,7 +439,7 @@ class Room:
             "room %s: visit %s was %s at a crash; room is idle",
             self.config.room_id,
             entry.visit_id,
-            entry.state,
+            entry.state.value,
         )
 
     # -- check-in ---------------------------------------------------------------------
@@ -452,7 +458,7 @@ class Room:
 
     def _refuse(self, reason: str, cause: BaseException | None = None) -> CheckInRefused:
         self._emit(CheckInRejected(reason=reason))
-        self._audit(AuditAction.CHECK_IN_REFUSED, {"reason": reason})
+        self._audit("check_in_refused", {"reason": reason})
         error = CheckInRefused(reason)
         error.__cause__ = cause
         return error
@@ -491,7 +497,7 @@ class Room:
         self.visit, self._appointment = visit, appointment
         self.readings, self.skipped, self.snapshots = [], [], []
         await self._move("check_in")
-        self._audit(AuditAction.CHECKED_IN, {"visit": visit.visit_id})
+        self._audit("checked_in", {"visit": visit.visit_id})
         self._emit(
             CheckedIn(
                 visit_id=visit.visit_id,
@@ -562,7 +568,7 @@ class Room:
             for reading in taken:
                 self.readings.append(reading)
                 self._audit(
-                    AuditAction.MEASUREMENT,
+                    "measurement",
                     {"device": kind, "type": type(reading).__name__, "attempt": str(attempt)},
                 )
                 self._emit(
@@ -645,7 +651,7 @@ class Room:
             wait = self.config.session.admission_timeout_s if timeout is None else timeout
             await self.peer.wait_admitted(wait)
             await self._move("admit")
-            self._audit(AuditAction.ADMITTED, {"visit": self.visit.visit_id})
+            self._audit("admitted", {"visit": self.visit.visit_id})
             self._emit(Admitted(physician=None))
             for reading in self.readings:  # the physician sees every reading of the visit
                 await self.peer.send_measurement(reading)
@@ -685,7 +691,7 @@ class Room:
         self._require(RoomState.IN_CONSULTATION, action="send_measurement")
         assert self.peer is not None
         self.readings.append(reading)
-        self._audit(AuditAction.MEASUREMENT, {"device": "live", "type": type(reading).__name__})
+        self._audit("measurement", {"device": "live", "type": type(reading).__name__})
         await self.peer.send_measurement(reading)
 
     async def take_snapshot(
@@ -725,7 +731,7 @@ class Room:
         )
         self.snapshots.append(kept)
         self._audit(
-            AuditAction.SNAPSHOT,
+            "snapshot",
             {"camera": camera, "media": kept.media_id, "size": f"{kept.width}x{kept.height}"},
         )
         self._emit(SnapshotTaken(camera=camera, media_id=kept.media_id, step=step))  # type: ignore[arg-type]
@@ -768,7 +774,7 @@ class Room:
             await self._move("end")
             ids = await self.outbox.put(bundle)
             self._audit(
-                AuditAction.WRAPPED_UP,
+                "wrapped_up",
                 {
                     "encounter": encounter,
                     "observations": str(observations),
@@ -844,7 +850,7 @@ class Room:
         if self._state not in _ABORTABLE:
             next_state(self._state, "abort")  # raises RoomStateError naming the state
         await self._leave()
-        self._audit(AuditAction.ABORTED, {"reason": reason})
+        self._audit("aborted", {"reason": reason})
         await self._move("abort")
         self.visit = None
         self.readings, self.skipped, self.snapshots = [], [], []

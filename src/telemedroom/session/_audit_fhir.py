@@ -39,16 +39,16 @@ EVENT_TYPES: Final[dict[AuditAction, tuple[str, str, str]]] = {
     AuditAction.CLIP: ("110100", "Application Activity", "C"),
     AuditAction.EXAM_RECORDED: ("110100", "Application Activity", "C"),
     AuditAction.ENDED: ("110100", "Application Activity", "E"),
-    AuditAction.ALERT_RAISED: ("110100", "Application Activity", "C"),
-    AuditAction.ALERT_ESCALATED: ("110100", "Application Activity", "U"),
-    AuditAction.ALERT_ACKNOWLEDGED: ("110100", "Application Activity", "U"),
-    AuditAction.ALERT_CLEARED: ("110100", "Application Activity", "U"),
     # the room's own visit steps (DICOM PS3.16 CID 400 audit event ids)
     AuditAction.CHECKED_IN: ("110110", "Patient Record", "E"),
     AuditAction.CHECK_IN_REFUSED: ("110113", "Security Alert", "E"),
     AuditAction.MEASUREMENT: ("110110", "Patient Record", "C"),
     AuditAction.WRAPPED_UP: ("110106", "Export", "C"),
     AuditAction.ABORTED: ("110100", "Application Activity", "E"),
+    AuditAction.ALERT_RAISED: ("110100", "Application Activity", "C"),
+    AuditAction.ALERT_ESCALATED: ("110100", "Application Activity", "U"),
+    AuditAction.ALERT_ACKNOWLEDGED: ("110100", "Application Activity", "U"),
+    AuditAction.ALERT_CLEARED: ("110100", "Application Activity", "U"),
 }
 
 _REFUSALS: Final = frozenset({AuditAction.TOKEN_REFUSED, AuditAction.CHECK_IN_REFUSED})

@@ -68,16 +68,16 @@ class AuditAction(StrEnum):
     CLIP = "clip"
     EXAM_RECORDED = "exam_recorded"
     ENDED = "ended"
-    # health-apartment monitoring (telemedroom.monitoring, through audit_log_sink)
-    ALERT_RAISED = "alert_raised"
-    ALERT_ESCALATED = "alert_escalated"
-    ALERT_ACKNOWLEDGED = "alert_acknowledged"
-    ALERT_CLEARED = "alert_cleared"
     CHECKED_IN = "checked_in"
     CHECK_IN_REFUSED = "check_in_refused"
     MEASUREMENT = "measurement"
     WRAPPED_UP = "wrapped_up"
     ABORTED = "aborted"
+    # health-apartment monitoring (telemedroom.monitoring, through audit_log_sink)
+    ALERT_RAISED = "alert_raised"
+    ALERT_ESCALATED = "alert_escalated"
+    ALERT_ACKNOWLEDGED = "alert_acknowledged"
+    ALERT_CLEARED = "alert_cleared"
 
 
 def _aware(value: datetime) -> datetime:

@@ -294,6 +294,9 @@ class RoomPeer(_Peer):
             and discarded, so no frames pile up.
         ssl: TLS context for ``wss://`` (e.g. trusting the clinic's own CA); the
             system's trust store by default.
+        media: Devices the caller opened and keeps open (``"room"``, ``"microphone"``,
+            ``"exam"``, ``"stethoscope"``), used instead of opening those sources, e.g. a
+            room camera shared with the kiosk's self-view; the peer never closes them.
         on_exam_step: Awaited as ``on_exam_step(step, index, total, countdown, phase)``
             at every tick of a facial protocol step, so the kiosk shows the instruction
             and the countdown (``phase`` ``instruct``), then ``capture`` (countdown 0)
@@ -303,9 +306,6 @@ class RoomPeer(_Peer):
             record or compare it.
         countdown_tick: Seconds one countdown second lasts (a simulation may shorten it).
         clip_seconds: Length of a step's clip, when the physician asks for clips.
-        media: Devices the caller opened and keeps open (``"room"``, ``"microphone"``,
-            ``"exam"``, ``"stethoscope"``), used instead of opening those sources, e.g. a
-            room camera shared with the kiosk's self-view; the peer never closes them.
 
     Attributes:
         admitted: Set when the physician has admitted the room.
@@ -342,11 +342,11 @@ class RoomPeer(_Peer):
         origin: str | None = None,
         on_physician_track: Callable[[MediaStreamTrack], object] | None = None,
         ssl: SSLContext | None = None,
+        media: Mapping[str, MediaDevice] | None = None,
         on_exam_step: ExamStepCallback | None = None,
         exam: FacialExamContext | None = None,
         countdown_tick: float = 1.0,
         clip_seconds: float = 2.0,
-        media: Mapping[str, MediaDevice] | None = None,
     ) -> None:
         super().__init__(url, token, ice_servers=ice_servers, relay_only=relay_only, origin=origin, ssl=ssl)
         self._on_physician_track = on_physician_track
