@@ -9,9 +9,10 @@ from pathlib import Path
 from tests.room.conftest import devices_for, make_config
 
 from telemedroom import CheckInRefused
-from telemedroom.room import Room, RoomState, StateChanged, parse_event
+from telemedroom.fhir import FhirClient
+from telemedroom.room import ExamStep, Room, RoomState, StateChanged, parse_event
 from telemedroom.session.peer import PhysicianPeer
-from telemedroom.testing import BumbleBackend
+from telemedroom.testing import BumbleBackend, FakeFhirServer
 
 
 async def test_a_subscriber_that_does_not_read_is_restarted_from_the_current_state(data_dir: Path) -> None:
@@ -116,3 +117,41 @@ async def test_the_rooms_kiosk_app_checks_a_patient_in(data_dir: Path) -> None:
         assert (wrong.status_code, wrong.json()["reason"]) == (400, "unknown_code")
         assert right.status_code == 204
         assert room.state is RoomState.CHECKED_IN
+
+
+async def test_a_facial_protocol_step_shows_on_the_kiosk_and_its_still_goes_to_the_record(
+    data_dir: Path,
+) -> None:
+    server = FakeFhirServer()
+    async with (
+        FhirClient(server.base_url, transport=server.transport()) as fhir,
+        Room(make_config(data_dir, []), fhir_sink=fhir, countdown_tick=0.01) as room,
+    ):
+        events = room.events()
+        appointment = await room.book_walk_in("pat-1")
+        await room.check_in(appointment.booking_code)
+        await room.measure()
+        url, token = room.visit_url(appointment.id), room.physician_token(appointment.id)
+        async with PhysicianPeer(url, token, auto_admit=True) as doctor:
+            await room.wait_for_physician(timeout=30)
+            still = await doctor.exam_step("rest", index=0, total=1)
+            await doctor.record_exam(house_brackmann="II")
+            assert room.outbox is not None
+            assert await room.outbox.pending() == 0  # the grading waits for the wrap-up
+            summary = await room.end_consultation()
+        await room.drain_outbox()
+        seen = []
+        while not seen or seen[-1].type != "wrapped_up":
+            seen.append(await anext(events))
+    steps = [(e.step, e.countdown, e.phase) for e in seen if isinstance(e, ExamStep)]
+    assert steps == [("rest", 3, "instruct"), ("rest", 2, "instruct"), ("rest", 1, "instruct"),
+                     ("rest", 0, "capture"), ("rest", 0, "done")]  # fmt: skip
+    assert [(e.camera, e.step) for e in seen if e.type == "snapshot"] == [("exam", "rest")]
+    assert summary.media == 1
+    (media,) = server.resources("Media")
+    assert media["view"]["coding"][0]["code"] == "rest"
+    assert (media["width"], media["height"]) == (still.snapshot.width, still.snapshot.height)
+    # the grading came in the same transaction, linked to the visit's Encounter
+    (response,) = server.resources("QuestionnaireResponse")
+    assert response["encounter"]["reference"] == f"Encounter/{summary.encounter_id}"
+    assert summary.outbox_ids == (1,)

@@ -23,6 +23,7 @@ from telemedroom._room._events import (
     CleaningStarted,
     DeviceKind,
     DeviceStep,
+    ExamStep,
     ReadingTaken,
     RoomErrorEvent,
     RoomEvent,
@@ -137,6 +138,8 @@ class Room:
             opened by the caller); by default from ``config.fhir``.
         clock: Returns now (timezone-aware); tests pass a fixed clock.
         event_queue_size: Events kept per subscriber before it counts as too slow.
+        countdown_tick: Seconds one second of a facial protocol step's countdown lasts
+            (a simulation may shorten it).
 
     Attributes:
         config: The configuration.
@@ -165,6 +168,7 @@ class Room:
         fhir_sink: FhirSink | None = None,
         clock: Callable[[], datetime] | None = None,
         event_queue_size: int = 256,
+        countdown_tick: float = 1.0,
     ) -> None:
         self.config = config
         self._ble_backend = ble_backend
@@ -173,6 +177,8 @@ class Room:
         self._given_sink = fhir_sink
         self._clock = clock or (lambda: datetime.now(UTC))
         self._queue_size = event_queue_size
+        self._countdown_tick = countdown_tick
+        self._exam_bundle: dict[str, Any] | None = None
         self._state = RoomState.IDLE
         self._subscribers: set[_Subscription] = set()
         self._stack: AsyncExitStack | None = None
@@ -496,6 +502,7 @@ class Room:
         )
         self.visit, self._appointment = visit, appointment
         self.readings, self.skipped, self.snapshots = [], [], []
+        self._exam_bundle = None
         await self._move("check_in")
         self._audit("checked_in", {"visit": visit.visit_id})
         self._emit(
@@ -645,6 +652,9 @@ class Room:
                     audit=self.audit,
                     on_physician_track=self._physician_track,
                     media=self._media,
+                    on_exam_step=self._exam_step,
+                    exam=self._exam_context(self.visit),
+                    countdown_tick=self._countdown_tick,
                 )
                 await self.peer.__aenter__()
             self._emit(WaitingRoom(position=None))
@@ -655,6 +665,27 @@ class Room:
             self._emit(Admitted(physician=None))
             for reading in self.readings:  # the physician sees every reading of the visit
                 await self.peer.send_measurement(reading)
+
+    def _exam_context(self, visit: Visit) -> Any:
+        from telemedroom._room._wrapup import encounter_id
+        from telemedroom.session.peer import FacialExamContext
+
+        # The grading is kept until the wrap-up, which writes it in the visit's one
+        # transaction (an aborted visit writes nothing); the stills are the wrap-up's Media.
+        async def keep(bundle: dict[str, Any]) -> None:
+            self._exam_bundle = bundle
+
+        return FacialExamContext(
+            patient=visit.patient_reference,
+            encounter=f"Encounter/{encounter_id(self.config.room_id, visit.visit_id)}",
+            record=keep,
+            include_stills=False,
+        )
+
+    async def _exam_step(self, step: str, index: int, total: int, countdown: int, phase: str) -> None:
+        self._emit(ExamStep(step=step, index=index, total=total, countdown=countdown, phase=phase))  # type: ignore[arg-type]
+        if phase == "done" and self.peer is not None and self.peer.exam_stills:
+            self._keep(self.peer.exam_stills[-1].snapshot, "exam", step)
 
     def _physician_track(self, track: Any) -> None:
         from aiortc.contrib.media import MediaBlackhole, MediaRelay
@@ -769,6 +800,7 @@ class Room:
                 measurements=self.readings,
                 snapshots=self.snapshots,
                 ended=ended,
+                extra_entries=self._exam_bundle["entry"] if self._exam_bundle else (),
             )
             await self._journal.write(visit.visit_id, visit.appointment_id, RoomState.WRAP_UP, bundle)
             await self._move("end")

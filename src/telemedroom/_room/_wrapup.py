@@ -112,12 +112,14 @@ def wrap_up_bundle(
     measurements: Sequence[Measurement],
     snapshots: Sequence[KeptSnapshot],
     ended: datetime,
+    extra_entries: Sequence[Json] = (),
 ) -> tuple[bytes, str, int]:
     """The visit's transaction Bundle as bytes, the Encounter id and the number of Observations.
 
     Observations come from :func:`telemedroom.fhir.mapping.transaction_json` (vital-signs and
     PHD profiles, the room as gateway Device), each pointing at the Encounter; the
     Provenance names the room as assembler of every Observation, Media and the Encounter.
+    ``extra_entries`` (the facial exam's grading, scores) join the same transaction.
     """
     # imported here: fhir.resources takes a while to load, and `import telemedroom` must not wait
     from telemedroom.fhir._json import dumps
@@ -144,8 +146,9 @@ def wrap_up_bundle(
     entries += [
         _put("Media", shot.media_id, _media(shot, visit, encounter_ref, gateway_ref)) for shot in snapshots
     ]
+    entries += list(extra_entries)
     targets = [
-        e["fullUrl"] if e["request"]["method"] == "POST" else e["request"]["url"]
+        e["fullUrl"] if e["request"]["method"] == "POST" and "fullUrl" in e else e["request"]["url"]
         for e in entries
         if e["resource"]["resourceType"] in ("Encounter", "Observation", "Media")
     ]
