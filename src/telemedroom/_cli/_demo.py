@@ -23,11 +23,12 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from telemedroom._cli._outbox import fhir_dir, ndjson_counts
+from telemedroom._cli._outbox import ndjson_counts
 from telemedroom._cli._serve import console_link, serve_room
 from telemedroom._cli._serve import http_url as _http
 from telemedroom._cli._timeline import Timeline
 from telemedroom._cli._virtual import top_up, virtual_devices
+from telemedroom._room._sinks import fhir_dir
 from telemedroom.errors import MissingExtraError, SessionError
 from telemedroom.room import (
     CheckedIn,
