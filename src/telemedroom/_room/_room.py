@@ -985,31 +985,19 @@ class Room:
         the room closes; cancelling it aborts a visit in progress.
 
         Only one caller may carry visits on: do not call :meth:`continue_visit` or the
-        steps after check-in yourself while this runs.
+        steps after check-in yourself while this runs. ``docs/room.md`` shows a whole
+        visit served this way.
 
         Examples:
             >>> import asyncio, base64, tempfile
-            >>> from telemedroom.session.peer import PhysicianPeer
-            >>> async def physician(room, appointment):
-            ...     token = room.physician_token(appointment.id)
-            ...     async with PhysicianPeer(room.visit_url(appointment.id), token) as doctor:
-            ...         await doctor.admit((await doctor.next_waiting(timeout=30)).id)
-            ...         await doctor.end()
             >>> async def main():
             ...     config = RoomConfig(room_id="r1", data_dir=tempfile.mkdtemp(), devices=[],
-            ...                         encryption_key=base64.b64encode(bytes(32)).decode(),
-            ...                         cleaning_buffer_minutes=0, session={"embedded": True})
+            ...                         encryption_key=base64.b64encode(bytes(32)).decode())
             ...     async with Room(config) as room:
-            ...         visits = room.serve_visits()
-            ...         serving = asyncio.create_task(anext(visits))
-            ...         appointment = await room.book_walk_in("pat-1")
-            ...         await room.check_in(appointment.booking_code)  # as the kiosk page does
-            ...         await physician(room, appointment)
-            ...         summary = await serving
-            ...         await visits.aclose()
-            ...         return summary.observations, room.state
+            ...         serving = asyncio.create_task(anext(room.serve_visits(), "room closed"))
+            ...     return await serving  # no check-in came before the room closed
             >>> asyncio.run(main())
-            (0, <RoomState.IDLE: 'idle'>)
+            'room closed'
         """
         while await self._next_check_in():
             try:
