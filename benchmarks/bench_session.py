@@ -43,6 +43,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 from websockets.asyncio.client import connect
 
 from telemedroom import BloodPressure
+from telemedroom._chromium import CHROMIUM_FLAGS, until
 from telemedroom.devices import DeviceManager
 from telemedroom.devices.media import TestPatternTrack
 from telemedroom.session import TokenIssuer, TokenVerifier
@@ -51,18 +52,6 @@ from telemedroom.session.signaling import LocalServer, SignalingConfig, create_a
 from telemedroom.testing import BumbleBackend, VirtualBloodPressureCuff
 
 ROOM, APPOINTMENT = "bench-room", "bench-apt"
-CHROMIUM_FLAGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--use-fake-device-for-media-stream",
-    "--use-fake-ui-for-media-stream",
-]
 
 
 def percentile(samples: list[float], q: float) -> float:
@@ -153,20 +142,10 @@ async def bench_first_frame(repeats: int) -> dict[str, float]:
 # -- 2. cuff indication -> console DOM -------------------------------------------------
 
 
-async def until(page: Any, condition: str, timeout: float = 30) -> Any:
-    """Wait in the page for a JavaScript condition, checked every animation frame.
-
-    The console's Content-Security-Policy forbids ``eval``, which Playwright's
-    ``wait_for_function`` uses; ``evaluate`` of a promise does not need it. The time of
-    the check does not enter the latency: the console stamps each reading when it
-    inserts it (``data-shown-at``).
-    """
-    script = (
-        "new Promise(resolve => { const check = () => { const value = (" + condition + ");"
-        " if (value) resolve(value); else requestAnimationFrame(check); }; check(); })"
-    )
-    async with asyncio.timeout(timeout):
-        return await page.evaluate(script)
+# The console's Content-Security-Policy forbids eval (Playwright's wait_for_function);
+# `until` checks on animation frames instead. The time of the check does not enter the
+# latency: the console stamps each reading when it inserts it (data-shown-at).
+WAIT = 30.0
 
 
 async def bench_console(readings: int) -> dict[str, float] | None:
@@ -186,18 +165,18 @@ async def bench_console(readings: int) -> dict[str, float] | None:
             async_playwright() as playwright,
         ):
             context = await playwright.chromium.launch_persistent_context(
-                profile, executable_path=chromium, headless=True, args=CHROMIUM_FLAGS
+                profile, executable_path=chromium, headless=True, args=list(CHROMIUM_FLAGS)
             )
             try:
                 page = context.pages[0] if context.pages else await context.new_page()
                 await page.goto(f"{server.http_url}/console/#token={token(issuer, 'physician', 'dr')}")
-                await until(page, "document.getElementById('status').textContent.startsWith('joined')")
+                await until(page, "document.getElementById('status').textContent.startsWith('joined')", WAIT)
                 cuff = await radio.add(VirtualBloodPressureCuff())
                 url = f"{server.ws_url}/ws/{ROOM}/{APPOINTMENT}"
                 async with RoomPeer(url, token(issuer, "patient", "room")) as room:
                     await page.locator("button.admit").first.click(timeout=10_000)
                     await room.wait_connected(timeout=30)
-                    await until(page, "document.getElementById('snapshot').disabled === false")
+                    await until(page, "document.getElementById('snapshot').disabled === false", WAIT)
                     async with (
                         DeviceManager(backend=radio) as manager,
                         await manager.connect(cuff.address) as link,
@@ -211,6 +190,7 @@ async def bench_console(readings: int) -> dict[str, float] | None:
                                 page,
                                 f"document.querySelectorAll('#vitals-list li.vital').length >= {n + 1}"
                                 " && document.querySelector('#vitals-list li.vital').dataset.shownAt",
+                                WAIT,
                             )
                             samples.append(int(shown) / 1000 - sent_at)
                         forwarding.cancel()

@@ -6,12 +6,14 @@ import asyncio
 import json
 from pathlib import Path
 
+import pytest
 from fhir.resources.R4B.bundle import Bundle
 from tests.room.conftest import devices_for, make_config
 
 from telemedroom import BloodPressure, OxygenSaturation
+from telemedroom.errors import RoomStateError
 from telemedroom.fhir import FhirClient
-from telemedroom.room import Room, RoomEvent, RoomState
+from telemedroom.room import Room, RoomErrorEvent, RoomEvent, RoomState, SessionSettings
 from telemedroom.session import AuditLog
 from telemedroom.session.peer import PhysicianPeer
 from telemedroom.testing import BumbleBackend, FakeFhirServer
@@ -184,3 +186,65 @@ async def test_the_wrap_up_bundle_validates_with_fhir_resources(data_dir: Path) 
     assert types.count("Observation") == 3  # blood pressure, its pulse rate, the glucose record
     assert types.count("Media") == 1
     assert types[-1] == "Provenance"
+
+
+async def physician_ends(room: Room, appointment_id: str) -> None:
+    """A scripted physician: admit whoever waits, end the visit."""
+    token = room.physician_token(appointment_id)
+    async with PhysicianPeer(room.visit_url(appointment_id), token) as doctor:
+        waiting = await doctor.next_waiting(timeout=30)
+        await doctor.admit(waiting.id)
+        await doctor.end()
+
+
+async def test_continue_visit_needs_a_checked_in_visit(data_dir: Path) -> None:
+    async with Room(make_config(data_dir, [])) as room:
+        with pytest.raises(RoomStateError) as caught:
+            await room.continue_visit()
+    assert (caught.value.state, caught.value.action) == ("idle", "continue_visit")
+
+
+async def test_continue_visit_carries_a_visit_checked_in_elsewhere_to_its_record(data_dir: Path) -> None:
+    async with BumbleBackend() as radio:
+        for device in devices_for(["thermometer"]):
+            await radio.add(device)
+        async with Room(make_config(data_dir, ["thermometer"]), ble_backend=radio) as room:
+            appointment = await room.book_walk_in("pat-4")
+            visit = await room.check_in(appointment.booking_code)  # as the kiosk page does
+            doctor = asyncio.create_task(physician_ends(room, appointment.id))
+            summary = await room.continue_visit()
+            await doctor
+            assert room.state is RoomState.IDLE
+            await room.drain_outbox()
+    assert summary.visit_id == visit.visit_id
+    assert [type(m).__name__ for m in summary.measurements] == ["BodyTemperature"]
+    assert (data_dir / "fhir" / "Encounter.ndjson").exists()
+
+
+async def test_serve_visits_aborts_a_failed_visit_and_serves_the_next(data_dir: Path) -> None:
+    """The first patient is never admitted (no physician comes): aborted, and the room goes on."""
+    config = make_config(data_dir, [], session=SessionSettings(embedded=True, admission_timeout_s=0.5))
+    async with Room(config) as room:
+        events = room.events()
+        visits = room.serve_visits()
+        first_summary = asyncio.ensure_future(anext(visits))
+        forgotten = await room.book_walk_in("pat-5", minutes=1)
+        await room.check_in(forgotten.booking_code)
+        async for event in events:
+            if isinstance(event, RoomErrorEvent):
+                aborted = event
+                break
+        await room.wait_idle()
+        assert not first_summary.done()  # an aborted visit has no summary: the room waits for the next
+        seen = await room.book_walk_in("pat-6")
+        await room.check_in(seen.booking_code)
+        await physician_ends(room, seen.id)
+        summary = await first_summary
+        assert summary.appointment_id == seen.id
+        assert room.state is RoomState.IDLE
+        waiting_for_the_next = asyncio.ensure_future(anext(visits))
+    # closing the room ends the iteration
+    with pytest.raises(StopAsyncIteration):
+        await waiting_for_the_next
+    assert aborted.state is RoomState.WAITING
+    assert aborted.message.startswith("visit aborted: ")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
@@ -15,6 +14,8 @@ import pytest
 from tests._system import require_system
 from websockets.asyncio.client import ClientConnection, connect
 
+# until: re-exported for the browser tests (tests/session, tests/kiosk)
+from telemedroom._chromium import CHROMIUM_FLAGS, until  # noqa: F401
 from telemedroom.session import AuditLog, TokenIssuer, TokenVerifier
 from telemedroom.session.signaling import LocalServer, SignalingConfig, create_app
 
@@ -118,34 +119,6 @@ def raw_client() -> Callable[..., AbstractAsyncContextManager[Raw]]:
     return open_client
 
 
-CHROMIUM_FLAGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--use-fake-device-for-media-stream",
-    "--use-fake-ui-for-media-stream",
-]
-
-
-async def until(page: Any, condition: str, timeout: float = 15) -> Any:
-    """Wait in the page until a JavaScript condition holds (checked every animation frame).
-
-    Not ``page.wait_for_function``: Playwright evaluates its predicate with ``eval``,
-    which the console's Content-Security-Policy (rightly) forbids.
-    """
-    script = (
-        "new Promise(resolve => { const check = () => { const value = (" + condition + ");"
-        " if (value) resolve(value); else requestAnimationFrame(check); }; check(); })"
-    )
-    async with asyncio.timeout(timeout):
-        return await page.evaluate(script)
-
-
 @pytest.fixture
 async def browser_page(tmp_path: Path) -> AsyncIterator[Any]:
     """A page in a fresh headless Chromium profile."""
@@ -157,7 +130,7 @@ async def browser_page(tmp_path: Path) -> AsyncIterator[Any]:
             str(tmp_path / "profile"),  # a fresh --user-data-dir
             executable_path=chromium,
             headless=True,
-            args=CHROMIUM_FLAGS,
+            args=list(CHROMIUM_FLAGS),
             viewport={"width": 1280, "height": 800},
         )
         try:

@@ -23,11 +23,13 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from telemedroom._cli._outbox import fhir_dir, ndjson_counts
+from telemedroom._chromium import CHROMIUM_FLAGS, until
+from telemedroom._cli._outbox import ndjson_counts
 from telemedroom._cli._serve import console_link, serve_room
 from telemedroom._cli._serve import http_url as _http
 from telemedroom._cli._timeline import Timeline
 from telemedroom._cli._virtual import top_up, virtual_devices
+from telemedroom._room._sinks import fhir_dir
 from telemedroom.errors import MissingExtraError, SessionError
 from telemedroom.room import (
     CheckedIn,
@@ -93,32 +95,6 @@ async def headless_physician(room: Room, appointment: Appointment, timeline: Tim
         timeline.line("physician", "ends the visit", "magenta")
 
 
-# Headless Chromium as the physician console tests run it (tests/session/test_console.py).
-CHROMIUM_FLAGS = (
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--use-fake-device-for-media-stream",
-    "--use-fake-ui-for-media-stream",
-)
-
-
-async def _until(page: Any, condition: str, timeout: float) -> Any:
-    # Not page.wait_for_function: Playwright evaluates it with eval(), which the console's
-    # Content-Security-Policy forbids; poll on animation frames inside the page instead.
-    script = (
-        "new Promise(resolve => { const check = () => { const value = (" + condition + ");"
-        " if (value) resolve(value); else requestAnimationFrame(check); }; check(); })"
-    )
-    async with asyncio.timeout(timeout):
-        return await page.evaluate(script)
-
-
 async def browser_physician(room: Room, appointment: Appointment, timeline: Timeline) -> None:
     """The physician is headless Chromium on the real console page, clicking as a person would.
 
@@ -150,17 +126,17 @@ async def browser_physician(room: Room, appointment: Appointment, timeline: Time
             try:
                 page = context.pages[0] if context.pages else await context.new_page()
                 await page.goto(link)
-                await _until(page, "document.getElementById('status').textContent.startsWith('joined')", 30)
+                await until(page, "document.getElementById('status').textContent.startsWith('joined')", 30)
                 timeline.line("physician", "Chromium opened the console; waiting for the patient", "magenta")
                 await page.locator("#waiting-list li button.admit").first.click(timeout=120_000)
                 timeline.line("physician", "clicks Admit in the waiting room", "magenta")
-                await _until(page, "document.getElementById('remote').videoWidth > 0", 30)
+                await until(page, "document.getElementById('remote').videoWidth > 0", 30)
                 size = await page.evaluate(
                     "(v => [v.videoWidth, v.videoHeight])(document.getElementById('remote'))"
                 )
                 timeline.line("physician", f"sees the room camera, {size[0]}x{size[1]}", "magenta")
                 expected = len(room.readings)
-                await _until(
+                await until(
                     page, f"document.querySelectorAll('#vitals-list li.vital').length >= {expected}", 30
                 )
                 vitals = page.locator("#vitals-list li.vital")
@@ -170,7 +146,7 @@ async def browser_physician(room: Room, appointment: Appointment, timeline: Time
                     timeline.line("physician", f"live vitals: {kind} {value}", "magenta")
                 await page.click("#snapshot")
                 await page.locator("#snapshots img").first.wait_for(timeout=30_000)
-                width = await _until(page, "document.querySelector('#snapshots img').naturalWidth", 30)
+                width = await until(page, "document.querySelector('#snapshots img').naturalWidth", 30)
                 timeline.line("physician", f"clicks Snapshot: a {width}-pixel-wide still arrives", "magenta")
                 await page.click("#end")
                 timeline.line("physician", "clicks End visit", "magenta")

@@ -2,17 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from rich.console import Console
 from rich.table import Table
 
-from telemedroom.errors import RoomConfigError
-from telemedroom.fhir import DrainResult, FhirClient, FhirSink, FileSink, Outbox, Retry, SmartBackendAuth
+from telemedroom._room._sinks import fhir_dir, open_fhir_sink, outbox_path
+from telemedroom.fhir import DrainResult, Outbox, Retry
 from telemedroom.room import RoomConfig
 
 
@@ -23,16 +20,6 @@ class OutboxStatus:
     path: Path
     pending: int
     held_back: dict[int, str]
-
-
-def outbox_path(config: RoomConfig) -> Path:
-    """Where the room keeps its outbox."""
-    return config.data_dir / "outbox.sqlite"
-
-
-def fhir_dir(config: RoomConfig) -> Path:
-    """Where the embedded NDJSON sink writes when no FHIR server is configured."""
-    return config.data_dir / "fhir"
 
 
 async def status(config: RoomConfig) -> OutboxStatus:
@@ -82,49 +69,12 @@ def show_drain(console: Console, config: RoomConfig, result: DrainResult, left: 
         console.print(f"[red]rejected by the server[/] (kept, not sent again): rows {rows}")
 
 
-@asynccontextmanager
-async def open_sink(config: RoomConfig) -> AsyncIterator[FhirSink]:
-    """The room's FHIR sink: ``[fhir] base_url``, or NDJSON files in ``data_dir/fhir`` without one.
-
-    A server is reached with SMART backend services when ``[fhir] client_id`` is set.
-
-    Raises:
-        RoomConfigError: ``client_id`` without ``private_key_file`` and ``key_id``, or a
-            key file that cannot be read.
-    """
-    fhir = config.fhir
-    if fhir.base_url is None:
-        yield FileSink(fhir_dir(config))
-        return
-    auth = None
-    if fhir.client_id is not None:
-        auth = SmartBackendAuth(
-            fhir.client_id, _private_key(config), key_id=fhir.key_id or "", scope=fhir.scopes
-        )
-    # One try per request: the outbox's own backoff (and --attempts) decides when to give up.
-    async with FhirClient(fhir.base_url, auth=auth, retry=Retry(attempts=1)) as client:
-        yield client
-
-
-def _private_key(config: RoomConfig) -> Any:
-    from cryptography.hazmat.primitives.serialization import load_pem_private_key
-
-    fhir, source = config.fhir, "room configuration"
-    if fhir.private_key_file is None or fhir.key_id is None:
-        missing = "fhir.private_key_file" if fhir.private_key_file is None else "fhir.key_id"
-        raise RoomConfigError(missing, source, "missing: fhir.client_id needs private_key_file and key_id")
-    try:
-        return load_pem_private_key(Path(fhir.private_key_file).read_bytes(), password=None)
-    except OSError as exc:
-        raise RoomConfigError("fhir.private_key_file", source, f"cannot read: {exc.strerror}") from exc
-    except (ValueError, TypeError) as exc:
-        raise RoomConfigError("fhir.private_key_file", source, f"not an unencrypted PEM key: {exc}") from exc
-
-
 async def drain(config: RoomConfig, *, attempts: int) -> tuple[DrainResult, int]:
     """Send every pending bundle to the room's sink; returns what was sent and what is left."""
-    async with Outbox(outbox_path(config), key=config.key) as outbox, open_sink(config) as sink:
-        result = await outbox.drain(sink, max_failures=attempts)
+    # One try per request: the outbox's own backoff (and --attempts) decides when to give up.
+    sink = open_fhir_sink(config, retry=Retry(attempts=1))
+    async with Outbox(outbox_path(config), key=config.key) as outbox, sink as opened:
+        result = await outbox.drain(opened, max_failures=attempts)
         return result, await outbox.pending()
 
 

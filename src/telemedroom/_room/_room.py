@@ -10,7 +10,6 @@ from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import AsyncExitStack
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Final, Literal, Self
 
@@ -36,12 +35,12 @@ from telemedroom._room._events import (
 from telemedroom._room._journal import Journal
 from telemedroom._room._machine import ABORTABLE, Action, next_state
 from telemedroom._room._models import KioskTracks, Visit, VisitSummary
+from telemedroom._room._sinks import open_fhir_sink, outbox_path
 from telemedroom._room._summary import summary_of
 from telemedroom._room._wrapup import KeptSnapshot, media_id
 from telemedroom.errors import (
     CheckInRefused,
     InvalidTransition,
-    RoomConfigError,
     RoomError,
     RoomStateError,
     TelemedroomError,
@@ -192,6 +191,7 @@ class Room:
         self._cleaning: asyncio.Task[None] | None = None
         self._idle = asyncio.Event()
         self._idle.set()
+        self._wake = asyncio.Event()  # a check-in, or the room closing (serve_visits)
         self._journal: Journal | None = None
         self._sink: FhirSink | None = None
         self._last_summary: VisitSummary | None = None
@@ -303,25 +303,21 @@ class Room:
         return self
 
     async def _open(self, stack: AsyncExitStack) -> None:
-        from telemedroom.fhir.outbox import FileSink, Outbox
+        from telemedroom.fhir.outbox import Outbox
 
         config = self.config
         config.data_dir.mkdir(parents=True, exist_ok=True)
         self._journal = Journal(config.data_dir / "room-journal.sqlite", config.key)
         await self._journal.open()
         stack.push_async_callback(self._journal.aclose)
-        self.outbox = await stack.enter_async_context(
-            Outbox(config.data_dir / "outbox.sqlite", key=config.key)
-        )
+        self.outbox = await stack.enter_async_context(Outbox(outbox_path(config), key=config.key))
         from telemedroom.session.audit import AuditLog
 
         self.audit = AuditLog(config.data_dir / "audit.jsonl")
         if self._given_sink is not None:
             self._sink = self._given_sink
-        elif config.fhir.base_url is None:
-            self._sink = FileSink(config.data_dir / "fhir")
         else:
-            self._sink = await stack.enter_async_context(_fhir_client(config))
+            self._sink = await stack.enter_async_context(open_fhir_sink(config))
         if config.session.embedded:
             await self._start_signaling(stack)
         if self.scheduler is None:
@@ -388,6 +384,7 @@ class Room:
     async def aclose(self) -> None:
         """Abort a visit still before wrap-up, end the subscriptions, close everything."""
         stack, self._stack = self._stack, None
+        self._wake.set()
         if stack is not None:
             await stack.aclose()
         for subscriber in list(self._subscribers):
@@ -504,6 +501,7 @@ class Room:
         self.readings, self.skipped, self.snapshots = [], [], []
         self._exam_bundle = None
         await self._move("check_in")
+        self._wake.set()
         self._audit("checked_in", {"visit": visit.visit_id})
         self._emit(
             CheckedIn(
@@ -890,7 +888,7 @@ class Room:
     async def run_visit(
         self, booking_code: str, *, consultation: Callable[[], Awaitable[None]] | None = None
     ) -> VisitSummary:
-        """A whole visit: check in, measure, wait for the physician, consult, wrap up, clean.
+        """A whole visit: :meth:`check_in`, then :meth:`continue_visit` to its end.
 
         Progress is told only through :meth:`events`. The consultation lasts until the
         physician ends the visit (or ``consultation()`` returns, when given).
@@ -898,8 +896,66 @@ class Room:
         Raises:
             CheckInRefused: The booking code was refused.
             PeerError: The physician did not admit the room in time (the visit is aborted).
+
+        Examples:
+            >>> import asyncio, base64, tempfile
+            >>> async def main():
+            ...     config = RoomConfig(room_id="r1", data_dir=tempfile.mkdtemp(), devices=[],
+            ...                         encryption_key=base64.b64encode(bytes(32)).decode())
+            ...     async with Room(config) as room:
+            ...         await room.run_visit("NOPE-NOPE")
+            >>> asyncio.run(main())
+            Traceback (most recent call last):
+            ...
+            telemedroom.CheckInRefused: check-in refused: unknown_code
         """
         await self.check_in(booking_code)
+        return await self.continue_visit(consultation=consultation)
+
+    async def continue_visit(
+        self, *, consultation: Callable[[], Awaitable[None]] | None = None
+    ) -> VisitSummary:
+        """Carry a checked-in visit on to its end: measure, wait, consult, wrap up, clean.
+
+        What :meth:`run_visit` does after its check-in, for a visit checked in elsewhere
+        (the kiosk page's ``POST /kiosk/check-in``, your own screen): :meth:`measure`,
+        :meth:`wait_for_physician`, the consultation until the physician ends the visit
+        (or ``consultation()`` returns, when given), :meth:`end_consultation`, and the
+        cleaning buffer (it returns once the room is idle again). Anything that goes
+        wrong before the wrap-up aborts the visit (nothing written) and is raised; an
+        error of telemedroom is also told as a :class:`RoomErrorEvent` in the state where
+        it happened.
+
+        Returns:
+            The wrapped-up visit.
+
+        Raises:
+            RoomStateError: No visit is checked in.
+            PeerError: The physician did not admit the room in time (the visit is aborted).
+
+        Examples:
+            >>> import asyncio, base64, tempfile
+            >>> from telemedroom.session.peer import PhysicianPeer
+            >>> async def physician(room, appointment):
+            ...     token = room.physician_token(appointment.id)
+            ...     async with PhysicianPeer(room.visit_url(appointment.id), token) as doctor:
+            ...         await doctor.admit((await doctor.next_waiting(timeout=30)).id)
+            ...         await doctor.end()
+            >>> async def main():
+            ...     config = RoomConfig(room_id="r1", data_dir=tempfile.mkdtemp(), devices=[],
+            ...                         encryption_key=base64.b64encode(bytes(32)).decode(),
+            ...                         cleaning_buffer_minutes=0, session={"embedded": True})
+            ...     async with Room(config) as room:
+            ...         appointment = await room.book_walk_in("pat-1")
+            ...         await room.check_in(appointment.booking_code)  # as the kiosk page does
+            ...         doctor = asyncio.create_task(physician(room, appointment))
+            ...         summary = await room.continue_visit()
+            ...         await doctor
+            ...         return summary.observations, room.state
+            >>> asyncio.run(main())
+            (0, <RoomState.IDLE: 'idle'>)
+        """
+        self._require(RoomState.CHECKED_IN, action="continue_visit")
         try:
             await self.measure()
             await self.wait_for_physician()
@@ -908,13 +964,57 @@ class Room:
             else:
                 assert self.peer is not None
                 await self.peer.ended.wait()
-        except BaseException:
+        except BaseException as exc:
+            if isinstance(exc, TelemedroomError):  # said where it failed, before the abort
+                self._emit(RoomErrorEvent(state=self._state, message=f"visit aborted: {exc}"))
             if self._state in _ABORTABLE:
                 await self.abort("visit interrupted")
             raise
         summary = await self.end_consultation()
         await self.wait_idle()
         return summary
+
+    async def serve_visits(self) -> AsyncIterator[VisitSummary]:
+        """Carry on every visit checked in, one after another, until the room closes.
+
+        Waits for a check-in from any source (the kiosk page, :meth:`check_in`), carries
+        the visit on (:meth:`continue_visit`) and yields its summary once the room is
+        idle again; then waits for the next. A visit that fails before its wrap-up (the
+        physician never admits) is aborted with nothing written, told as a
+        :class:`RoomErrorEvent`, and the room goes on serving. The iteration ends when
+        the room closes; cancelling it aborts a visit in progress.
+
+        Only one caller may carry visits on: do not call :meth:`continue_visit` or the
+        steps after check-in yourself while this runs. ``docs/room.md`` shows a whole
+        visit served this way.
+
+        Examples:
+            >>> import asyncio, base64, tempfile
+            >>> async def main():
+            ...     config = RoomConfig(room_id="r1", data_dir=tempfile.mkdtemp(), devices=[],
+            ...                         encryption_key=base64.b64encode(bytes(32)).decode())
+            ...     async with Room(config) as room:
+            ...         serving = asyncio.create_task(anext(room.serve_visits(), "room closed"))
+            ...     return await serving  # no check-in came before the room closed
+            >>> asyncio.run(main())
+            'room closed'
+        """
+        while await self._next_check_in():
+            try:
+                summary = await self.continue_visit()
+            except TelemedroomError as exc:  # aborted and told already; the room serves the next
+                logger.warning("room %s: visit aborted: %s", self.config.room_id, exc)
+                continue
+            yield summary
+
+    async def _next_check_in(self) -> bool:
+        """Wait until a visit is checked in (``True``) or the room is closed (``False``)."""
+        while self._state is not RoomState.CHECKED_IN:
+            if self._stack is None:
+                return False
+            self._wake.clear()
+            await self._wake.wait()
+        return self._stack is not None
 
     async def book_walk_in(self, patient: str, *, minutes: int = 20) -> Appointment:
         """Book a visit starting now, in this room with a practitioner of the schedule.
@@ -1029,30 +1129,6 @@ def _ice_servers(config: RoomConfig) -> list[Any] | None:
         )
         for s in config.session.ice_servers
     ]
-
-
-def _fhir_client(config: RoomConfig) -> Any:
-    from cryptography.hazmat.primitives.asymmetric import ec, rsa
-    from cryptography.hazmat.primitives.serialization import load_pem_private_key
-
-    from telemedroom.fhir import FhirClient, SmartBackendAuth
-
-    assert config.fhir.base_url is not None
-    auth = None
-    if config.fhir.client_id is not None:
-        key_file, key_id = config.fhir.private_key_file, config.fhir.key_id
-        if key_file is None or key_id is None:
-            raise RoomConfigError("fhir.private_key_file", "configuration", "client_id needs it and key_id")
-        try:
-            key = load_pem_private_key(Path(key_file).read_bytes(), password=None)
-        except (OSError, ValueError) as exc:
-            raise RoomConfigError(
-                "fhir.private_key_file", str(key_file), f"not a PEM private key: {exc}"
-            ) from exc
-        if not isinstance(key, rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey):
-            raise RoomConfigError("fhir.private_key_file", str(key_file), "SMART needs an RSA or EC key")
-        auth = SmartBackendAuth(config.fhir.client_id, key, key_id=key_id, scope=config.fhir.scopes)
-    return FhirClient(config.fhir.base_url, auth=auth)
 
 
 # Open around the clock: the room itself and, in embedded (demo) mode, an on-call physician.

@@ -123,7 +123,7 @@ def wrap_up_bundle(
     """
     # imported here: fhir.resources takes a while to load, and `import telemedroom` must not wait
     from telemedroom.fhir._json import dumps
-    from telemedroom.fhir.mapping import gateway_device, transaction_json
+    from telemedroom.fhir.mapping import _provenance_json, gateway_device, transaction_json
 
     enc_id = encounter_id(room_id, visit.visit_id)
     encounter_ref = f"Encounter/{enc_id}"
@@ -153,26 +153,7 @@ def wrap_up_bundle(
         if e["resource"]["resourceType"] in ("Encounter", "Observation", "Media")
     ]
     prov_id = str(uuid.uuid5(_NAMESPACE, f"Provenance|{room_id}|{visit.visit_id}"))
-    provenance: Json = {
-        "target": [{"reference": ref} for ref in targets],
-        "recorded": ended.isoformat(),
-        "activity": {
-            "coding": [{"system": "http://terminology.hl7.org/CodeSystem/v3-DataOperation", "code": "CREATE"}]
-        },
-        "agent": [
-            {
-                "type": {
-                    "coding": [
-                        {
-                            "system": "http://terminology.hl7.org/CodeSystem/provenance-participant-type",
-                            "code": "assembler",
-                        }
-                    ]
-                },
-                "who": {"reference": gateway_ref} if gateway_ref else {"display": room_name},
-            }
-        ],
-    }
+    provenance = _provenance_json(targets, gateway_ref, ended, display=room_name)
     entries.append(_put("Provenance", prov_id, provenance))
     bundle = {"resourceType": "Bundle", "type": "transaction", "entry": entries}
     return dumps(bundle), enc_id, observations

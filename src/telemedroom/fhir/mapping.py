@@ -640,7 +640,11 @@ def gateway_device(
     return result
 
 
-def _provenance_json(targets: Sequence[str], agent: str | None, recorded: datetime) -> Json:
+def _provenance_json(
+    targets: Sequence[str], agent: str | None, recorded: datetime, *, display: str = "telemedroom"
+) -> Json:
+    # Also the room's wrap-up Provenance (telemedroom._room._wrapup): ``display`` names the
+    # assembler when there is no gateway Device to reference.
     return {
         "resourceType": "Provenance",
         "target": [{"reference": ref} for ref in targets],
@@ -658,7 +662,7 @@ def _provenance_json(targets: Sequence[str], agent: str | None, recorded: dateti
                         }
                     ]
                 },
-                "who": {"reference": agent} if agent else {"display": "telemedroom"},
+                "who": {"reference": agent} if agent else {"display": display},
             }
         ],
     }

@@ -1,0 +1,100 @@
+"""Where a room's record goes: its outbox file in ``data_dir`` and the FHIR sink it drains to.
+
+One place for both the room (:class:`~telemedroom.room.Room`) and the command line
+(``telemedroom outbox ...``), so they always open the same outbox and deliver to the
+same server, with the same SMART backend-services client.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from telemedroom.errors import RoomConfigError
+
+if TYPE_CHECKING:
+    from telemedroom._room._config import RoomConfig
+    from telemedroom.fhir import FhirSink, Retry
+
+__all__ = ["fhir_dir", "open_fhir_sink", "outbox_path"]
+
+
+def outbox_path(config: RoomConfig) -> Path:
+    """The room's outbox: ``data_dir/outbox.sqlite``.
+
+    Examples:
+        >>> import base64
+        >>> from telemedroom.room import RoomConfig
+        >>> config = RoomConfig(room_id="r1", data_dir="/var/lib/room",
+        ...                     encryption_key=base64.b64encode(bytes(32)).decode())
+        >>> outbox_path(config).as_posix(), fhir_dir(config).as_posix()
+        ('/var/lib/room/outbox.sqlite', '/var/lib/room/fhir')
+    """
+    return config.data_dir / "outbox.sqlite"
+
+
+def fhir_dir(config: RoomConfig) -> Path:
+    """Where the NDJSON sink writes when no FHIR server is configured: ``data_dir/fhir``."""
+    return config.data_dir / "fhir"
+
+
+@asynccontextmanager
+async def open_fhir_sink(config: RoomConfig, *, retry: Retry | None = None) -> AsyncIterator[FhirSink]:
+    """The room's FHIR sink: a client of ``[fhir] base_url``, or NDJSON files in ``data_dir/fhir``.
+
+    A server is reached with SMART backend services when ``[fhir] client_id`` is set.
+
+    Args:
+        config: The room's configuration.
+        retry: The client's retry policy per request (default: the client's own).
+
+    Raises:
+        RoomConfigError: ``client_id`` without ``private_key_file`` and ``key_id``, or a
+            key file that cannot be read or holds no RSA or EC private key.
+
+    Examples:
+        >>> import asyncio, base64, tempfile
+        >>> from telemedroom.room import RoomConfig
+        >>> config = RoomConfig(room_id="r1", data_dir=tempfile.mkdtemp(),
+        ...                     encryption_key=base64.b64encode(bytes(32)).decode())
+        >>> async def main():
+        ...     async with open_fhir_sink(config) as sink:
+        ...         return type(sink).__name__
+        >>> asyncio.run(main())
+        'FileSink'
+    """
+    from telemedroom.fhir import FhirClient, FileSink, SmartBackendAuth
+
+    fhir = config.fhir
+    if fhir.base_url is None:
+        yield FileSink(fhir_dir(config))
+        return
+    auth = None
+    if fhir.client_id is not None:
+        key, key_id = _private_key(config)
+        auth = SmartBackendAuth(fhir.client_id, key, key_id=key_id, scope=fhir.scopes)
+    async with FhirClient(fhir.base_url, auth=auth, retry=retry) as client:
+        yield client
+
+
+def _private_key(config: RoomConfig) -> tuple[Any, str]:
+    from cryptography.hazmat.primitives.asymmetric import ec, rsa
+    from cryptography.hazmat.primitives.serialization import load_pem_private_key
+
+    key_file, key_id = config.fhir.private_key_file, config.fhir.key_id
+    if key_file is None or key_id is None:
+        missing = "fhir.private_key_file" if key_file is None else "fhir.key_id"
+        raise RoomConfigError(missing, "[fhir]", "missing: client_id needs private_key_file and key_id")
+    try:
+        key = load_pem_private_key(Path(key_file).read_bytes(), password=None)
+    except OSError as exc:
+        raise RoomConfigError("fhir.private_key_file", str(key_file), f"cannot read: {exc.strerror}") from exc
+    except (ValueError, TypeError) as exc:
+        raise RoomConfigError(
+            "fhir.private_key_file", str(key_file), f"not an unencrypted PEM private key: {exc}"
+        ) from exc
+    if not isinstance(key, rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey):
+        raise RoomConfigError("fhir.private_key_file", str(key_file), "SMART needs an RSA or EC key")
+    return key, key_id
