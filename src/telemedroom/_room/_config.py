@@ -139,7 +139,9 @@ class SessionSettings(_Table):
 
     With ``embedded = true`` (the demo) the room runs its own signaling server on
     loopback and signs join tokens with a key made at start; otherwise ``signaling_url``
-    is the clinic's server and ``token_public_keys_file`` its public keys (JWKS).
+    is the clinic's server, and the room signs its own patient token with the clinic's
+    join-token key: ``token_signing_key_file`` (PKCS#8 PEM, Ed25519; keep it mode 0600)
+    and ``token_key_id``, the key id under which the signaling server knows its public half.
 
     Examples:
         >>> SessionSettings().embedded
@@ -148,7 +150,8 @@ class SessionSettings(_Table):
 
     signaling_url: str | None = None
     ice_servers: list[IceServerSettings] = Field(default_factory=list)
-    token_public_keys_file: Path | None = None
+    token_signing_key_file: Path | None = None
+    token_key_id: str | None = None
     embedded: bool = False
     admission_timeout_s: float = Field(default=900.0, gt=0)
 

@@ -35,12 +35,13 @@ from telemedroom._room._events import (
 from telemedroom._room._journal import Journal
 from telemedroom._room._machine import ABORTABLE, Action, next_state
 from telemedroom._room._models import KioskTracks, Visit, VisitSummary
-from telemedroom._room._sinks import open_fhir_sink, outbox_path
+from telemedroom._room._sinks import join_token_issuer, open_fhir_sink, outbox_path
 from telemedroom._room._summary import summary_of
 from telemedroom._room._wrapup import KeptSnapshot, media_id
 from telemedroom.errors import (
     CheckInRefused,
     InvalidTransition,
+    RoomConfigError,
     RoomError,
     RoomStateError,
     TelemedroomError,
@@ -320,6 +321,8 @@ class Room:
             self._sink = await stack.enter_async_context(open_fhir_sink(config))
         if config.session.embedded:
             await self._start_signaling(stack)
+        else:
+            self._issuer = join_token_issuer(config)
         if self.scheduler is None:
             self.scheduler = await _open_scheduler(config, stack, self._join_token_hook())
         elif self.scheduler.join_tokens is None and self._issuer is not None:
@@ -642,6 +645,12 @@ class Room:
             from telemedroom.session.peer import RoomPeer
 
             if self.peer is None:
+                if self.scheduler.join_tokens is None:
+                    raise RoomConfigError(
+                        "session.token_signing_key_file",
+                        "[session]",
+                        "missing: the room signs its join token with it (or set embedded = true)",
+                    )
                 tokens = await self.scheduler.issue_join_tokens(self.visit.appointment_id)
                 self.peer = RoomPeer(
                     self.visit_url(self.visit.appointment_id),
