@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, Final
@@ -103,21 +104,27 @@ class LiveVitals:
                     self._manager.scan(timeout=self._manager.timeout, services=services)
                 ) as seen:
                     async for device in seen:
-                        if self._stopping:
+                        if self._stopped():
                             break
                         kind = _kind_of(device.services, self._kinds)
                         if kind is not None and device.address not in self._readers:
                             reader = asyncio.ensure_future(self._read(kind, device))
                             self._readers[device.address] = reader
-                            reader.add_done_callback(lambda _t, a=device.address: self._readers.pop(a, None))
+                            reader.add_done_callback(functools.partial(self._forget, device.address))
             except TelemedroomError as exc:
                 logger.warning("live vitals: cannot scan (%s); trying again", exc)
                 await asyncio.sleep(SCAN_RETRY_S)
 
+    def _stopped(self) -> bool:
+        return self._stopping
+
+    def _forget(self, address: str, _task: asyncio.Task[None]) -> None:
+        self._readers.pop(address, None)
+
     async def _read(self, kind: DeviceKind, device: Any) -> None:
         try:
-            async with await self._manager.connect(device) as connection:
-                if self._stopping:  # a cancellation lost while connecting: close at once
+            async with await self._connect(device) as connection:
+                if self._stopped():  # a cancellation lost while connecting: close at once
                     return
                 self.connected.add(device.address)
                 async for reading in connection.measurements():
@@ -127,6 +134,19 @@ class LiveVitals:
             logger.info("live vitals: %s %s: %s", kind, device.address, exc)
         finally:
             self.connected.discard(device.address)
+
+    async def _connect(self, device: Any) -> Any:
+        # A connect cancelled half-way would leave the link up with nobody to close it: let
+        # it finish (each of its steps is bounded by the manager's timeout), close it, and
+        # only then give in to the cancellation.
+        connecting = asyncio.ensure_future(self._manager.connect(device))
+        try:
+            return await asyncio.shield(connecting)
+        except asyncio.CancelledError:
+            with contextlib.suppress(TelemedroomError):
+                connection = await connecting
+                await connection.aclose()
+            raise
 
     async def aclose(self) -> None:
         """Stop scanning and reading; every connection is closed when this returns."""
