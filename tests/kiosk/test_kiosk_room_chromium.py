@@ -11,14 +11,18 @@ wraps up and cleans, and the page follows.
 from __future__ import annotations
 
 import json
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
 import pytest
+from tests._system import require_system
 from tests.room.conftest import data_dir, devices_for, make_config  # noqa: F401 (data_dir is a fixture)
-from tests.session.conftest import browser_page, until  # noqa: F401 (browser_page is a fixture)
+from tests.session.conftest import CHROMIUM_FLAGS, browser_page, until  # noqa: F401 (browser_page is a fixture)
 
 from telemedroom._kiosk import close_kiosk, create_kiosk_app
+from telemedroom.devices.media import MediaSource, Role
 from telemedroom.room import Room, RoomState
 from telemedroom.session.peer import PhysicianPeer
 from telemedroom.session.signaling import LocalServer
@@ -91,3 +95,54 @@ async def test_a_real_room_drives_the_kiosk_page(data_dir: Path, browser_page: A
             finally:
                 await close_kiosk(app)
     assert app.state.kiosk.peers.open == 0
+
+
+@asynccontextmanager
+async def kiosk_browser(tmp_path: Path, autoplay_policy: str) -> AsyncIterator[Any]:
+    """A page in headless Chromium with the given ``--autoplay-policy`` (the kiosk's: docs/kiosk.md)."""
+    chromium = require_system("chromium")
+    from playwright.async_api import async_playwright
+
+    async with async_playwright() as playwright:
+        context = await playwright.chromium.launch_persistent_context(
+            str(tmp_path / "profile"),
+            executable_path=chromium,
+            headless=True,
+            args=[*CHROMIUM_FLAGS, f"--autoplay-policy={autoplay_policy}"],
+            viewport={"width": 1280, "height": 800},
+        )
+        try:
+            yield context.pages[0] if context.pages else await context.new_page()
+        finally:
+            await context.close()
+
+
+async def test_the_page_plays_the_physicians_voice(data_dir: Path, tmp_path: Path) -> None:  # noqa: F811
+    """The physician is the scripted PhysicianPeer (headless aiortc) sending a 440 Hz tone."""
+    config = make_config(data_dir, [], language="en")
+    async with kiosk_browser(tmp_path, "no-user-gesture-required") as page, Room(config) as room:
+        app = create_kiosk_app(room, language=config.language)
+        try:
+            async with LocalServer(app) as server:
+                await page.goto(f"{server.http_url}/kiosk/")
+                await until(page, "document.body.dataset.state === 'idle'")
+                appointment = await room.book_walk_in("pat-voice")
+                await page.fill("#code", appointment.booking_code)
+                await page.click("#check-in")
+                await until(page, "document.body.dataset.state === 'checked_in'")
+                await room.measure()
+                url, token = room.visit_url(appointment.id), room.physician_token(appointment.id)
+                microphone = MediaSource.synthetic(Role.MICROPHONE)
+                async with PhysicianPeer(url, token, auto_admit=True, microphone=microphone):
+                    await room.wait_for_physician(timeout=30)
+                    await until(page, "document.body.dataset.state === 'in_consultation'")
+                    audio = "document.getElementById('physician-audio')"
+                    await until(page, f"{audio}.srcObject && !{audio}.paused", timeout=30)
+                    start = await page.evaluate(f"{audio}.currentTime")
+                    await until(page, f"{audio}.currentTime > {start} + 0.5", timeout=15)
+                    assert await page.evaluate(f"{audio}.srcObject.getAudioTracks()[0].readyState") == "live"
+                    assert await page.is_hidden("#hear-physician")  # autoplay allowed: no tap needed
+                    await room.end_consultation()
+                await room.wait_idle()
+        finally:
+            await close_kiosk(app)

@@ -1,7 +1,9 @@
-"""The kiosk's loopback WebRTC peer: sends the self-view and the physician's video to the page.
+"""The kiosk's loopback WebRTC peer: sends the self-view and the physician's video and voice.
 
-The page offers two receive-only video transceivers; the first (in SDP order) gets the
-self-view, the second the physician's video. One kiosk screen is one connection: a new
+The page offers two receive-only video transceivers and one receive-only audio
+transceiver; the first video (in SDP order) gets the self-view, the second the
+physician's video, the audio one the physician's voice (an offer without an audio
+transceiver is still answered, without the voice). One kiosk screen is one connection: a new
 offer closes the previous connection (the page reconnects when the physician is
 admitted). The tracks a connection sends are its own (:meth:`KioskBackend.kiosk_tracks`
 is called once per offer) and are stopped when it closes.
@@ -24,8 +26,9 @@ __all__ = ["KioskPeers", "OfferError"]
 
 logger = logging.getLogger(__name__)
 
-# The order of the page's video transceivers (its m-lines, RFC 8829 §5.2.1).
+# The order of the page's transceivers of each kind (its m-lines, RFC 8829 §5.2.1).
 _TRACK_ORDER: Final = ("self_view", "physician")
+_AUDIO_ORDER: Final = ("physician_audio",)
 
 
 class OfferError(Exception):
@@ -105,9 +108,11 @@ class KioskPeers:
         except ValueError as exc:  # e.g. "ICE username fragment or password is missing"
             raise OfferError("invalid_sdp") from exc
         video = [t for t in pc.getTransceivers() if t.kind == "video"]
+        audio = [t for t in pc.getTransceivers() if t.kind == "audio"]
         tracks = self._backend.kiosk_tracks()
         sent: dict[str, bool] = {}
-        for transceiver, name in zip(video, _TRACK_ORDER, strict=False):
+        slots = [*zip(video, _TRACK_ORDER, strict=False), *zip(audio, _AUDIO_ORDER, strict=False)]
+        for transceiver, name in slots:
             track = getattr(tracks, name)
             sent[name] = track is not None
             if track is not None:

@@ -11,7 +11,7 @@ from telemedroom._room._events import DeviceKind
 from telemedroom.errors import DeviceNotFound, RoomError
 from telemedroom.measurements import Measurement
 
-__all__ = ["DEVICE_GUIDE", "DeviceGuide", "measure_device"]
+__all__ = ["DEVICE_GUIDE", "DeviceGuide", "is_final", "measure_device"]
 
 
 @dataclass(frozen=True)
@@ -35,7 +35,14 @@ DEVICE_GUIDE: Final[Mapping[DeviceKind, DeviceGuide]] = {
 }
 
 
-def _final(reading: Measurement) -> bool:
+def is_final(reading: Measurement) -> bool:
+    """Whether a reading is a result (not an intermediate value).
+
+    Examples:
+        >>> from telemedroom import BodyTemperature
+        >>> is_final(BodyTemperature(value=36.4, intermediate=True))
+        False
+    """
     # a cuff pressure while inflating, a thermometer still settling: not the result
     return not getattr(reading, "intermediate", False)
 
@@ -71,6 +78,6 @@ async def measure_device(
                 raise DeviceNotFound(found.address, "the glucometer holds no records")
             return records
         async for reading in connection.measurements():
-            if _final(reading):
+            if is_final(reading):
                 return [reading]
     raise DeviceNotFound(found.address, "the device closed the link before a final reading")

@@ -128,6 +128,8 @@ class DeviceStep(_Event):
 class ReadingTaken(_Event):
     """A final reading arrived (``measurement`` is the Measurement's JSON form).
 
+    ``live`` is true for a reading taken during the consultation (see ``docs/room.md``).
+
     Examples:
         >>> ReadingTaken(device="scale", measurement={"value": 72.4}, summary="72.4 kg").summary
         '72.4 kg'
@@ -137,6 +139,7 @@ class ReadingTaken(_Event):
     device: DeviceKind
     measurement: dict[str, Any]
     summary: str
+    live: bool = False
 
 
 class WaitingRoom(_Event):

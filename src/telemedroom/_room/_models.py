@@ -63,10 +63,11 @@ class VisitSummary:
 
 @dataclass(frozen=True)
 class KioskTracks:
-    """The kiosk's media: the room camera's self-view and the physician's video (``None`` before admission).
+    """The kiosk's media: the room camera's self-view, the physician's video and voice.
 
-    Both are aiortc ``MediaStreamTrack`` objects (typed ``Any`` so that this module needs
-    no ``video`` extra).
+    The physician's tracks are ``None`` before admission. All are aiortc
+    ``MediaStreamTrack`` objects (typed ``Any`` so that this module needs no ``video``
+    extra).
 
     Examples:
         >>> KioskTracks(self_view=None, physician=None).physician is None
@@ -75,3 +76,4 @@ class KioskTracks:
 
     self_view: Any = field(default=None)
     physician: Any = field(default=None)
+    physician_audio: Any = field(default=None)

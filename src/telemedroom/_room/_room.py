@@ -33,6 +33,7 @@ from telemedroom._room._events import (
     WaitingRoom,
 )
 from telemedroom._room._journal import Journal
+from telemedroom._room._live import LiveVitals, live_kinds
 from telemedroom._room._machine import ABORTABLE, Action, next_state
 from telemedroom._room._models import KioskTracks, Visit, VisitSummary
 from telemedroom._room._sinks import join_token_issuer, open_fhir_sink, outbox_path
@@ -188,7 +189,9 @@ class Room:
         self._devices: Any = None
         self._media: dict[str, MediaDevice] = {}
         self._physician_video: Any = None
+        self._physician_audio: Any = None
         self._physician_relay: Any = None
+        self._live: LiveVitals | None = None
         self._cleaning: asyncio.Task[None] | None = None
         self._idle = asyncio.Event()
         self._idle.set()
@@ -672,6 +675,24 @@ class Room:
             self._emit(Admitted(physician=None))
             for reading in self.readings:  # the physician sees every reading of the visit
                 await self.peer.send_measurement(reading)
+            self._live = LiveVitals(self._devices, live_kinds(self.visit.devices), self._live_reading)
+            self._live.start()
+
+    async def _live_reading(self, kind: DeviceKind, reading: Measurement) -> None:
+        """A reading taken during the consultation: keep it, audit it, tell the kiosk and the physician."""
+        if self._state is not RoomState.IN_CONSULTATION or self.peer is None:
+            return  # arrived while the consultation was ending: not part of the record
+        self.readings.append(reading)
+        self._audit("measurement", {"device": kind, "type": type(reading).__name__, "live": "true"})
+        self._emit(
+            ReadingTaken(
+                device=kind,
+                measurement=reading.model_dump(mode="json"),
+                summary=summary_of(reading),
+                live=True,
+            )
+        )
+        await self.peer.send_measurement(reading)
 
     def _exam_context(self, visit: Visit) -> Any:
         from telemedroom._room._wrapup import encounter_id
@@ -697,15 +718,16 @@ class Room:
     def _physician_track(self, track: Any) -> None:
         from aiortc.contrib.media import MediaBlackhole, MediaRelay
 
-        if track.kind != "video":
-            sink = MediaBlackhole()
-            sink.addTrack(track)
-            self._spawn(sink.start())
-            return
-        # One relay: a blackhole keeps the remote track drained when no kiosk watches, and
-        # every kiosk connection gets a subscription of its own.
-        self._physician_relay = relay = MediaRelay()
-        self._physician_video = track
+        # One relay for the physician's video and voice: a blackhole subscription keeps each
+        # remote track drained when no kiosk listens (nothing piles up), and every kiosk
+        # connection gets subscriptions of its own.
+        if self._physician_relay is None:
+            self._physician_relay = MediaRelay()
+        relay = self._physician_relay
+        if track.kind == "video":
+            self._physician_video = track
+        elif self._physician_audio is None:
+            self._physician_audio = track
         sink = MediaBlackhole()
         sink.addTrack(relay.subscribe(track, buffered=False))
         self._spawn(sink.start())
@@ -870,10 +892,13 @@ class Room:
         return await self.outbox.drain(self._sink)
 
     async def _leave(self) -> None:
+        live, self._live = self._live, None
+        if live is not None:  # first: no live reading goes to a closing peer or a sealed record
+            await live.aclose()
         peer, self.peer = self.peer, None
         if peer is not None:
             await peer.aclose()
-        self._physician_video = self._physician_relay = None
+        self._physician_video = self._physician_audio = self._physician_relay = None
         for task in list(self._tasks):
             task.cancel()
 
@@ -1081,15 +1106,17 @@ class Room:
         return app
 
     def kiosk_tracks(self) -> KioskTracks:
-        """The kiosk's self-view (a subscription of the room camera) and the physician's video.
+        """The kiosk's self-view (a subscription of the room camera), the physician's video and voice.
 
-        Each call makes new subscriptions; ``physician`` is ``None`` before admission.
+        Each call makes new subscriptions; ``physician`` and ``physician_audio`` are
+        ``None`` before admission (and until the physician's tracks arrive).
         """
         room = self._media.get("room")
-        relay, video = self._physician_relay, self._physician_video
+        relay, video, audio = self._physician_relay, self._physician_video, self._physician_audio
         return KioskTracks(
             self_view=room.subscribe() if room is not None else None,
-            physician=relay.subscribe(video, buffered=False) if relay is not None else None,
+            physician=relay.subscribe(video, buffered=False) if video is not None else None,
+            physician_audio=relay.subscribe(audio, buffered=False) if audio is not None else None,
         )
 
 

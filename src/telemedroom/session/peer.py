@@ -786,6 +786,9 @@ class PhysicianPeer(_Peer):
         ssl: TLS context for ``wss://``; the system's trust store by default.
         camera: The physician's own camera, sent to the room (shown on its kiosk);
             ``None`` sends no video, as before.
+        microphone: The physician's own microphone, sent to the room (played by its
+            kiosk); ``None`` sends no audio. ``MediaSource.synthetic(Role.MICROPHONE)``
+            is a 440 Hz tone.
 
     Attributes:
         video: The room's main video track, once it arrives.
@@ -811,11 +814,14 @@ class PhysicianPeer(_Peer):
         origin: str | None = None,
         ssl: SSLContext | None = None,
         camera: MediaSource | None = None,
+        microphone: MediaSource | None = None,
     ) -> None:
         super().__init__(url, token, ice_servers=ice_servers, relay_only=relay_only, origin=origin, ssl=ssl)
         self.auto_admit = auto_admit
         self._camera_source = camera
         self._camera: MediaDevice | None = None
+        self._microphone_source = microphone
+        self._own_microphone: MediaDevice | None = None
         self.video: MediaStreamTrack | None = None
         self.video_ready = asyncio.Event()
         self.waiting: dict[str, p.ParticipantInfo] = {}
@@ -1088,6 +1094,11 @@ class PhysicianPeer(_Peer):
                 self._camera = await MediaDevice(self._camera_source).open()
             # fills the room's offered video line (sendrecv): aiortc reuses that transceiver
             pc.addTrack(self._camera.subscribe())
+        if self._microphone_source is not None:
+            if self._own_microphone is None:
+                self._own_microphone = await MediaDevice(self._microphone_source).open()
+            # fills the room's microphone line (sendrecv, its first audio m-line)
+            pc.addTrack(self._own_microphone.subscribe())
         await pc.setLocalDescription(await pc.createAnswer())
         assert pc.localDescription is not None
         await self._client.send(p.Answer(to=offer.sender, sdp=pc.localDescription.sdp))
@@ -1146,3 +1157,6 @@ class PhysicianPeer(_Peer):
         camera, self._camera = self._camera, None
         if camera is not None:
             await camera.aclose()
+        microphone, self._own_microphone = self._own_microphone, None
+        if microphone is not None:
+            await microphone.aclose()

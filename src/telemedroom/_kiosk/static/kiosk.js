@@ -28,6 +28,7 @@
     error: false,
     connected: false,
     video: "off",          // off | connecting | on | unavailable
+    audioBlocked: false,   // the browser refused to play the physician's voice without a tap
   };
 
   // -- texts -----------------------------------------------------------------------
@@ -259,6 +260,7 @@
     $("video-title").textContent = t(consulting ? "consultation_title" : "waiting_title");
     $("video-text").textContent = consulting ? (model.admitted ? joinedText() : "") : waitingText();
     $("video-status").textContent = model.video === "unavailable" ? t("video_unavailable") : "";
+    $("hear-physician").hidden = !(model.audioBlocked && consulting);
   }
 
   function renderExam() {
@@ -327,7 +329,10 @@
     if (video.pc) video.pc.close();
     video.pc = null;
     // a new connection replaces the pictures when its tracks arrive: no blank in between
-    if (blank) for (const id of ["self-view", "physician-video"]) $(id).srcObject = null;
+    if (blank) {
+      for (const id of ["self-view", "physician-video", "physician-audio"]) $(id).srcObject = null;
+      model.audioBlocked = false;
+    }
     model.video = "off";
   }
 
@@ -352,17 +357,20 @@
     const pc = new RTCPeerConnection();
     video.pc = pc;
     model.video = "connecting";
-    // m-line 1: the self-view, m-line 2: the physician (the order the server fills them in)
+    // m-line 1: the self-view, m-line 2: the physician, m-line 3: the physician's voice
+    // (the order the server fills them in)
     const slots = [
       [pc.addTransceiver("video", { direction: "recvonly" }), "self-view"],
       [pc.addTransceiver("video", { direction: "recvonly" }), "physician-video"],
+      [pc.addTransceiver("audio", { direction: "recvonly" }), "physician-audio"],
     ];
     pc.addEventListener("track", (event) => {
       const slot = slots.find(([transceiver]) => transceiver === event.transceiver);
       if (!slot) return;
       const element = $(slot[1]);
       element.srcObject = new MediaStream([event.track]);
-      element.play().catch(() => {});
+      if (slot[1] === "physician-audio") playVoice();
+      else element.play().catch(() => {});
     });
     try {
       await pc.setLocalDescription(await pc.createOffer());
@@ -379,7 +387,8 @@
       // Admitted comes before the physician's video does: ask again, less and less often.
       const delay = PHYSICIAN_RETRY_SECONDS[attempt];
       const videoScreen = model.state === "waiting" || model.state === "in_consultation";
-      if (videoScreen && model.admitted && !answer.tracks.physician && delay) {
+      const physicianMissing = !answer.tracks.physician || !answer.tracks.physician_audio;
+      if (videoScreen && model.admitted && physicianMissing && delay) {
         video.retry = setTimeout(() => connectVideo(attempt + 1), delay * 1000);
       }
     } catch {
@@ -387,6 +396,17 @@
     }
     render();
   }
+
+  // The voice must be heard: the kiosk's browser is started with autoplay allowed
+  // (docs/kiosk.md); where it is not, play() is refused and a button asks for a tap.
+  function playVoice() {
+    $("physician-audio").play().then(
+      () => { model.audioBlocked = false; render(); },
+      (error) => { model.audioBlocked = error && error.name === "NotAllowedError"; render(); },
+    );
+  }
+
+  $("hear-physician").addEventListener("click", () => playVoice());
 
   // -- the event stream --------------------------------------------------------------------
   let backoff = 500;
