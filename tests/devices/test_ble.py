@@ -436,3 +436,18 @@ async def test_any_record_store_survives_a_drop_anywhere(stored: list[BloodGluco
             await dm.connect(meter.address) as conn,
         ):
             assert strip_device(list(await conn.glucose_records())) == stored
+
+
+async def test_a_connect_cancelled_half_way_leaves_no_link_open(radio: BumbleBackend) -> None:
+    """Cancelled once the device sees the link (bleak still discovering services): the
+    cancellation is honoured even where bleak swallows it, and the half-open link closes."""
+    cuff = await radio.add(VirtualBloodPressureCuff([BloodPressure(systolic=120, diastolic=80)]))
+    async with asyncio.timeout(10):  # the teardown must not hang on a half-open link
+        async with DeviceManager(backend=radio) as dm:
+            attempt = asyncio.ensure_future(dm.connect(cuff.address))
+            await cuff.connected.wait()
+            attempt.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await attempt
+            while cuff.connected.is_set():
+                await asyncio.sleep(0.01)

@@ -415,6 +415,13 @@ class DeviceManager:
             pair=driver.requires_pairing(discovered) if pair is None else pair,
         )
         await connection._open()
+        task = asyncio.current_task()
+        if task is not None and task.cancelling():
+            # We were cancelled, but a layer beneath swallowed it (bleak's and bumble's
+            # wait_for on Python 3.11) and the link came up anyway: close it and honour
+            # the cancellation, or the caller never gets the connection to close.
+            await connection.aclose()
+            raise asyncio.CancelledError
         self._connections.add(connection)
         return connection
 
@@ -524,9 +531,16 @@ class Connection:
             backend=manager.backend.client_backend if manager.backend else None,
             **manager._platform_args(),
         )
-        with _translated(self.address, "cannot connect"):
-            async with asyncio.timeout(manager.timeout):
-                await client.connect()
+        try:
+            with _translated(self.address, "cannot connect"):
+                async with asyncio.timeout(manager.timeout):
+                    await client.connect()
+        except BaseException:
+            # A connect cut short (timeout, cancellation) may leave the link half open.
+            with contextlib.suppress(Exception):
+                async with asyncio.timeout(manager.timeout):
+                    await client.disconnect()
+            raise
         try:
             if self._pair:
                 with _translated(self.address, "", PairingError):
