@@ -283,7 +283,7 @@ class RoomConfig(BaseSettings):
         """Like the constructor (arguments, then environment), with errors as :class:`RoomConfigError`.
 
         Examples:
-            >>> RoomConfig.load(room_id="r1", data_dir="/tmp/r1")
+            >>> RoomConfig.load(room_id="r1", data_dir="/var/lib/telemedroom/r1")
             Traceback (most recent call last):
             ...
             telemedroom.RoomConfigError: room configuration environment: encryption_key: missing
