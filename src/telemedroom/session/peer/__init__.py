@@ -57,8 +57,3 @@ __all__ = [
     "RoomPeer",
     "fingerprint_of",
 ]
-
-# Reprs, pickles and the API reference keep the short path the names had as one module.
-for _obj in (PhysicianPeer, RoomPeer, fingerprint_of):
-    _obj.__module__ = __name__
-del _obj
