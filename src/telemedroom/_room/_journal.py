@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import logging
 import os
 import sqlite3
 import time
@@ -18,7 +19,7 @@ import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
@@ -26,7 +27,13 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from telemedroom._room._events import RoomState
 from telemedroom.errors import RoomError
 
-__all__ = ["Journal", "JournalEntry"]
+if TYPE_CHECKING:
+    from telemedroom.fhir.outbox import Outbox
+    from telemedroom.session.audit import AuditLog
+
+__all__ = ["Journal", "JournalEntry", "recover_visit"]
+
+logger = logging.getLogger("telemedroom.room")
 
 _T = TypeVar("_T")
 _SCHEMA = """
@@ -159,3 +166,38 @@ class Journal:
                 raise self._fail(exc) from exc
 
         await self._run(work)
+
+
+async def recover_visit(journal: Journal, outbox: Outbox, audit: AuditLog, room_id: str) -> None:
+    """A visit left in the journal by a crash: replay its wrap-up if sealed, else drop it (audited)."""
+    entry = await journal.read()
+    if entry is None:
+        return
+    detail = {"visit": entry.visit_id, "state": entry.state.value, "reason": "recovered after a crash"}
+    if entry.state is RoomState.WRAP_UP and entry.bundle is not None:
+        # The same bytes again: every id in them is deterministic, so a bundle that did
+        # reach the outbox before the crash lands on the server once all the same.
+        ids = await outbox.put(entry.bundle)
+        detail["outbox"] = ",".join(map(str, ids))
+        action = "wrapped_up"
+    elif entry.state in (RoomState.WRAP_UP, RoomState.CLEANING):
+        action = "wrapped_up" if entry.state is RoomState.CLEANING else "aborted"
+    else:
+        action = "aborted"
+    from telemedroom.session.audit import AuditAction  # the session layer, when a room opens
+
+    audit.append(
+        AuditAction(action),
+        actor=room_id,
+        role="room",
+        room=room_id,
+        appointment=entry.appointment_id,
+        detail=detail,
+    )
+    await journal.clear()
+    logger.warning(
+        "room %s: visit %s was %s at a crash; room is idle",
+        room_id,
+        entry.visit_id,
+        entry.state.value,
+    )
