@@ -1,4 +1,8 @@
-"""What the kiosk page needs from a room: :class:`KioskBackend` (and the room's ``KioskTracks``)."""
+"""What the kiosk page needs from a room: :class:`KioskBackend` (and the room's ``KioskTracks``).
+
+The kiosk is the lower layer: it names only this protocol and the room's event and track
+models, never ``Room``; the room checks (for mypy) that it satisfies the protocol.
+"""
 
 from __future__ import annotations
 
@@ -10,7 +14,7 @@ from telemedroom._room._models import KioskTracks
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator
 
-    from telemedroom.room import Room, RoomEvent
+    from telemedroom._room._events import RoomEvent
 
 __all__ = ["KioskBackend", "KioskTracks"]
 
@@ -40,9 +44,3 @@ class KioskBackend(Protocol):
         the camera or the physician's video for anyone else.
         """
         ...
-
-
-if TYPE_CHECKING:
-
-    def _a_room_is_a_kiosk_backend(room: Room) -> KioskBackend:
-        return room  # mypy checks that Room satisfies the protocol

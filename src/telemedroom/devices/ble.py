@@ -32,7 +32,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncGenerator, Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, tzinfo
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Final, Protocol, Self
@@ -41,7 +41,7 @@ from telemedroom.devices import gatt
 from telemedroom.devices.gatt import record_access as racp
 from telemedroom.devices.gatt import user_data as uds
 from telemedroom.devices.gatt.current_time import CurrentTime
-from telemedroom.devices.registry import HEALTH_SERVICES, DeviceDriver, load_drivers, short_service
+from telemedroom.devices.registry import DeviceDriver, DiscoveredDevice, load_drivers, short_service
 from telemedroom.errors import (
     ConsentError,
     DeviceConnectionError,
@@ -123,39 +123,6 @@ class Backend(Protocol):
     @property
     def client_backend(self) -> type[BaseBleakClient]:
         """The ``BaseBleakClient`` subclass."""
-
-
-@dataclass(frozen=True, slots=True)
-class DiscoveredDevice:
-    """A device seen while scanning.
-
-    Attributes:
-        address: Its Bluetooth address (a UUID on macOS).
-        name: Its advertised local name, if any.
-        rssi: Received signal strength in dBm, if known.
-        services: The advertised service UUIDs (128-bit, lower case).
-        driver: The driver that will handle it, ``None`` if no driver matches.
-        ble_device: bleak's handle for connecting (not part of equality).
-
-    Examples:
-        >>> d = DiscoveredDevice(address="C0:FF:EE:00:00:05", name="Strap", rssi=-60,
-        ...                      services=("0000180d-0000-1000-8000-00805f9b34fb",))
-        >>> d.health_services
-        ('heart_rate',)
-    """
-
-    address: str
-    name: str | None
-    rssi: int | None
-    services: tuple[str, ...] = ()
-    driver: DeviceDriver | None = field(default=None, compare=False)
-    ble_device: Any = field(default=None, repr=False, compare=False)
-
-    @property
-    def health_services(self) -> tuple[str, ...]:
-        """The advertised Bluetooth SIG health services, by name."""
-        names = (HEALTH_SERVICES.get(short_service(uuid) or -1) for uuid in self.services)
-        return tuple(name for name in names if name is not None)
 
 
 @dataclass(slots=True)

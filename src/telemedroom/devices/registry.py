@@ -24,20 +24,22 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
 from datetime import tzinfo
 from importlib.metadata import entry_points
-from typing import TYPE_CHECKING, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 from telemedroom.errors import DriverLoadError, UnsupportedCharacteristic
 
 if TYPE_CHECKING:
-    from telemedroom.devices.ble import Connection, DiscoveredDevice
     from telemedroom.measurements import Measurement
 
 __all__ = [
     "ENTRY_POINT_GROUP",
     "HEALTH_SERVICES",
     "DeviceDriver",
+    "DiscoveredDevice",
+    "ReadingSource",
     "StandardProfileDriver",
     "load_drivers",
     "short_service",
@@ -73,6 +75,18 @@ def short_service(uuid: str) -> int | None:
     if len(text) == 36 and text.startswith("0000") and text.endswith(_BASE_SUFFIX):
         return int(text[4:8], 16)
     return None
+
+
+class ReadingSource(Protocol):
+    """What a driver reads from: a :class:`~telemedroom.devices.Connection` is one.
+
+    The registry names this small protocol, not the BLE layer's class, so that the BLE
+    layer builds on the registry and never the other way round.
+    """
+
+    def measurements(self) -> AsyncIterator[Measurement]:
+        """Every reading of the connected device, as it arrives."""
+        ...
 
 
 class DeviceDriver(ABC):
@@ -118,7 +132,7 @@ class DeviceDriver(ABC):
         """
         raise UnsupportedCharacteristic(uuid)
 
-    async def stream(self, connection: Connection) -> AsyncIterator[Measurement]:
+    async def stream(self, connection: ReadingSource) -> AsyncIterator[Measurement]:
         """The readings of a connected device; by default :meth:`Connection.measurements`."""
         async for measurement in connection.measurements():
             yield measurement
@@ -177,3 +191,36 @@ def load_drivers() -> list[DeviceDriver]:
         drivers.append(driver)
     drivers.append(StandardProfileDriver())
     return drivers
+
+
+@dataclass(frozen=True, slots=True)
+class DiscoveredDevice:
+    """A device seen while scanning.
+
+    Attributes:
+        address: Its Bluetooth address (a UUID on macOS).
+        name: Its advertised local name, if any.
+        rssi: Received signal strength in dBm, if known.
+        services: The advertised service UUIDs (128-bit, lower case).
+        driver: The driver that will handle it, ``None`` if no driver matches.
+        ble_device: bleak's handle for connecting (not part of equality).
+
+    Examples:
+        >>> d = DiscoveredDevice(address="C0:FF:EE:00:00:05", name="Strap", rssi=-60,
+        ...                      services=("0000180d-0000-1000-8000-00805f9b34fb",))
+        >>> d.health_services
+        ('heart_rate',)
+    """
+
+    address: str
+    name: str | None
+    rssi: int | None
+    services: tuple[str, ...] = ()
+    driver: DeviceDriver | None = field(default=None, compare=False)
+    ble_device: Any = field(default=None, repr=False, compare=False)
+
+    @property
+    def health_services(self) -> tuple[str, ...]:
+        """The advertised Bluetooth SIG health services, by name."""
+        names = (HEALTH_SERVICES.get(short_service(uuid) or -1) for uuid in self.services)
+        return tuple(name for name in names if name is not None)

@@ -16,7 +16,7 @@ from fhir.resources.R4B.coding import Coding
 from fhir.resources.R4B.identifier import Identifier
 from fhir.resources.R4B.reference import Reference
 
-from telemedroom.session.audit import AuditAction, AuditEntry
+from telemedroom.session._audit_entry import AuditAction, AuditEntry
 
 DCM: Final = "http://dicom.nema.org/resources/ontology/DCM"
 ACTION_SYSTEM: Final = "https://telemedroom.dev/fhir/CodeSystem/session-action"

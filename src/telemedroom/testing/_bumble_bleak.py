@@ -32,7 +32,7 @@ if TYPE_CHECKING:
     from bleak.args import SizedBuffer
     from bumble.gatt_client import CharacteristicProxy, DescriptorProxy, ServiceProxy
 
-    from telemedroom.testing._bumble_backend import BumbleBackend
+    from telemedroom.testing._radio import Radio
 
 __all__ = ["BumbleClient", "BumbleScanner", "bleak_uuid"]
 
@@ -78,7 +78,7 @@ def _as_bleak_errors(what: str) -> Iterator[None]:
 class BumbleScanner(BaseBleakScanner):
     """A bleak scanner whose radio is a bumble central on the virtual link."""
 
-    radio: ClassVar[BumbleBackend]
+    radio: ClassVar[Radio]
 
     def __init__(
         self,
@@ -147,7 +147,7 @@ class BumbleClient(BaseBleakClient):
     come and go.
     """
 
-    radio: ClassVar[BumbleBackend]
+    radio: ClassVar[Radio]
 
     def __init__(self, address_or_ble_device: BLEDevice | str, **kwargs: Any) -> None:
         super().__init__(

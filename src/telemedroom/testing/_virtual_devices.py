@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     from bumble.device import Connection, Device
     from bumble.gatt import Characteristic
 
-    from telemedroom.testing._bumble_backend import BumbleBackend
+    from telemedroom.testing._radio import Radio
 
 __all__ = [
     "Faults",
@@ -149,7 +149,7 @@ class VirtualDevice:
         self._dropped = False
         self._malformed_sent = False
         self._device: Device | None = None
-        self._radio: BumbleBackend | None = None
+        self._radio: Radio | None = None
         self._connection: Connection | None = None
         self._gatt: dict[UuidSpec, Characteristic[Any]] = {}
         self._subscribed: set[UuidSpec] = set()
@@ -234,7 +234,7 @@ class VirtualDevice:
 
     # -- lifecycle -------------------------------------------------------------------
 
-    async def start(self, radio: BumbleBackend) -> None:
+    async def start(self, radio: Radio) -> None:
         """Power on on ``radio``'s link and advertise (called by :meth:`BumbleBackend.add`)."""
         from bumble import gatt as bgatt
         from bumble import pairing
