@@ -165,3 +165,22 @@ async def test_glucometer_abort_stops_a_transfer_and_refuses_a_second_procedure(
         got, answer = await racp_client.ask(bytes.fromhex("0300"))
     assert answer.hex() == "06000301"  # abort: success, and no response to the report
     assert 0 < len(got) < 1999
+
+
+async def test_closing_does_not_hang_when_the_central_left_the_link_without_disconnecting() -> None:
+    """A connect cut short (a timeout under load) can take the central off the link with
+    the peripheral still connected; bumble then never confirms the peripheral's own
+    disconnection. Closing the device (and the radio, and ``telemedroom serve``) hung on
+    that for ever; it must finish. Real bumble controllers on a real LocalLink.
+    """
+    from bumble.hci import Address
+
+    async with BumbleBackend() as radio:
+        strap = await radio.add(VirtualHeartRateStrap())
+        central = await radio.central("client")
+        await central.connect(Address(strap.address))
+        await strap.connected.wait()
+        await radio.release(central)  # gone, without an HCI disconnect
+        async with asyncio.timeout(30):
+            await strap.aclose()
+        assert not radio.has_device(strap.address)  # powered off and off the link

@@ -8,7 +8,7 @@ import logging
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, tzinfo
-from typing import TYPE_CHECKING, Any, ClassVar, Literal
+from typing import TYPE_CHECKING, Any, ClassVar, Final, Literal
 
 from telemedroom.devices import gatt
 from telemedroom.devices.gatt import record_access as racp
@@ -34,6 +34,9 @@ __all__ = [
     "VirtualThermometer",
     "VirtualWeightScale",
 ]
+
+# How long closing waits for a peer to confirm a disconnection (see VirtualDevice.aclose).
+_DISCONNECT_TIMEOUT_S: Final = 2.0
 
 logger = logging.getLogger("telemedroom.testing")
 
@@ -336,7 +339,11 @@ class VirtualDevice:
             await device.stop_advertising()
         if self._connection is not None:
             with contextlib.suppress(core.BaseBumbleError, ConnectionError, TimeoutError):
-                await self._connection.disconnect()
+                # Bounded: when a central's connect was cut short (a timeout, a cancel), its
+                # controller may have left the link already; bumble then never delivers the
+                # disconnection this waits for, and closing would hang for ever.
+                async with asyncio.timeout(_DISCONNECT_TIMEOUT_S):
+                    await self._connection.disconnect()
         await self._radio.release(device)
 
     def _spawn(self, coroutine: Any) -> asyncio.Task[Any]:

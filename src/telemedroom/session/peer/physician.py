@@ -15,19 +15,18 @@ import logging
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from ssl import SSLContext
-from typing import Any, Literal, Self
+from typing import Any, Literal, Self, TypeVar
 
-from telemedroom.errors import MissingExtraError, PeerError
+from aiortc import RTCDataChannel, RTCSessionDescription
+from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
+from av import VideoFrame
 
-try:
-    from aiortc import RTCDataChannel, RTCSessionDescription
-    from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
-    from av import VideoFrame
+# Without the video extra the package (peer/__init__ -> _base) has already raised
+# MissingExtraError before this module is reached.
+from pydantic import BaseModel
 
-    from telemedroom.devices.media import Clip, MediaDevice, MediaSource, Snapshot
-except ImportError as _exc:
-    raise MissingExtraError("video", "telemedroom.session.peer") from _exc
-
+from telemedroom.devices.media import Clip, MediaDevice, MediaSource, Snapshot
+from telemedroom.errors import PeerError
 from telemedroom.exams import PROTOCOL, StillPair, SunnybrookGrading, step
 from telemedroom.measurements import Measurement
 from telemedroom.session import channels
@@ -39,6 +38,8 @@ from telemedroom.session.turn import IceServer
 __all__ = ["PhysicianPeer"]
 
 logger = logging.getLogger("telemedroom.session.peer")
+
+_Message = TypeVar("_Message", bound=BaseModel)
 
 
 class PhysicianPeer(_Peer):
@@ -381,10 +382,7 @@ class PhysicianPeer(_Peer):
 
     def _on_response(self, text: object) -> None:
         raw = text if isinstance(text, str | bytes) else b""
-        try:
-            chunk = channels.Chunk.model_validate_json(raw)
-        except ValueError:
-            chunk = None
+        chunk = _parsed(channels.Chunk, raw)
         if chunk is not None:
             partial = self._partial.get(chunk.id)
             if partial is not None:
@@ -392,10 +390,7 @@ class PhysicianPeer(_Peer):
                 if len(partial[1]) == partial[0].total_chunks:
                     self._resolve(chunk.id, partial)
             return
-        try:
-            progress = channels.ExamProgress.model_validate_json(raw)
-        except ValueError:
-            progress = None
+        progress = _parsed(channels.ExamProgress, raw)
         if progress is not None:
             listener = self._progress.get(progress.id)
             if listener is not None:
@@ -428,3 +423,11 @@ class PhysicianPeer(_Peer):
         microphone, self._own_microphone = self._own_microphone, None
         if microphone is not None:
             await microphone.aclose()
+
+
+def _parsed(model: type[_Message], raw: str | bytes) -> _Message | None:
+    """``raw`` as a ``model`` message, or ``None`` if it is another kind."""
+    try:
+        return model.model_validate_json(raw)
+    except ValueError:
+        return None

@@ -15,16 +15,13 @@ from collections.abc import AsyncIterable, Callable, Mapping, Sequence
 from ssl import SSLContext
 from typing import Any, Final, Literal, Self
 
-from telemedroom.errors import MissingExtraError, PeerError
+# Without the video extra the package (peer/__init__ -> _base) has already raised
+# MissingExtraError before this module is reached.
+from aiortc import RTCDataChannel, RTCRtpSender, RTCSessionDescription
+from aiortc.mediastreams import MediaStreamTrack
 
-try:
-    from aiortc import RTCDataChannel, RTCRtpSender, RTCSessionDescription
-    from aiortc.mediastreams import MediaStreamTrack
-
-    from telemedroom.devices.media import Clip, MediaDevice, MediaSource, Role, Snapshot
-except ImportError as _exc:
-    raise MissingExtraError("video", "telemedroom.session.peer") from _exc
-
+from telemedroom.devices.media import Clip, MediaDevice, MediaSource, Role, Snapshot
+from telemedroom.errors import PeerError
 from telemedroom.exams import PROTOCOL, step
 from telemedroom.measurements import Measurement
 from telemedroom.session import channels
