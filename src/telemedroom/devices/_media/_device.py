@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import sys
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from types import TracebackType
 from typing import Any, Final, Self
 
@@ -213,17 +214,8 @@ class MediaDevice:
             MediaDeviceError: Not a camera, not open, the source ended, or no frame came
                 within ``timeout`` seconds.
         """
-        if self.kind != "video":
-            raise self._error("a snapshot needs a camera")
-        track = self.subscribe(buffered=False)
-        try:
+        async with self._camera_track("a snapshot", buffered=False) as track:
             return await take_snapshot(track, image_format, timeout=timeout)
-        except MediaDeviceError as exc:
-            raise self._error(exc.reason) from exc
-        finally:
-            track.stop()
-            if track in self._consumers:
-                self._consumers.remove(track)
 
     async def clip(self, seconds: float = 2.0, *, timeout: float = 5.0) -> Clip:
         """The next ``seconds`` of this camera at its full resolution, as a WebM (VP8) clip.
@@ -232,11 +224,17 @@ class MediaDevice:
             MediaDeviceError: Not a camera, not open, the source ended, no frame came
                 within ``timeout`` seconds, or the encoder failed.
         """
-        if self.kind != "video":
-            raise self._error("a clip needs a camera")
-        track = self.subscribe(buffered=True)
-        try:
+        async with self._camera_track("a clip", buffered=True) as track:
             return await record_clip(track, seconds, timeout=timeout)
+
+    @contextlib.asynccontextmanager
+    async def _camera_track(self, what: str, *, buffered: bool) -> AsyncIterator[MediaStreamTrack]:
+        """A subscription of this camera for one capture, stopped after it; errors name the device."""
+        if self.kind != "video":
+            raise self._error(f"{what} needs a camera")
+        track = self.subscribe(buffered=buffered)
+        try:
+            yield track
         except MediaDeviceError as exc:
             raise self._error(exc.reason) from exc
         finally:
