@@ -28,7 +28,6 @@ from telemedroom._cli._outbox import ndjson_counts
 from telemedroom._cli._serve import console_link, serve_room
 from telemedroom._cli._serve import http_url as _http
 from telemedroom._cli._timeline import Timeline
-from telemedroom._cli._virtual import top_up, virtual_devices
 from telemedroom._room._sinks import fhir_dir
 from telemedroom.errors import MissingExtraError, SessionError
 from telemedroom.room import (
@@ -44,6 +43,7 @@ from telemedroom.room import (
 )
 from telemedroom.scheduling import Appointment
 from telemedroom.session.audit import AuditLog
+from telemedroom.testing import top_up, virtual_devices
 
 __all__ = ["DemoResult", "run_demo"]
 

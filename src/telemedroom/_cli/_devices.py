@@ -29,8 +29,7 @@ async def scan(
 
 async def simulated_scan(timeout: float) -> list[DiscoveredDevice]:
     """Scan a virtual radio holding one virtual device of each kind (needs ``sim`` and ``ble``)."""
-    from telemedroom._cli._virtual import virtual_devices
-    from telemedroom.testing import BumbleBackend
+    from telemedroom.testing import BumbleBackend, virtual_devices
 
     devices = virtual_devices(UTC)
     async with BumbleBackend() as radio:

@@ -7,6 +7,8 @@ Nothing here needs hardware or a hospital:
   its real code path against it; the virtual devices are real GATT servers on that radio.
   Needs the ``sim`` and ``ble`` extras (``pip install 'telemedroom[sim,ble]'``); importing
   this package does not.
+- :func:`virtual_devices` gives one virtual device of each kind loaded with a plausible
+  visit (:func:`sample_readings`), :func:`top_up` the next visit's; the demo uses them.
 - :class:`FakeFhirServer` is an in-process FHIR R4 server (an httpx transport) to test
   code that uploads readings without a hospital's server.
 
@@ -35,6 +37,7 @@ from telemedroom.testing._virtual_devices import (
     VirtualThermometer,
     VirtualWeightScale,
 )
+from telemedroom.testing._visit_devices import sample_readings, top_up, virtual_devices
 
 __all__ = [
     "BumbleBackend",
@@ -47,6 +50,9 @@ __all__ = [
     "VirtualPulseOximeter",
     "VirtualThermometer",
     "VirtualWeightScale",
+    "sample_readings",
+    "top_up",
+    "virtual_devices",
 ]
 
 for _cls in (

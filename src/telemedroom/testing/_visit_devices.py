@@ -1,4 +1,4 @@
-"""The demo's virtual devices: one of each kind, each with a plausible reading of a visit.
+"""One virtual device of each kind, each with a plausible reading of a visit (the demo's devices).
 
 They are real GATT servers on a :class:`~telemedroom.testing.BumbleBackend` radio (an
 in-memory Bluetooth link), so the room's own device code runs against them.
@@ -18,7 +18,7 @@ from telemedroom.measurements import (
     Measurement,
     OxygenSaturation,
 )
-from telemedroom.testing import (
+from telemedroom.testing._virtual_devices import (
     VirtualBloodPressureCuff,
     VirtualDevice,
     VirtualGlucometer,
@@ -27,6 +27,8 @@ from telemedroom.testing import (
     VirtualThermometer,
     VirtualWeightScale,
 )
+
+__all__ = ["sample_readings", "top_up", "virtual_devices"]
 
 
 def sample_readings(tz: tzinfo, at: datetime | None = None) -> dict[str, list[Measurement]]:
