@@ -55,17 +55,7 @@ __all__ = [
     "virtual_devices",
 ]
 
-for _cls in (
-    BumbleBackend,
-    FakeFhirServer,
-    Faults,
-    VirtualBloodPressureCuff,
-    VirtualDevice,
-    VirtualGlucometer,
-    VirtualHeartRateStrap,
-    VirtualPulseOximeter,
-    VirtualThermometer,
-    VirtualWeightScale,
-):
+# Classes show the short path (reprs, the API reference); functions keep their module.
+for _cls in [obj for obj in map(globals().get, __all__) if isinstance(obj, type)]:
     _cls.__module__ = __name__
 del _cls
