@@ -47,7 +47,9 @@ from telemedroom.session.audit import AuditLog
 
 __all__ = ["DemoResult", "run_demo"]
 
-PATIENT = "demo-patient"
+# A fictitious statutory insurance number (KVNR, http://fhir.de/sid/gkv/kvid-10): the record
+# creates the demo Patient by it (RoomConfig.demo sets [fhir] patient_identifier_system).
+PATIENT = "X000000019"
 PHYSICIAN = "dr-demo"  # the subject of the physician's join token
 
 

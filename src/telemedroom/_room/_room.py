@@ -830,6 +830,7 @@ class Room:
                 snapshots=self.snapshots,
                 ended=ended,
                 extra_entries=self._exam_bundle["entry"] if self._exam_bundle else (),
+                patient_system=self.config.fhir.patient_identifier_system,  # issue 13: _room/_patient.py
             )
             await self._journal.write(visit.visit_id, visit.appointment_id, RoomState.WRAP_UP, bundle)
             await self._move("end")
@@ -889,7 +890,14 @@ class Room:
         """Deliver what the outbox holds to the FHIR server (or the NDJSON files) now."""
         if self.outbox is None or self._sink is None:
             raise RoomError("the room is not open; use `async with Room(config)`")
-        return await self.outbox.drain(self._sink)
+        result = await self.outbox.drain(self._sink)
+        # issue 13: a refused record is loud (telemedroom._room._rejections)
+        from telemedroom._room._rejections import rejection_events
+
+        for event in rejection_events(result):
+            self._audit("record_rejected", {"outbox": str(event.outbox_row), "status": str(event.status)})
+            self._emit(event)
+        return result
 
     async def _leave(self) -> None:
         live, self._live = self._live, None
