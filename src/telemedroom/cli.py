@@ -112,8 +112,21 @@ def _demo_command(
         typer.Option(help="Keep the room's data here (default: a new temporary directory).", file_okay=False),
     ] = None,
     tz: Annotated[str, typer.Option("--tz", help="The room's IANA time zone.")] = "Europe/Berlin",
+    fhir_url: Annotated[
+        str | None,
+        typer.Option("--fhir-url", help="Send the record to this FHIR server instead of NDJSON files."),
+    ] = None,
+    fhir_server: Annotated[
+        str,
+        typer.Option(
+            "--fhir-server", help="The server's rules: generic, hapi or medplum (docs/fhir-servers.md)."
+        ),
+    ] = "generic",
 ) -> None:
-    """A complete simulated visit: virtual devices, synthetic cameras, a scripted physician, FHIR files."""
+    """A complete simulated visit: virtual devices, synthetic cameras, a scripted physician, FHIR files.
+
+    Exits 1 when the FHIR server refused the record (printed in red with its reason).
+    """
     from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
     try:
@@ -123,8 +136,18 @@ def _demo_command(
             f"unknown time zone {tz!r}; use an IANA name such as Europe/Berlin", param_hint="--tz"
         ) from None
     from telemedroom._cli import _demo
+    from telemedroom.room import FhirSettings
 
     physician = _demo.browser_physician if browser else _demo.headless_physician
+    if fhir_server not in ("generic", "hapi", "medplum"):
+        raise typer.BadParameter("use generic, hapi or medplum", param_hint="--fhir-server")
+    fhir = None
+    if fhir_url is not None:
+        fhir = FhirSettings(
+            base_url=fhir_url,
+            server=fhir_server,  # type: ignore[arg-type]
+            patient_identifier_system="http://fhir.de/sid/gkv/kvid-10",
+        )
     _run(
         _demo.run_demo(
             _out(),
@@ -132,6 +155,7 @@ def _demo_command(
             data_dir=data_dir,
             physician=physician,
             serve=_demo.serve_on if serve else None,
+            fhir=fhir,
         )
     )
 

@@ -895,6 +895,7 @@ class Room:
         from telemedroom._room._rejections import rejection_events
 
         for event in rejection_events(result):
+            logger.error("the FHIR server refused outbox row %d (kept): %s", event.outbox_row, event.reason)
             self._audit("record_rejected", {"outbox": str(event.outbox_row), "status": str(event.status)})
             self._emit(event)
         return result
