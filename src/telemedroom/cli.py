@@ -6,6 +6,7 @@ Commands (``telemedroom COMMAND --help`` tells more; ``docs/cli.md`` is the refe
 - ``serve --config room.toml``: run a room.
 - ``devices scan``: the Bluetooth health devices in range (``--simulate``: virtual ones).
 - ``outbox status|drain|requeue --config room.toml``: the store-and-forward queue of FHIR bundles.
+- ``fhir check --config room.toml``: what the clinic's FHIR server offers and what will work.
 - ``audit verify PATH``: check an audit log's hash chain.
 - ``slots --config room.toml``: the free appointment slots.
 
@@ -54,9 +55,11 @@ app = typer.Typer(
 _devices_app = typer.Typer(help="Bluetooth health devices.", no_args_is_help=True)
 _outbox_app = typer.Typer(help="The room's queue of FHIR bundles.", no_args_is_help=True)
 _audit_app = typer.Typer(help="The hash-chained audit log.", no_args_is_help=True)
+_fhir_app = typer.Typer(help="The clinic's FHIR server.", no_args_is_help=True)
 app.add_typer(_devices_app, name="devices")
 app.add_typer(_outbox_app, name="outbox")
 app.add_typer(_audit_app, name="audit")
+app.add_typer(_fhir_app, name="fhir")
 
 _Config = Annotated[
     Path,
@@ -292,6 +295,17 @@ def _slots_command(
     found = _run(_slots.find(room.schedule_url, plan, chosen, datetime.now(UTC), days, limit))
     names = {resource.id: resource.name for resource in plan.resources}
     _slots.show(_out(), found, chosen, room.zone, names)
+
+
+@_fhir_app.command("check")
+def _fhir_check(config: _Config = Path("room.toml")) -> None:
+    """Read the FHIR server's CapabilityStatement and probe it (writing nothing): what will work."""
+    from telemedroom._cli import _fhir
+
+    found = _run(_fhir.check(_config(config)))
+    _fhir.show(_out(), found)
+    if not found.ok:
+        raise typer.Exit(ExitCode.CHECK_FAILED)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
