@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test bench lint typecheck pytest docs serve-docs clean
+.PHONY: demo test bench lint typecheck pytest docs serve-docs clean medplum
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "telemedroom needs Python >= 3.11; run: make PYTHON=python3.11 ...")'
@@ -25,8 +25,20 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy src
 
+# Medplum's FHIR engine for the interoperability tests (tests/_medplum): npm ci from the
+# registry, pinned by package-lock.json. Without npm the tests that need it skip (or fail
+# under TELEMEDROOM_REQUIRE_ALL, as .ci/run sets).
+MEDPLUM := tests/_medplum/node_modules/.installed
+$(MEDPLUM): tests/_medplum/package.json tests/_medplum/package-lock.json
+	@if command -v npm >/dev/null 2>&1; then \
+		npm ci --prefix tests/_medplum --no-audit --no-fund --loglevel=error && touch $(MEDPLUM) \
+			|| echo "npm ci in tests/_medplum failed: the tests against Medplum's FHIR engine cannot run" >&2; \
+	else echo "npm is not installed: the tests against Medplum's FHIR engine cannot run" >&2; fi
+
+medplum: $(MEDPLUM)
+
 # pytest exits 5 when it collected nothing: say so plainly instead of a bare "Error 5".
-pytest: $(STAMP)
+pytest: $(STAMP) $(MEDPLUM)
 	@$(BIN)/python -m pytest; status=$$?; \
 	if [ $$status -eq 5 ]; then echo "pytest collected no tests: the suite must not be empty" >&2; fi; \
 	exit $$status
@@ -50,4 +62,4 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_demo.py
 
 clean:
-	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache .hypothesis .benchmarks site
+	rm -rf $(VENV) tests/_medplum/node_modules .mypy_cache .pytest_cache .ruff_cache .hypothesis .benchmarks site

@@ -28,3 +28,7 @@ async def radio() -> AsyncIterator[BumbleBackend]:
     """A virtual Bluetooth radio (bumble controllers on an in-memory link): a fake radio only."""
     async with BumbleBackend() as backend:
         yield backend
+
+
+# -- FHIR servers the record is written to (issue 13) ------------------------------------
+from tests._fhir_servers import fhir_server, medplum, medplum_process, strict_fake  # noqa: E402, F401

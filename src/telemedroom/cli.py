@@ -6,6 +6,7 @@ Commands (``telemedroom COMMAND --help`` tells more; ``docs/cli.md`` is the refe
 - ``serve --config room.toml``: run a room.
 - ``devices scan``: the Bluetooth health devices in range (``--simulate``: virtual ones).
 - ``outbox status|drain|requeue --config room.toml``: the store-and-forward queue of FHIR bundles.
+- ``fhir check --config room.toml``: what the clinic's FHIR server offers and what will work.
 - ``audit verify PATH``: check an audit log's hash chain.
 - ``slots --config room.toml``: the free appointment slots.
 
@@ -54,9 +55,11 @@ app = typer.Typer(
 _devices_app = typer.Typer(help="Bluetooth health devices.", no_args_is_help=True)
 _outbox_app = typer.Typer(help="The room's queue of FHIR bundles.", no_args_is_help=True)
 _audit_app = typer.Typer(help="The hash-chained audit log.", no_args_is_help=True)
+_fhir_app = typer.Typer(help="The clinic's FHIR server.", no_args_is_help=True)
 app.add_typer(_devices_app, name="devices")
 app.add_typer(_outbox_app, name="outbox")
 app.add_typer(_audit_app, name="audit")
+app.add_typer(_fhir_app, name="fhir")
 
 _Config = Annotated[
     Path,
@@ -112,8 +115,21 @@ def _demo_command(
         typer.Option(help="Keep the room's data here (default: a new temporary directory).", file_okay=False),
     ] = None,
     tz: Annotated[str, typer.Option("--tz", help="The room's IANA time zone.")] = "Europe/Berlin",
+    fhir_url: Annotated[
+        str | None,
+        typer.Option("--fhir-url", help="Send the record to this FHIR server instead of NDJSON files."),
+    ] = None,
+    fhir_server: Annotated[
+        str,
+        typer.Option(
+            "--fhir-server", help="The server's rules: generic, hapi or medplum (docs/fhir-servers.md)."
+        ),
+    ] = "generic",
 ) -> None:
-    """A complete simulated visit: virtual devices, synthetic cameras, a scripted physician, FHIR files."""
+    """A complete simulated visit: virtual devices, synthetic cameras, a scripted physician, FHIR files.
+
+    Exits 1 when the FHIR server refused the record (printed in red with its reason).
+    """
     from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
     try:
@@ -123,8 +139,18 @@ def _demo_command(
             f"unknown time zone {tz!r}; use an IANA name such as Europe/Berlin", param_hint="--tz"
         ) from None
     from telemedroom._cli import _demo
+    from telemedroom.room import FhirSettings
 
     physician = _demo.browser_physician if browser else _demo.headless_physician
+    if fhir_server not in ("generic", "hapi", "medplum"):
+        raise typer.BadParameter("use generic, hapi or medplum", param_hint="--fhir-server")
+    fhir = None
+    if fhir_url is not None:
+        fhir = FhirSettings(
+            base_url=fhir_url,
+            server=fhir_server,  # type: ignore[arg-type]
+            patient_identifier_system="http://fhir.de/sid/gkv/kvid-10",
+        )
     _run(
         _demo.run_demo(
             _out(),
@@ -132,6 +158,7 @@ def _demo_command(
             data_dir=data_dir,
             physician=physician,
             serve=_demo.serve_on if serve else None,
+            fhir=fhir,
         )
     )
 
@@ -268,6 +295,17 @@ def _slots_command(
     found = _run(_slots.find(room.schedule_url, plan, chosen, datetime.now(UTC), days, limit))
     names = {resource.id: resource.name for resource in plan.resources}
     _slots.show(_out(), found, chosen, room.zone, names)
+
+
+@_fhir_app.command("check")
+def _fhir_check(config: _Config = Path("room.toml")) -> None:
+    """Read the FHIR server's CapabilityStatement and probe it (writing nothing): what will work."""
+    from telemedroom._cli import _fhir
+
+    found = _run(_fhir.check(_config(config)))
+    _fhir.show(_out(), found)
+    if not found.ok:
+        raise typer.Exit(ExitCode.CHECK_FAILED)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -28,9 +28,10 @@ TelemedroomError
 │   │   └── PreconditionFailed           412: a conditional request's condition failed
 │   ├── FhirConnectionError              the server could not be reached
 │   ├── FhirAuthError                    no access token could be obtained
-│   └── OutboxError                      the store-and-forward outbox cannot be used
-│       ├── OutboxKeyError               the outbox was encrypted with another key
-│       └── OutboxCorrupted              a row or the database file is damaged
+│   ├── OutboxError                      the store-and-forward outbox cannot be used
+│   │   ├── OutboxKeyError               the outbox was encrypted with another key
+│   │   └── OutboxCorrupted              a row or the database file is damaged
+│   └── RecordRejectedError              the FHIR server refused a record for good (kept)
 ├── SchedulingError                      something about availability, slots or appointments
 │   ├── SlotUnavailable                  the slot's resources are taken or not open then
 │   ├── HoldExpired                      a hold ran out, was released or was used
@@ -116,6 +117,7 @@ __all__ = [
     "PeerError",
     "PreconditionFailed",
     "RecordAccessError",
+    "RecordRejectedError",
     "ResourceConflict",
     "ResourceGone",
     "ResourceNotFound",
@@ -587,6 +589,29 @@ class OutboxCorrupted(OutboxError):
     def __init__(self, path: str, reason: str, row_id: int | None = None) -> None:
         self.row_id = row_id
         super().__init__(path, reason if row_id is None else f"row {row_id}: {reason}")
+
+
+class RecordRejectedError(FhirError):
+    """The FHIR server refused one or more records for good; they stay in the outbox, ``rejected``.
+
+    Attributes:
+        rows: The outbox rows refused.
+        reasons: The server's answer per row, in one line.
+
+    Examples:
+        >>> err = RecordRejectedError({3: "FHIR server answered 400 to POST http://fhir/: too many entries"})
+        >>> err.rows, str(err).splitlines()[1]
+        ((3,), '  row 3: FHIR server answered 400 to POST http://fhir/: too many entries')
+    """
+
+    def __init__(self, reasons: dict[int, str]) -> None:
+        self.rows = tuple(sorted(reasons))
+        self.reasons = dict(reasons)
+        lines = [f"  row {row}: {why}" for row, why in sorted(reasons.items())]
+        super().__init__(
+            f"the FHIR server rejected {len(reasons)} record(s); kept in the outbox "
+            "(telemedroom outbox requeue sends them again):\n" + "\n".join(lines)
+        )
 
 
 class SchedulingError(TelemedroomError):

@@ -272,11 +272,23 @@ async def test_file_sink_drops_a_line_cut_short_by_a_crash(tmp_path: Path) -> No
     assert [json.loads(line)["valueQuantity"]["value"] for line in lines] == [51, 52]
 
 
-def test_killed_at_random_points_every_reading_lands_exactly_once(tmp_path: Path) -> None:
-    """kill -9 the worker (outbox + fake server persisted to a file) at random steps, many times."""
+@pytest.mark.parametrize("strict", [False, True], ids=["generic", "strict-medplum-plan"])
+def test_killed_at_random_points_every_reading_lands_exactly_once(tmp_path: Path, strict: bool) -> None:
+    """kill -9 the worker (outbox + fake server persisted to a file) at random steps, many times.
+
+    ``strict``: the fake follows Medplum's limits and HAPI's referential integrity, so every
+    drain is an ordered plan of transactions; kills land between its steps as well.
+    """
     count = 45
     outbox, store = tmp_path / "outbox.sqlite", tmp_path / "server.json"
-    command = [sys.executable, str(WORKER), str(outbox), str(store), str(count)]
+    command = [
+        sys.executable,
+        str(WORKER),
+        str(outbox),
+        str(store),
+        str(count),
+        *(["strict"] if strict else []),
+    ]
     rng = random.Random(20261124)
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
     kills = 0
@@ -308,6 +320,10 @@ def test_killed_at_random_points_every_reading_lands_exactly_once(tmp_path: Path
     )
     assert len(held["Device"]) == 1
     assert len(held["Provenance"]) == count
+    if strict:
+        assert len(held["Patient"]) == 1
+        provenance_targets = [p["target"][0]["reference"] for p in held["Provenance"].values()]
+        assert sorted(provenance_targets) == sorted(f"Observation/{o['id']}" for o in observations)
 
 
 DEVICES = [

@@ -76,7 +76,10 @@ async def test_a_full_visit_ends_in_one_fhir_transaction_on_the_server(data_dir:
     assert encounter["class"]["system"] == "http://terminology.hl7.org/CodeSystem/v3-ActCode"
     assert encounter["status"] == "finished"
     assert encounter["subject"]["reference"] == "Patient/pat-1"
-    assert encounter["appointment"][0]["reference"] == f"Appointment/{appointment.id}"
+    assert encounter["appointment"][0]["identifier"] == {
+        "system": "urn:telemedroom:appointment",
+        "value": appointment.id,
+    }
     assert encounter["period"]["start"] <= encounter["period"]["end"]
     observations = server.resources("Observation")
     # cuff (BP + its pulse), oximeter (SpO2 + its pulse), thermometer

@@ -22,6 +22,7 @@ from typing import Any
 
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from telemedroom._chromium import CHROMIUM_FLAGS, until
 from telemedroom._cli._outbox import ndjson_counts
@@ -29,9 +30,11 @@ from telemedroom._cli._serve import console_link, serve_room
 from telemedroom._cli._serve import http_url as _http
 from telemedroom._cli._timeline import Timeline
 from telemedroom._room._sinks import fhir_dir
-from telemedroom.errors import MissingExtraError, SessionError
+from telemedroom.errors import MissingExtraError, RecordRejectedError, SessionError
+from telemedroom.fhir import DrainResult
 from telemedroom.room import (
     CheckedIn,
+    FhirSettings,
     KioskSettings,
     Room,
     RoomConfig,
@@ -47,7 +50,9 @@ from telemedroom.testing import top_up, virtual_devices
 
 __all__ = ["DemoResult", "run_demo"]
 
-PATIENT = "demo-patient"
+# A fictitious statutory insurance number (KVNR, http://fhir.de/sid/gkv/kvid-10): the record
+# creates the demo Patient by it (RoomConfig.demo sets [fhir] patient_identifier_system).
+PATIENT = "X000000019"
 PHYSICIAN = "dr-demo"  # the subject of the physician's join token
 
 
@@ -182,10 +187,16 @@ async def run_demo(
     data_dir: Path | None = None,
     physician: Physician = headless_physician,
     serve: Callable[[Room, Console], Awaitable[None]] | None = None,
+    fhir: FhirSettings | None = None,
 ) -> DemoResult:
     """Book a slot, run the visit on :class:`Room`, play the physician, and print it all.
 
+    ``fhir`` sends the record to a FHIR server instead of the NDJSON files (``--fhir-url``,
+    ``--fhir-server``); the demo's patient is then created there by its identifier.
+
     Raises:
+        RecordRejectedError: The FHIR server refused the record (printed in red with the
+            server's reason; the record stays in the outbox).
         MissingExtraError: The ``ble``, ``sim``, ``video`` or ``server`` extra is missing.
         TelemedroomError: The visit failed (the room's own error, e.g. ``PeerError``).
     """
@@ -196,6 +207,8 @@ async def run_demo(
     config = RoomConfig.demo(folder).model_copy(
         update={"timezone": timezone, "kiosk": KioskSettings(host="127.0.0.1", port=0)}
     )
+    if fhir is not None:
+        config = config.model_copy(update={"fhir": fhir})
     timeline = Timeline(console, zone=config.zone)
     console.rule("[bold]telemedroom demo[/]: a complete visit on one machine")
     timeline.line("setup", f"{config.name}, time zone {timezone}")
@@ -239,13 +252,33 @@ async def run_demo(
                         with contextlib.suppress(asyncio.CancelledError):
                             await task
             drained = await room.drain_outbox()
-            timeline.line("record", f"outbox drained: {drained.sent} bundle(s) to {fhir_dir(config)}")
+            where = config.fhir.base_url or fhir_dir(config)
+            timeline.line("record", f"outbox drained: {drained.sent} bundle(s) to {where}")
+            if drained.rejected:
+                show_rejections(console, drained)
+                raise RecordRejectedError(dict(drained.reasons))
             result = _result(summary, folder, config)
             show_summary(console, result, config)
             if serve is not None:
                 top_up(devices, config.zone, datetime.now(config.zone).replace(second=0, microsecond=0))
                 await serve(room, console)
     return result
+
+
+def show_rejections(console: Console, drained: DrainResult) -> None:
+    """Each record the server refused, in red, with its OperationOutcome text."""
+    for row in drained.rejected:
+        console.print(Text(f"record rejected by the FHIR server (outbox row {row}):", style="bold red"))
+        console.print(Text(f"  {drained.reasons.get(row, '')}", style="red"))
+        for issue in drained.issues.get(row, ()):
+            where = f" at {', '.join(issue.expression)}" if issue.expression else ""
+            console.print(
+                Text(f"  {issue.severity} {issue.code}{where}: {issue.diagnostics or ''}", style="red")
+            )
+    console.print(
+        "the record is kept in the outbox: fix the cause, then `telemedroom outbox requeue` "
+        "and `telemedroom outbox drain`"
+    )
 
 
 def _result(summary: VisitSummary, folder: Path, config: RoomConfig) -> DemoResult:
@@ -284,8 +317,11 @@ def show_summary(console: Console, result: DemoResult, config: RoomConfig) -> No
         f"Encounter {summary.encounter_id}: {summary.observations} Observation(s), "
         f"{summary.media} Media, {seconds:.1f} s from check-in to wrap-up"
     )
-    files = ", ".join(f"{name} ({n})" for name, n in result.fhir_files.items())
-    console.print(f"FHIR (NDJSON): {fhir_dir(config)}: {files}")
+    if config.fhir.base_url is not None:
+        console.print(f"FHIR: the record is on {config.fhir.base_url} (server profile {config.fhir.server})")
+    else:
+        files = ", ".join(f"{name} ({n})" for name, n in result.fhir_files.items())
+        console.print(f"FHIR (NDJSON): {fhir_dir(config)}: {files}")
     console.print(
         f"[green]audit chain verified[/]: {result.audit_entries} entries in "
         f"{result.data_dir / 'audit.jsonl'}, head {result.audit_head[:16]}…"

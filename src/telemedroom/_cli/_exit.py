@@ -44,6 +44,7 @@ EXIT_CODES: Final[dict[type[BaseException], ExitCode]] = {
     errors.TelemedroomError: ExitCode.FAILED,
     errors.MissingExtraError: ExitCode.MISSING_EXTRA,
     errors.AuditIntegrityError: ExitCode.CHECK_FAILED,
+    errors.RecordRejectedError: ExitCode.CHECK_FAILED,  # the record is kept: a check, not a crash
     errors.RoomConfigError: ExitCode.CONFIG,
 }
 

@@ -43,6 +43,11 @@ async def deliver(room: Room, timeline: Timeline) -> None:
         except TelemedroomError as exc:  # the record stays in the outbox: `telemedroom outbox drain`
             timeline.line("error", f"outbox not delivered: {exc}", "bold red")
             continue
+        if drained.rejected:  # each also came as a RecordRejected event, printed by watch()
+            rows = ", ".join(map(str, drained.rejected))
+            timeline.line(
+                "rejected", f"kept in the outbox, rows {rows}: telemedroom outbox requeue", "bold red"
+            )
         timeline.line("record", f"outbox delivered: {drained.sent} bundle(s)", "green")
 
 

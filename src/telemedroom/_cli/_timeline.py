@@ -23,6 +23,7 @@ from telemedroom.room import (
     DeviceStep,
     ExamStep,
     ReadingTaken,
+    RecordRejected,
     RoomErrorEvent,
     RoomEvent,
     SnapshotTaken,
@@ -80,6 +81,11 @@ _FORMAT: dict[type[Any], tuple[str, str, Callable[[Any, tzinfo], str | None]]] =
         lambda e, z: f"cleaning buffer until {e.until.astimezone(z):%H:%M:%S %Z}",
     ),
     RoomErrorEvent: ("error", "bold red", lambda e, _z: f"in {e.state.value}: {e.message}"),
+    RecordRejected: (
+        "rejected",
+        "bold red",
+        lambda e, _z: f"the FHIR server refused outbox row {e.outbox_row} (kept): {e.reason}",
+    ),
 }
 
 

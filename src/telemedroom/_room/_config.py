@@ -8,7 +8,7 @@ import contextvars
 import os
 import tomllib
 from pathlib import Path
-from typing import Any, Self, TypeVar
+from typing import TYPE_CHECKING, Any, Literal, Self, TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
@@ -21,6 +21,9 @@ from pydantic_settings import (
 
 from telemedroom._room._events import DeviceKind, Language
 from telemedroom.errors import RoomConfigError
+
+if TYPE_CHECKING:
+    from telemedroom.fhir._plan import ServerProfile
 
 __all__ = [
     "FhirSettings",
@@ -81,12 +84,26 @@ class MediaSettings(_Table):
 class FhirSettings(_Table):
     """``[fhir]``: the FHIR server and its SMART backend-services client, or none (NDJSON files).
 
+    ``server`` names the server's rules (``generic``, ``hapi``, ``medplum``; see
+    ``docs/fhir-servers.md``) so the outbox cuts transactions to fit; the three keys after
+    it override one limit each. ``patient_identifier_system`` says what the booking's
+    patient id is: unset, the Patient's id on the server; set (e.g.
+    ``http://fhir.de/sid/gkv/kvid-10``), a business identifier in that system, for which
+    the record creates the Patient conditionally.
+
     Examples:
         >>> FhirSettings().base_url is None
         True
+        >>> FhirSettings(server="medplum", max_conditional_entries=4).profile().max_conditional_entries
+        4
     """
 
     base_url: str | None = None
+    server: Literal["generic", "hapi", "medplum"] = "generic"
+    max_conditional_entries: int | None = Field(default=None, ge=1)
+    max_updates: int | None = Field(default=None, ge=1)
+    update_create: bool | None = None
+    patient_identifier_system: str | None = None
     client_id: str | None = None
     private_key_file: Path | None = None
     key_id: str | None = None
@@ -99,6 +116,17 @@ class FhirSettings(_Table):
             "system/Provenance.write",
         ]
     )
+
+    def profile(self) -> ServerProfile:
+        """The server's :class:`~telemedroom.fhir.ServerProfile`, with this table's overrides."""
+        from telemedroom.fhir._plan import ServerProfile
+
+        return ServerProfile.named(
+            self.server,
+            max_conditional_entries=self.max_conditional_entries,
+            max_updates=self.max_updates,
+            update_create=self.update_create,
+        )
 
 
 class ScheduleSettings(_Table):
@@ -345,6 +373,9 @@ class RoomConfig(BaseSettings):
             cleaning_buffer_minutes=0.0,
             device_timeout_s=10.0,
             session=SessionSettings(embedded=True),
+            # the demo's patient is a (fictitious) statutory insurance number: the record
+            # creates the Patient by it (docs/fhir-servers.md)
+            fhir=FhirSettings(patient_identifier_system="http://fhir.de/sid/gkv/kvid-10"),
         )
 
 

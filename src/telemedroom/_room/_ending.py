@@ -16,6 +16,7 @@ from telemedroom._room._events import (
 )
 from telemedroom._room._machine import ABORTABLE, next_state
 from telemedroom._room._models import VisitSummary
+from telemedroom._room._rejections import rejection_events
 from telemedroom.errors import (
     RoomError,
     TelemedroomError,
@@ -67,6 +68,7 @@ class Ending(Consultation):
                 snapshots=self.snapshots,
                 ended=ended,
                 extra_entries=self._exam_bundle["entry"] if self._exam_bundle else (),
+                patient_system=self.config.fhir.patient_identifier_system,
             )
             await self._journal.write(visit.visit_id, visit.appointment_id, RoomState.WRAP_UP, bundle)
             await self._move("end")
@@ -126,7 +128,12 @@ class Ending(Consultation):
         """Deliver what the outbox holds to the FHIR server (or the NDJSON files) now."""
         if self.outbox is None or self._sink is None:
             raise RoomError("the room is not open; use `async with Room(config)`")
-        return await self.outbox.drain(self._sink)
+        result = await self.outbox.drain(self._sink)
+        for event in rejection_events(result):
+            logger.error("the FHIR server refused outbox row %d (kept): %s", event.outbox_row, event.reason)
+            self._audit("record_rejected", {"outbox": str(event.outbox_row), "status": str(event.status)})
+            self._emit(event)
+        return result
 
     async def abort(self, reason: str) -> None:
         """End the visit before wrap-up: back to idle, nothing written to the record.

@@ -21,6 +21,7 @@ __all__ = [
     "DeviceStep",
     "ExamStep",
     "ReadingTaken",
+    "RecordRejected",
     "RoomErrorEvent",
     "RoomEvent",
     "RoomState",
@@ -239,6 +240,25 @@ class RoomErrorEvent(_Event):
     message: str
 
 
+class RecordRejected(_Event):
+    """The clinic's FHIR server refused a record for good: it stays in the outbox, ``rejected``.
+
+    ``outbox_row`` names it for ``telemedroom outbox status`` and ``outbox requeue`` (send
+    it again once the cause is fixed); ``reason`` is the server's answer in one line and
+    ``issues`` its ``OperationOutcome`` issues (severity, code, diagnostics, expression).
+
+    Examples:
+        >>> RecordRejected(outbox_row=3, status=400, reason="FHIR server answered 400 ...").type
+        'record_rejected'
+    """
+
+    type: Literal["record_rejected"] = "record_rejected"
+    outbox_row: int
+    status: int
+    reason: str
+    issues: list[dict[str, Any]] = Field(default_factory=list)
+
+
 RoomEvent = Annotated[
     StateChanged
     | CheckedIn
@@ -251,7 +271,8 @@ RoomEvent = Annotated[
     | SnapshotTaken
     | VisitWrappedUp
     | CleaningStarted
-    | RoomErrorEvent,
+    | RoomErrorEvent
+    | RecordRejected,
     Field(discriminator="type"),
 ]
 """Any room event; ``type`` tells which."""

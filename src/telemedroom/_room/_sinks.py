@@ -76,7 +76,7 @@ async def open_fhir_sink(config: RoomConfig, *, retry: Retry | None = None) -> A
     if fhir.client_id is not None:
         key, key_id = _private_key(config)
         auth = SmartBackendAuth(fhir.client_id, key, key_id=key_id, scope=fhir.scopes)
-    async with FhirClient(fhir.base_url, auth=auth, retry=retry) as client:
+    async with FhirClient(fhir.base_url, auth=auth, retry=retry, profile=fhir.profile()) as client:
         yield client
 
 

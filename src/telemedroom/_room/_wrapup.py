@@ -4,11 +4,18 @@ Every id is derived from the room and the visit (uuid5), and every Observation a
 Device create is conditional on its identifier (``telemedroom.fhir.mapping``), so a
 wrap-up sent twice (a crash between "queued" and "journal cleared", then a replay)
 leaves each resource once on the server.
+
+Every reference in it resolves on the clinic's server: the patient through
+:mod:`telemedroom._room._patient` (a resource id the server holds, or a conditional
+create by a business identifier), the booking through a logical reference
+(``Encounter.appointment.identifier``, system :data:`APPOINTMENT_SYSTEM`): the
+appointment lives in the room's schedule, not necessarily on the FHIR server.
 """
 
 from __future__ import annotations
 
 import base64
+import json
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -16,14 +23,17 @@ from datetime import datetime
 from typing import Any, Final
 
 from telemedroom._room._models import Visit
+from telemedroom._room._patient import patient_identity, replace_references
 from telemedroom.measurements import Measurement
 
-__all__ = ["KeptSnapshot", "VISIT_SYSTEM", "encounter_id", "media_id", "wrap_up_bundle"]
+__all__ = ["APPOINTMENT_SYSTEM", "KeptSnapshot", "VISIT_SYSTEM", "encounter_id", "media_id", "wrap_up_bundle"]
 
 Json = dict[str, Any]
 # A fixed namespace: the same room and visit always give the same resource ids.
 _NAMESPACE: Final = uuid.UUID("a3f0c9e2-6a41-5b8e-9d0c-2b7f4e1d8c53")
 VISIT_SYSTEM: Final = "urn:telemedroom:visit"
+# The appointment's id in the room's schedule (scheduling's FHIR Appointment carries it too).
+APPOINTMENT_SYSTEM: Final = "urn:telemedroom:appointment"
 # HL7 v3 ActCode "VR" (virtual): the Encounter class of a remote consultation (FHIR R4 Encounter.class).
 _ACT_CODE: Final = "http://terminology.hl7.org/CodeSystem/v3-ActCode"
 # FHIR R4 Media.type: http://terminology.hl7.org/CodeSystem/media-type
@@ -74,7 +84,7 @@ def _encounter(room_id: str, room_name: str, visit: Visit, ended: datetime) -> J
         "status": "finished",
         "class": {"system": _ACT_CODE, "code": "VR", "display": "virtual"},
         "subject": {"reference": visit.patient_reference},
-        "appointment": [{"reference": f"Appointment/{visit.appointment_id}"}],
+        "appointment": [{"identifier": {"system": APPOINTMENT_SYSTEM, "value": visit.appointment_id}}],
         "period": {"start": visit.checked_in_at.isoformat(), "end": ended.isoformat()},
         "location": [{"location": {"display": room_name}}],
     }
@@ -113,6 +123,7 @@ def wrap_up_bundle(
     snapshots: Sequence[KeptSnapshot],
     ended: datetime,
     extra_entries: Sequence[Json] = (),
+    patient_system: str | None = None,
 ) -> tuple[bytes, str, int]:
     """The visit's transaction Bundle as bytes, the Encounter id and the number of Observations.
 
@@ -120,6 +131,8 @@ def wrap_up_bundle(
     PHD profiles, the room as gateway Device), each pointing at the Encounter; the
     Provenance names the room as assembler of every Observation, Media and the Encounter.
     ``extra_entries`` (the facial exam's grading, scores) join the same transaction.
+    ``patient_system`` (``[fhir] patient_identifier_system``) makes the patient a business
+    identifier: the bundle then creates the Patient conditionally and references it.
     """
     # imported here: fhir.resources takes a while to load, and `import telemedroom` must not wait
     from telemedroom.fhir._json import dumps
@@ -155,5 +168,11 @@ def wrap_up_bundle(
     prov_id = str(uuid.uuid5(_NAMESPACE, f"Provenance|{room_id}|{visit.visit_id}"))
     provenance = _provenance_json(targets, gateway_ref, ended, display=room_name)
     entries.append(_put("Provenance", prov_id, provenance))
+    identity = patient_identity(visit.patient, patient_system)
+    patient_entry = identity.entry()
+    if patient_entry is not None:
+        entries = json.loads(dumps(entries))  # a copy: extra_entries belong to the caller
+        replace_references(entries, identity.local_reference, identity.reference)
+        entries.insert(0, patient_entry)
     bundle = {"resourceType": "Bundle", "type": "transaction", "entry": entries}
     return dumps(bundle), enc_id, observations

@@ -15,6 +15,7 @@ Examples:
 from __future__ import annotations
 
 from telemedroom.errors import OperationOutcomeIssue
+from telemedroom.fhir._plan import ServerProfile
 from telemedroom.fhir._smart import SmartBackendAuth
 from telemedroom.fhir.client import BearerToken, FhirAuth, FhirClient, Retry, transaction_is_idempotent
 from telemedroom.fhir.mapping import (
@@ -43,6 +44,7 @@ __all__ = [
     "OperationOutcomeIssue",
     "Outbox",
     "Retry",
+    "ServerProfile",
     "SmartBackendAuth",
     "from_bundle",
     "from_observation",

@@ -49,6 +49,7 @@ from telemedroom.errors import (
     ResourceNotFound,
 )
 from telemedroom.fhir._json import dumps
+from telemedroom.fhir._plan import PROFILES, ServerProfile
 
 __all__ = ["BearerToken", "FhirAuth", "FhirClient", "Retry", "transaction_is_idempotent"]
 
@@ -233,10 +234,15 @@ class FhirClient:
         retry: The retry policy for requests that are safe to repeat.
         transport: An httpx transport (tests pass ``FakeFhirServer().transport()``).
         headers: Extra headers for every request.
+        profile: What the server accepts in a transaction (limits, update-as-create): the
+            outbox cuts its bundles to fit (:class:`~telemedroom.fhir.ServerProfile`;
+            default ``generic``, no limits).
 
     Examples:
         >>> FhirClient("https://fhir.example/r4/").base_url
         'https://fhir.example/r4'
+        >>> FhirClient("https://fhir.example/r4", profile=ServerProfile.named("medplum")).profile.name
+        'medplum'
     """
 
     def __init__(
@@ -248,8 +254,10 @@ class FhirClient:
         retry: Retry | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
         headers: Mapping[str, str] | None = None,
+        profile: ServerProfile | None = None,
     ) -> None:
         self.base_url = base_url.rstrip("/")
+        self.profile = profile or PROFILES["generic"]
         self.auth = auth or FhirAuth()
         self.retry = retry or Retry()
         self._http = httpx.AsyncClient(

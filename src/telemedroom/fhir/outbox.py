@@ -8,6 +8,13 @@ again. Every create in the bundles is conditional on the reading's identifier, s
 batch sent twice (a crash between "server confirmed" and "row deleted") still leaves
 each reading exactly once on the server.
 
+A server with limits (a :class:`~telemedroom.fhir.FhirClient` whose ``profile`` is, say,
+Medplum's: at most 8 entries in a transaction with conditional entries, no
+update-as-create) gets each batch as an ordered plan of smaller transactions
+(``telemedroom.fhir._plan``). The outbox saves which step it reached, encrypted, after
+each step, so a crash between steps resumes at the next one; every step is idempotent,
+so the step in flight at the crash may be sent again without creating anything twice.
+
 When no FHIR server is configured, :class:`FileSink` is the embedded default: it writes
 the resources as FHIR Bulk Data NDJSON, one file per resource type.
 
@@ -38,7 +45,7 @@ import time
 import uuid
 import zlib
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Protocol, Self, TypeVar
@@ -51,11 +58,13 @@ from telemedroom.errors import (
     FhirError,
     FhirMappingError,
     FhirServerError,
+    OperationOutcomeIssue,
     OutboxCorrupted,
     OutboxError,
     OutboxKeyError,
 )
 from telemedroom.fhir._json import dumps
+from telemedroom.fhir._plan import ServerProfile, plan_transaction, resolve_step, step_identities
 from telemedroom.fhir.client import FhirClient, Retry, transaction_is_idempotent
 
 __all__ = ["DrainResult", "FhirSink", "FileSink", "Outbox"]
@@ -74,6 +83,14 @@ CREATE TABLE IF NOT EXISTS outbox (
     payload BLOB NOT NULL
 );
 CREATE INDEX IF NOT EXISTS outbox_state ON outbox (state, id);
+-- How far the ordered plan of a batch got (telemedroom.fhir._plan): the rows' ids, the
+-- next step, and the ids the server gave the earlier steps' entries (sealed).
+CREATE TABLE IF NOT EXISTS progress (
+    rows TEXT PRIMARY KEY,
+    step INTEGER NOT NULL,
+    nonce BLOB NOT NULL,
+    resolved BLOB NOT NULL
+);
 """
 
 
@@ -96,6 +113,9 @@ class DrainResult:
         sent: Rows the sink confirmed (and that were deleted).
         batches: Transactions sent successfully.
         rejected: Ids of rows the server refused for good (kept, state ``rejected``).
+        reasons: Why, per rejected row: the server's answer in one line.
+        issues: The server's ``OperationOutcome`` issues, per rejected row.
+        status: The HTTP status of the refusal, per rejected row (0: not an HTTP answer).
 
     Examples:
         >>> DrainResult(sent=3, batches=1).rejected
@@ -105,10 +125,17 @@ class DrainResult:
     sent: int
     batches: int
     rejected: tuple[int, ...] = ()
+    reasons: Mapping[int, str] = field(default_factory=dict)
+    issues: Mapping[int, tuple[OperationOutcomeIssue, ...]] = field(default_factory=dict)
+    status: Mapping[int, int] = field(default_factory=dict)
 
 
 def _aad(row_id: int) -> bytes:
     return f"telemedroom-outbox-row:{row_id}".encode()
+
+
+def _progress_aad(rows: str) -> bytes:
+    return f"telemedroom-outbox-progress:{rows}".encode()
 
 
 # A row holds a bundle's entries, one per line: "<fullUrl>\t<entry JSON>\n". Compact
@@ -429,6 +456,7 @@ class Outbox:
         size = batch_size or self.batch_size
         sent = batches = failures = 0
         rejected: list[int] = []
+        self._refusals: dict[int, FhirError] = {}
         corrupt: list[tuple[int, str]] = []
         async with self._draining:
             while True:
@@ -461,32 +489,108 @@ class Outbox:
                 f"rows {ids} are damaged and were set aside ({corrupt[0][1]})",
                 row_id=corrupt[0][0],
             )
-        return DrainResult(sent=sent, batches=batches, rejected=tuple(rejected))
+        refusals, self._refusals = self._refusals, {}
+        return DrainResult(
+            sent=sent,
+            batches=batches,
+            rejected=tuple(rejected),
+            reasons={row: str(exc) for row, exc in refusals.items()},
+            issues={row: getattr(exc, "issues", ()) for row, exc in refusals.items()},
+            status={row: getattr(exc, "status", 0) for row, exc in refusals.items()},
+        )
 
     async def _send(self, sink: FhirSink, rows: list[tuple[int, Entries]]) -> tuple[int, int, list[int]]:
         try:
-            await _deliver(sink, _merge([entries for _id, entries in rows]))
+            sent_batches = await self._deliver_rows(sink, rows)
         except FhirError as exc:
             if _transient(exc):
                 raise
+            await self._run(functools.partial(self._forget_progress, rows))
             if len(rows) == 1:
                 await self._run(functools.partial(self._mark, [rows[0][0]], "rejected", str(exc)))
+                self._refusals[rows[0][0]] = exc
                 return 0, 0, [rows[0][0]]
             half = len(rows) // 2
             first = await self._send(sink, rows[:half])
             second = await self._send(sink, rows[half:])
             return first[0] + second[0], first[1] + second[1], first[2] + second[2]
-        await self._run(functools.partial(self._mark, [row_id for row_id, _b in rows], None))
-        return len(rows), 1, []
+        await self._run(functools.partial(self._done, [row_id for row_id, _b in rows]))
+        return len(rows), sent_batches, []
+
+    async def _deliver_rows(self, sink: FhirSink, rows: list[tuple[int, Entries]]) -> int:
+        """Send the rows' merged bundle, as one transaction or as the server's ordered plan."""
+        body = _merge([entries for _id, entries in rows])
+        profile = getattr(sink, "profile", None)
+        if not isinstance(sink, FhirClient) or not isinstance(profile, ServerProfile) or not profile.limited:
+            await _deliver(sink, body)
+            return 1
+        steps = plan_transaction(json.loads(body)["entry"], profile)
+        key = ",".join(str(row_id) for row_id, _e in rows)
+        start, resolved = await self._run(functools.partial(self._progress, key))
+        for number in range(start, len(steps)):
+            answer = await _deliver(sink, resolve_step(steps[number], resolved))
+            resolved.update(step_identities(steps[number], answer))
+            if number + 1 < len(steps):
+                await self._run(functools.partial(self._save_progress, key, number + 1, resolved))
+        return len(steps) - start
+
+    def _progress(self, key: str) -> tuple[int, dict[str, str]]:
+        db = self._conn()
+        try:
+            row = db.execute("SELECT step, nonce, resolved FROM progress WHERE rows = ?", (key,)).fetchone()
+        except sqlite3.Error as exc:
+            raise self._fail(exc) from exc
+        if row is None:
+            return 0, {}
+        try:
+            resolved = json.loads(self._aes.decrypt(row[1], row[2], _progress_aad(key)))
+        except (InvalidTag, ValueError):
+            return 0, {}  # unreadable progress: start over (every step is idempotent)
+        return int(row[0]), {str(k): str(v) for k, v in resolved.items()}
+
+    def _save_progress(self, key: str, step: int, resolved: Mapping[str, str]) -> None:
+        db = self._conn()
+        nonce = os.urandom(12)
+        sealed = self._aes.encrypt(nonce, dumps(dict(resolved)), _progress_aad(key))
+        try:
+            db.execute(
+                "INSERT OR REPLACE INTO progress (rows, step, nonce, resolved) VALUES (?, ?, ?, ?)",
+                (key, step, nonce, sealed),
+            )
+        except sqlite3.Error as exc:
+            raise self._fail(exc) from exc
+
+    def _forget_progress(self, rows: list[tuple[int, Entries]]) -> None:
+        db = self._conn()
+        try:
+            db.execute("DELETE FROM progress WHERE rows = ?", (",".join(str(r) for r, _e in rows),))
+        except sqlite3.Error as exc:
+            raise self._fail(exc) from exc
+
+    def _done(self, ids: list[int]) -> None:
+        # The rows and the progress of their plan go together, in one SQLite transaction.
+        db = self._conn()
+        try:
+            db.execute("BEGIN IMMEDIATE")
+            self._mark(ids, None)
+            db.execute("DELETE FROM progress WHERE rows = ?", (",".join(map(str, ids)),))
+            db.execute("COMMIT")
+        except sqlite3.Error as exc:
+            if db.in_transaction:
+                db.execute("ROLLBACK")
+            raise self._fail(exc) from exc
+        except OutboxError:
+            if db.in_transaction:
+                db.execute("ROLLBACK")
+            raise
 
 
-async def _deliver(sink: FhirSink, body: bytes) -> None:
+async def _deliver(sink: FhirSink, body: bytes) -> Any:
     if not isinstance(sink, FhirClient):
-        await sink.transaction(body)
-        return
-    # The outbox needs the server's yes, not the answer as models: parsing a
-    # transaction-response of hundreds of entries into fhir.resources would cost
-    # more than the rest of the drain.
+        return await sink.transaction(body)
+    # The outbox needs the server's yes (and where each entry went), not the answer as
+    # models: parsing a transaction-response of hundreds of entries into fhir.resources
+    # would cost more than the rest of the drain.
     response = await sink.request(
         "POST",
         "",
@@ -502,6 +606,7 @@ async def _deliver(sink: FhirSink, body: bytes) -> None:
         raise FhirMappingError(
             "Bundle", f"{sink.base_url} did not answer the transaction with a transaction-response"
         )
+    return answer
 
 
 def _transient(exc: FhirError) -> bool:

@@ -53,6 +53,8 @@ class AuditAction(StrEnum):
     ALERT_ESCALATED = "alert_escalated"
     ALERT_ACKNOWLEDGED = "alert_acknowledged"
     ALERT_CLEARED = "alert_cleared"
+    # the clinic's FHIR server refused a record for good (telemedroom.room.RecordRejected)
+    RECORD_REJECTED = "record_rejected"
 
 
 def _aware(value: datetime) -> datetime:

@@ -11,6 +11,23 @@ resources validated with ``fhir.resources``. On demand it answers 429/503 with
 that verifies the RS384/ES384 signature of the client assertion with the registered
 public key. With ``path`` it keeps what it holds in a JSON file, written atomically
 after every change, so a test can kill the process using it and look afterwards.
+
+``strict=True`` switches on the rules real servers enforce beyond the specification,
+each also switchable on its own:
+
+- ``referential_integrity``: every relative reference (``Type/id``) in a written resource
+  must resolve, in the transaction or on the server, else 400. HAPI FHIR JPA server's
+  default (``JpaStorageSettings.setEnforceReferentialIntegrityOnWrite(true)``: "Resource
+  Patient/x not found, specified in path: Observation.subject").
+- ``max_conditional_entries`` (8) and ``max_updates`` (50): Medplum's transaction limits
+  (``packages/fhir-router/src/batch.ts``: a transaction with a conditional entry may hold
+  at most ``maxSerializableTransactionEntries`` = 8 entries, and at most ``maxUpdates`` = 50
+  updates), with Medplum's messages, 400.
+- ``update_create=False``: a ``PUT`` to an id that does not exist is refused with 404, as
+  Medplum's server does for clients that may not set ids (``packages/server/src/fhir/repo.ts``
+  ``checkExistingResource``); the CapabilityStatement then says ``updateCreate: false``.
+- ``If-None-Exist`` and conditional updates matching several resources answer 412
+  (FHIR R4 http.html §3.1.0.8; always on).
 """
 
 from __future__ import annotations
@@ -37,7 +54,16 @@ from fhir.resources.R4B import get_fhir_model_class
 __all__ = ["FakeFhirServer"]
 
 Json = dict[str, Any]
-_SEARCH_PARAMS = frozenset({"_id", "identifier", "subject", "patient", "code", "_count", "_offset", "device"})
+_SEARCH_PARAMS = frozenset(
+    {"_id", "identifier", "subject", "patient", "code", "_count", "_offset", "device", "target", "_tag"}
+)
+# Medplum, packages/fhir-router/src/batch.ts: maxSerializableTransactionEntries, maxUpdates.
+MEDPLUM_MAX_CONDITIONAL_ENTRIES = 8
+MEDPLUM_MAX_UPDATES = 50
+_CAPABLE = (
+    "Observation", "Device", "Patient", "Provenance", "Encounter", "Media", "QuestionnaireResponse",
+    "Flag", "Communication", "DetectedIssue", "Appointment", "Slot", "Schedule",
+)  # fmt: skip
 _OPEN = ("metadata", ".well-known/smart-configuration", "auth/token")
 
 
@@ -99,6 +125,12 @@ class FakeFhirServer:
         require_auth: Demand a bearer token from the SMART token endpoint.
         token_lifetime: Seconds an issued access token is valid.
         validate: Validate every stored resource with ``fhir.resources``.
+        strict: Switch on every rule below (each can still be set on its own).
+        referential_integrity: Refuse a write whose relative references do not resolve (HAPI).
+        max_conditional_entries: Entries allowed in a transaction holding a conditional
+            entry (Medplum: 8); ``None``: no limit.
+        max_updates: Updates allowed in one transaction (Medplum: 50); ``None``: no limit.
+        update_create: Create on a ``PUT`` to an unknown id (``False``: 404, as Medplum).
 
     Examples:
         >>> import asyncio, httpx
@@ -109,6 +141,9 @@ class FakeFhirServer:
         ...         return r.status_code, r.json()["issue"][0]["code"]
         >>> asyncio.run(main())
         (404, 'not-found')
+        >>> strict = FakeFhirServer(strict=True)
+        >>> strict.referential_integrity, strict.max_conditional_entries, strict.update_create
+        (True, 8, False)
     """
 
     def __init__(
@@ -120,7 +155,19 @@ class FakeFhirServer:
         require_auth: bool = False,
         token_lifetime: int = 300,
         validate: bool = True,
+        strict: bool = False,
+        referential_integrity: bool | None = None,
+        max_conditional_entries: int | None = None,
+        max_updates: int | None = None,
+        update_create: bool | None = None,
     ) -> None:
+        self.strict = strict
+        self.referential_integrity = strict if referential_integrity is None else referential_integrity
+        self.max_conditional_entries = max_conditional_entries or (
+            MEDPLUM_MAX_CONDITIONAL_ENTRIES if strict else None
+        )
+        self.max_updates = max_updates or (MEDPLUM_MAX_UPDATES if strict else None)
+        self.update_create = (not strict) if update_create is None else update_create
         self.base_url = base_url.rstrip("/")
         self._prefix = urlsplit(self.base_url).path.rstrip("/")
         self.path = Path(path) if path is not None else None
@@ -213,6 +260,8 @@ class FakeFhirServer:
             return self._transaction(self._body(request))
         if len(parts) == 1 and method == "POST":
             return self._create(parts[0], self._body(request), request.headers.get("If-None-Exist"))
+        if len(parts) == 1 and method == "PUT" and request.url.query:
+            return self._conditional_update(parts[0], request.url.query.decode(), self._body(request))
         if len(parts) == 1 and method == "GET":
             return self._search(parts[0], dict(parse_qsl(request.url.query.decode())))
         if len(parts) == 2 and method == "GET":
@@ -323,6 +372,12 @@ class FakeFhirServer:
                 continue
             if "device" in query and res.get("device", {}).get("reference") != query["device"]:
                 continue
+            if "target" in query and query["target"] not in {
+                t.get("reference") for t in res.get("target", [])
+            }:
+                continue
+            if "_tag" in query and not self._token_match(res.get("meta", {}).get("tag", []), query["_tag"]):
+                continue
             out.append(res)
         return out
 
@@ -382,6 +437,7 @@ class FakeFhirServer:
             if existing is not None:
                 return _json(200, existing, {"Location": f"{self.base_url}/{resource_type}/{existing['id']}"})
         self._check(resource)
+        self._check_references([(resource_type, resource)], set())
         stored = self._stamp(resource, self._new_id(), 1)
         self._keep(resource_type, stored)
         self._save()
@@ -397,19 +453,96 @@ class FakeFhirServer:
         version = int(current["meta"]["versionId"]) if current else 0
         if if_match is not None and if_match.strip('W/"') != str(version):
             return _outcome(412, "conflict", f"version {if_match} is not the current version {version}")
+        if current is None and not self.update_create:
+            return self._no_update_create(resource_type, resource_id)
         self._check(resource)
+        self._check_references([(resource_type, resource)], set())
         stored = self._stamp(resource, resource_id, version + 1)
         self._keep(resource_type, stored)
         self._deleted.discard((resource_type, resource_id))
         self._save()
         return _json(201 if current is None else 200, stored, {"ETag": f'W/"{version + 1}"'})
 
+    def _no_update_create(self, resource_type: str, resource_id: str) -> httpx.Response:
+        # Medplum's server: a PUT to an id that does not exist is "not found" for a client
+        # that may not set ids (packages/server/src/fhir/repo.ts, checkExistingResource).
+        return _outcome(
+            404,
+            "not-found",
+            f"{resource_type}/{resource_id} does not exist and this server does not create on update "
+            "(updateCreate: false)",
+        )
+
+    def _conditional_update(self, resource_type: str, condition: str, resource: Json) -> httpx.Response:
+        if resource.get("resourceType") != resource_type:
+            return _outcome(400, "invalid", f"a {resource.get('resourceType')} put to /{resource_type}")
+        existing = self._conditional_match(resource_type, condition)
+        if existing is None:
+            if resource.get("id"):
+                return _outcome(400, "invalid", "a conditional create-on-update takes no client id")
+            self._check(resource)
+            self._check_references([(resource_type, resource)], set())
+            stored = self._stamp(resource, self._new_id(), 1)
+            self._keep(resource_type, stored)
+            self._save()
+            return _json(201, stored, {"ETag": 'W/"1"'})
+        return self._update(
+            resource_type,
+            existing["id"],
+            {**resource, "id": existing["id"]},
+            None,
+        )
+
+    def _check_references(self, writes: list[tuple[str, Json]], created: set[tuple[str, str]]) -> None:
+        """HAPI's referential integrity on write: every ``Type/id`` resolves (here or in ``created``)."""
+        if not self.referential_integrity:
+            return
+        for kind, resource in writes:
+            for path, ref in _references(resource, kind):
+                target, _sep, rid = ref.partition("/")
+                if (target, rid) in created or rid in self._store.get(target, {}):
+                    continue
+                raise _Fail(
+                    _outcome(
+                        400,
+                        "processing",
+                        f"Resource {ref} not found, specified in path: {path}",
+                        [path],
+                    )
+                )
+
+    def _limits(self, entries: list[Json]) -> httpx.Response | None:
+        # Medplum, packages/fhir-router/src/batch.ts (BatchProcessor.run): the limits and messages.
+        updates = conditional = 0
+        for entry in entries:
+            request = entry.get("request", {}) if isinstance(entry, dict) else {}
+            method, url = request.get("method"), str(request.get("url", ""))
+            if method == "PUT":
+                updates += 1
+            if (method == "POST" and request.get("ifNoneExist")) or (
+                method in ("PUT", "DELETE") and "?" in url
+            ):
+                conditional += 1
+        if self.max_updates is not None and updates > self.max_updates:
+            return _outcome(400, "invalid", "Transaction contains more update operations than allowed")
+        if (
+            conditional
+            and self.max_conditional_entries is not None
+            and len(entries) > self.max_conditional_entries
+        ):
+            return _outcome(400, "invalid", "Transaction requires strict isolation but has too many entries")
+        return None
+
     def _transaction(self, bundle: Json) -> httpx.Response:
         if bundle.get("resourceType") != "Bundle" or bundle.get("type") != "transaction":
             return _outcome(400, "invalid", "POST [base] takes a transaction Bundle", ["Bundle.type"])
         entries = bundle.get("entry", [])
+        refused = self._limits(entries)
+        if refused is not None:
+            return refused
         resolved: dict[str, str] = {}
         plan: list[tuple[str, Json | None, str, bool]] = []  # (type, resource, id, create?)
+        fresh: set[tuple[str, str]] = set()  # ids this transaction creates
         for n, entry in enumerate(entries):
             request = entry.get("request", {})
             resource = entry.get("resource")
@@ -425,8 +558,20 @@ class FakeFhirServer:
                     plan.append((kind, None, existing["id"], False))
                 else:
                     plan.append((kind, resource, self._new_id(), True))
+                    fresh.add((kind, plan[-1][2]))
+            elif method == "PUT" and isinstance(resource, dict) and "?" in url:
+                kind, _sep, condition = url.partition("?")
+                existing = self._conditional_match(kind, condition)
+                if existing is None:
+                    rid = self._new_id()
+                    fresh.add((kind, rid))
+                else:
+                    rid = existing["id"]
+                plan.append((kind, {**resource, "id": rid}, rid, True))
             elif method == "PUT" and isinstance(resource, dict) and "/" in url:
                 kind, _sep, rid = url.partition("/")
+                if not self.update_create and rid not in self._store.get(kind, {}):
+                    return self._no_update_create(kind, rid)
                 plan.append((kind, resource, rid, True))
             else:
                 return _outcome(
@@ -455,6 +600,7 @@ class FakeFhirServer:
                 self._resolve(resource, resolved)
                 self._check(resource)
                 writes.append((kind, resource, rid))
+        self._check_references([(kind, resource) for kind, resource, _rid in writes], set(targets))
         answers = []
         versions: dict[tuple[str, str], int] = {}
         for kind, resource, rid, write in plan:
@@ -509,8 +655,10 @@ class FakeFhirServer:
                                 {"code": c} for c in ("read", "create", "update", "delete", "search-type")
                             ],
                             "conditionalCreate": True,
+                            "conditionalUpdate": True,
+                            "updateCreate": self.update_create,
                         }
-                        for kind in ("Observation", "Device", "Patient", "Provenance")
+                        for kind in _CAPABLE
                     ],
                 }
             ],
@@ -602,3 +750,19 @@ def _identifiers(resource: Json) -> list[Json]:
     """A resource's identifiers as a list: most types hold a list, a few one (QuestionnaireResponse)."""
     found = resource.get("identifier", [])
     return [found] if isinstance(found, dict) else list(found)
+
+
+def _references(node: Any, path: str) -> Iterable[tuple[str, str]]:
+    """``(FHIRPath, "Type/id")`` of every relative literal reference in a resource."""
+    if isinstance(node, dict):
+        ref = node.get("reference")
+        if isinstance(ref, str) and not ref.startswith(("#", "urn:", "http:", "https:")) and "?" not in ref:
+            kind, sep, rid = ref.partition("/")
+            if sep and kind[:1].isupper() and rid and "/" not in rid:
+                yield path, ref
+        for key, value in node.items():
+            if isinstance(value, dict | list):
+                yield from _references(value, f"{path}.{key}")
+    elif isinstance(node, list):
+        for item in node:
+            yield from _references(item, path)
