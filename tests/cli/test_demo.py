@@ -179,4 +179,33 @@ def test_browser_without_playwright_names_the_extra(
     monkeypatch.setitem(sys.modules, "playwright.async_api", None)
     result = telemedroom("demo", "--browser", "--data-dir", str(tmp_path))
     assert result.code == ExitCode.MISSING_EXTRA
-    assert "pip install 'telemedroom[browser]'" in result.err
+    assert "telemedroom demo needs the 'browser' extra: pip install 'telemedroom[all]'" in result.err
+
+
+# what a core-only install lacks: the modules of the ble, sim, video and server extras
+CORE_ONLY = ("bleak", "bumble", "aiortc", "websockets", "starlette", "uvicorn")
+
+
+@pytest.mark.parametrize(
+    ("absent", "named"),
+    [
+        (CORE_ONLY, "the 'ble', 'sim', 'video' and 'server' extras"),
+        (("bumble",), "the 'sim' extra"),  # after installing all but one, the one is named
+    ],
+)
+def test_without_its_extras_the_demo_names_every_missing_one_at_once(
+    tmp_path: Path, absent: tuple[str, ...], named: str
+) -> None:
+    """The extras' modules made unimportable (``sys.modules[name] = None``), as in a core-only install."""
+    hide = "".join(f"sys.modules[{name!r}] = None\n" for name in absent)
+    code = f"import sys\n{hide}from telemedroom.cli import main\nsys.exit(main(sys.argv[1:]))\n"
+    result = subprocess.run(
+        [sys.executable, "-c", code, "demo", "--data-dir", str(tmp_path / "data")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == ExitCode.MISSING_EXTRA, result.stderr
+    assert result.stderr.count("\n") == 1, result.stderr  # one line, no traceback
+    assert f"telemedroom demo needs {named}: pip install 'telemedroom[all]'" in result.stderr
+    assert not (tmp_path / "data").exists()  # nothing was started

@@ -47,6 +47,8 @@ from telemedroom.session.audit import AuditLog
 
 __all__ = ["DemoResult", "run_demo"]
 
+# everything the demo uses (ble: the bleak bridge of the virtual radio); --browser adds "browser"
+DEMO_EXTRAS = ("ble", "sim", "video", "server")
 PATIENT = "demo-patient"
 PHYSICIAN = "dr-demo"  # the subject of the physician's join token
 
@@ -186,9 +188,15 @@ async def run_demo(
     """Book a slot, run the visit on :class:`Room`, play the physician, and print it all.
 
     Raises:
-        MissingExtraError: The ``ble``, ``sim``, ``video`` or ``server`` extra is missing.
+        MissingExtraError: Any of the ``ble``, ``sim``, ``video`` and ``server`` extras
+            (and ``browser`` for the browser physician) is missing: one error naming
+            them all, pointing to ``pip install 'telemedroom[all]'``.
         TelemedroomError: The visit failed (the room's own error, e.g. ``PeerError``).
     """
+    from telemedroom._extras import require_extras
+
+    browser = physician is browser_physician
+    require_extras("telemedroom demo", (*DEMO_EXTRAS, *(("browser",) if browser else ())), install="all")
     from telemedroom.testing import BumbleBackend  # entering it needs the sim extra
 
     folder = _data_dir(data_dir)
