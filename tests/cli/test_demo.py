@@ -13,7 +13,10 @@ import signal
 import subprocess
 import sys
 from collections.abc import Callable
+from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
@@ -93,6 +96,36 @@ def test_demo_in_another_zone(telemedroom: Callable[..., object], tmp_path: Path
     assert "telemedroom demo room, time zone America/New_York" in result.out
     # readings and the cleaning buffer in the room's zone (EDT in summer)
     assert re.search(r"\d\d:\d\d E[SD]T ", result.out)
+
+
+def test_demo_at_two_minutes_to_midnight(telemedroom: Callable[..., object], tmp_path: Path) -> None:
+    """The process's clock moved to 23:58 in Berlin (time-machine, ticking): the walk-in starts now."""
+    import asyncio
+
+    import time_machine
+
+    from telemedroom.scheduling import SqliteStore
+
+    berlin = ZoneInfo("Europe/Berlin")
+    late = datetime.now(berlin).replace(hour=23, minute=58, second=0, microsecond=0)
+    with time_machine.travel(late, tick=True):
+        result = telemedroom("demo", "--data-dir", str(tmp_path))
+    assert result.code == ExitCode.OK, result.err
+    # the next whole minute after the room opened (23:59 unless the setup took over a minute)
+    booked = re.search(r"walk-in booked at (\d\d:\d\d) with the on-call physician", result.out)
+    assert booked is not None, result.out
+    assert "audit chain verified" in result.out
+
+    async def appointments() -> list[Any]:
+        async with SqliteStore(str(tmp_path / "schedule.sqlite")) as store:
+            return await store.appointments()
+
+    [visit] = asyncio.run(appointments())
+    start, end = visit.slot.start.astimezone(berlin), visit.slot.end.astimezone(berlin)
+    assert f"{start:%H:%M}" == booked[1]
+    assert start.date() == late.date()  # before midnight, not postponed to 00:00
+    assert end.date() == late.date() + timedelta(days=1)  # and on across it
+    assert visit.status == "fulfilled"
 
 
 def test_an_unknown_zone_is_a_usage_error(telemedroom: Callable[..., object], tmp_path: Path) -> None:

@@ -1191,7 +1191,8 @@ async def _open_scheduler(config: RoomConfig, stack: AsyncExitStack, hook: Any) 
     else:
         store = PostgresStore(url)
     await stack.enter_async_context(store)
-    always = (AvailabilityRule(rrule=_ALWAYS, starts=date(2020, 1, 1), opens=time(0), closes=time(23, 59)),)
+    # closes at the next midnight (time(0)): the days join, so a walk-in may cross midnight
+    always = (AvailabilityRule(rrule=_ALWAYS, starts=date(2020, 1, 1), opens=time(0), closes=time(0)),)
     resources = [
         Resource(
             id=config.room_id, kind="room", name=config.name, timezone=config.timezone, availability=always
