@@ -24,9 +24,9 @@ BERLIN = ZoneInfo("Europe/Berlin")
     [
         datetime(2026, 12, 3, 23, 50, tzinfo=BERLIN),
         datetime(2026, 12, 31, 23, 50, tzinfo=BERLIN),  # and into a new year
-        datetime(2026, 3, 28, 23, 50, tzinfo=BERLIN),  # the night the clocks spring forward
+        datetime(2026, 3, 28, 23, 50, tzinfo=BERLIN),  # the evening before the clocks spring forward
     ],
-    ids=["any-night", "new-years-eve", "dst-night"],
+    ids=["any-night", "new-years-eve", "before-dst"],
 )
 async def test_a_walk_in_at_ten_to_midnight_starts_now_and_checks_in(data_dir: Path, late: datetime) -> None:
     with time_machine.travel(late, tick=False):
