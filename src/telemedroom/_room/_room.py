@@ -36,6 +36,7 @@ from telemedroom._room._journal import Journal
 from telemedroom._room._live import LiveVitals, live_kinds
 from telemedroom._room._machine import ABORTABLE, Action, next_state
 from telemedroom._room._models import KioskTracks, Visit, VisitSummary
+from telemedroom._room._reopen import reopen_appointment
 from telemedroom._room._sinks import join_token_issuer, open_fhir_sink, outbox_path
 from telemedroom._room._summary import summary_of
 from telemedroom._room._wrapup import KeptSnapshot, media_id
@@ -443,6 +444,14 @@ class Room:
             appointment=entry.appointment_id,
             detail=detail,
         )
+        if action == "aborted":  # issue 19: nothing was recorded; the booking code works again
+            await reopen_appointment(
+                self.scheduler,
+                self.audit,
+                room_id=self.config.room_id,
+                appointment_id=entry.appointment_id,
+                reason="recovered after a crash",
+            )
         await self._journal.clear()
         logger.warning(
             "room %s: visit %s was %s at a crash; room is idle",
@@ -916,6 +925,14 @@ class Room:
         await self._leave()
         self._audit("aborted", {"reason": reason})
         await self._move("abort")
+        # issue 19: the visit did not take place, so its booking code checks in again
+        await reopen_appointment(
+            self.scheduler,
+            self.audit,
+            room_id=self.config.room_id,
+            appointment_id=self.visit.appointment_id if self.visit else "",
+            reason=reason,
+        )
         self.visit = None
         self.readings, self.skipped, self.snapshots = [], [], []
 
