@@ -128,7 +128,7 @@ async def browser_physician(room: Room, appointment: Appointment, timeline: Time
             try:
                 page = context.pages[0] if context.pages else await context.new_page()
                 await page.goto(link)
-                await until(page, "document.getElementById('status').textContent.startsWith('joined')", 30)
+                await until(page, "document.body.dataset.joined === 'physician'", 30)  # any language
                 timeline.line("physician", "Chromium opened the console; waiting for the patient", "magenta")
                 await page.locator("#waiting-list li button.admit").first.click(timeout=120_000)
                 timeline.line("physician", "clicks Admit in the waiting room", "magenta")
