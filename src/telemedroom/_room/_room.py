@@ -915,7 +915,8 @@ class Room:
         """End the visit before wrap-up: back to idle, nothing written to the record.
 
         The audit log keeps that the visit was aborted and why (``reason`` must hold no
-        health data).
+        health data). The appointment goes back to ``booked``, so its booking code checks
+        in again (``appointment_reopened`` in the audit log, with the same reason).
 
         Raises:
             RoomStateError: Idle already, or the visit is past its consultation.
