@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 
@@ -72,3 +73,39 @@ def test_every_error_of_the_tree_has_an_exit_code() -> None:
             errors.RecordRejectedError: ExitCode.CHECK_FAILED,
         }.get(cls, ExitCode.FAILED)
         assert exit_code_for(cls.__new__(cls)) == expected, cls
+
+
+def _command_paths() -> list[list[str]]:
+    """Every command and subcommand of the CLI, as the words that name it."""
+    import typer
+
+    from telemedroom.cli import app
+
+    def walk(command: object, path: list[str]) -> list[list[str]]:
+        found = [path]
+        for name, sub in getattr(command, "commands", {}).items():
+            found += walk(sub, [*path, name])
+        return found
+
+    return walk(typer.main.get_command(app), [])
+
+
+def test_every_help_screen_shows_flags_as_flags(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``--serve`` is a flag: no ``<bool>`` after it; options that take a value keep their type."""
+    monkeypatch.setenv("COLUMNS", "160")
+    paths = _command_paths()
+    assert ["demo"] in paths
+    assert ["outbox", "drain"] in paths
+    screens = {}
+    for path in paths:
+        assert main([*path, "--help"]) == ExitCode.OK
+        screens[" ".join(path)] = capsys.readouterr().out
+    for name, text in screens.items():
+        assert "<bool>" not in text, f"telemedroom {name} --help:\n{text}"
+        assert "--help " in text
+    assert re.search(r"--serve +Keep the room running", screens["demo"])
+    assert re.search(r"--data-dir +<dir> +Keep the room's data", screens["demo"])
+    assert re.search(r"--version +Print the version", screens[""])
+    assert re.search(r"--timeout +<float range>", screens["devices scan"])

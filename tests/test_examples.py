@@ -83,7 +83,7 @@ EXPECTED = {
         "  -> PractitionerRole/on-call-nurse",
         "Fri 27 Nov 10:00  acknowledged high     body weight rose by 2.2 kg within 3 days (now 83.4 kg)"
         "  -> Practitioner/dr-weber",
-        "Fri 27 Nov 19:30  raised       high     systolic blood pressure 186 mm[Hg] is above 180",
+        "Fri 27 Nov 19:30  raised       high     systolic blood pressure 186 mmHg is above 180",
         "Sat 28 Nov 10:00  raised       moderate no blood pressure reading by 10:00 on 2026-11-28",
         "Sat 28 Nov 11:15  cleared      moderate no blood pressure reading by 10:00 on 2026-11-28",
         "Sun 29 Nov 07:35  raised       high     SpO2 91 % is below 92",

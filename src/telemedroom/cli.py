@@ -318,7 +318,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         >>> main(["audit", "verify", "no-such-audit.jsonl"])
         2
     """
-    command = typer.main.get_command(app)
+    from telemedroom._cli._help import flags_as_flags
+
+    command = flags_as_flags(typer.main.get_command(app))
     args = list(sys.argv[1:] if argv is None else argv)
     try:
         # Standalone: the command parser prints usage errors (exit 2), help (exit 0) and

@@ -293,19 +293,31 @@ class MissingExtraError(TelemedroomError, ImportError):
 
     It is also an :class:`ImportError`, raised where the optional module is imported.
 
+    A command that needs several extras names every missing one at once (``extra`` is
+    then a sequence) and may point to a bundle of extras (``install="all"``).
+
     Attributes:
-        extra: The extra that provides it, e.g. ``"video"``.
+        extra: The extra that provides it, e.g. ``"video"``; for several, the names
+            joined by commas as pip takes them (``"sim,video"``).
+        extras: The missing extras, one name each.
         feature: What needed it, e.g. ``"telemedroom.devices.media"``.
 
     Examples:
         >>> print(MissingExtraError("video", "telemedroom.devices.media"))
         telemedroom.devices.media needs the 'video' extra: pip install 'telemedroom[video]'
+        >>> print(MissingExtraError(["sim", "video"], "telemedroom demo", install="all"))
+        telemedroom demo needs the 'sim' and 'video' extras: pip install 'telemedroom[all]'
     """
 
-    def __init__(self, extra: str, feature: str) -> None:
-        self.extra = extra
+    def __init__(self, extra: str | Sequence[str], feature: str, *, install: str | None = None) -> None:
+        self.extras: tuple[str, ...] = (extra,) if isinstance(extra, str) else tuple(extra)
+        self.extra = ",".join(self.extras)
         self.feature = feature
-        super().__init__(f"{feature} needs the {extra!r} extra: pip install 'telemedroom[{extra}]'")
+        names = [repr(name) for name in self.extras]
+        which = names[0] if len(names) == 1 else f"{', '.join(names[:-1])} and {names[-1]}"
+        noun = "extra" if len(names) == 1 else "extras"
+        fix = f"pip install 'telemedroom[{install or self.extra}]'"
+        super().__init__(f"{feature} needs the {which} {noun}: {fix}")
 
 
 class PairingError(DeviceConnectionError):

@@ -13,7 +13,10 @@ import signal
 import subprocess
 import sys
 from collections.abc import Callable
+from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
@@ -93,6 +96,36 @@ def test_demo_in_another_zone(telemedroom: Callable[..., object], tmp_path: Path
     assert "telemedroom demo room, time zone America/New_York" in result.out
     # readings and the cleaning buffer in the room's zone (EDT in summer)
     assert re.search(r"\d\d:\d\d E[SD]T ", result.out)
+
+
+def test_demo_at_two_minutes_to_midnight(telemedroom: Callable[..., object], tmp_path: Path) -> None:
+    """The process's clock moved to 23:58 in Berlin (time-machine, ticking): the walk-in starts now."""
+    import asyncio
+
+    import time_machine
+
+    from telemedroom.scheduling import SqliteStore
+
+    berlin = ZoneInfo("Europe/Berlin")
+    late = datetime.now(berlin).replace(hour=23, minute=58, second=0, microsecond=0)
+    with time_machine.travel(late, tick=True):
+        result = telemedroom("demo", "--data-dir", str(tmp_path))
+    assert result.code == ExitCode.OK, result.err
+    # the next whole minute after the room opened (23:59 unless the setup took over a minute)
+    booked = re.search(r"walk-in booked at (\d\d:\d\d) with the on-call physician", result.out)
+    assert booked is not None, result.out
+    assert "audit chain verified" in result.out
+
+    async def appointments() -> list[Any]:
+        async with SqliteStore(str(tmp_path / "schedule.sqlite")) as store:
+            return await store.appointments()
+
+    [visit] = asyncio.run(appointments())
+    start, end = visit.slot.start.astimezone(berlin), visit.slot.end.astimezone(berlin)
+    assert f"{start:%H:%M}" == booked[1]
+    assert start.date() == late.date()  # before midnight, not postponed to 00:00
+    assert end.date() == late.date() + timedelta(days=1)  # and on across it
+    assert visit.status == "fulfilled"
 
 
 def test_an_unknown_zone_is_a_usage_error(telemedroom: Callable[..., object], tmp_path: Path) -> None:
@@ -179,4 +212,33 @@ def test_browser_without_playwright_names_the_extra(
     monkeypatch.setitem(sys.modules, "playwright.async_api", None)
     result = telemedroom("demo", "--browser", "--data-dir", str(tmp_path))
     assert result.code == ExitCode.MISSING_EXTRA
-    assert "pip install 'telemedroom[browser]'" in result.err
+    assert "telemedroom demo needs the 'browser' extra: pip install 'telemedroom[all]'" in result.err
+
+
+# what a core-only install lacks: the modules of the ble, sim, video and server extras
+CORE_ONLY = ("bleak", "bumble", "aiortc", "websockets", "starlette", "uvicorn")
+
+
+@pytest.mark.parametrize(
+    ("absent", "named"),
+    [
+        (CORE_ONLY, "the 'ble', 'sim', 'video' and 'server' extras"),
+        (("bumble",), "the 'sim' extra"),  # after installing all but one, the one is named
+    ],
+)
+def test_without_its_extras_the_demo_names_every_missing_one_at_once(
+    tmp_path: Path, absent: tuple[str, ...], named: str
+) -> None:
+    """The extras' modules made unimportable (``sys.modules[name] = None``), as in a core-only install."""
+    hide = "".join(f"sys.modules[{name!r}] = None\n" for name in absent)
+    code = f"import sys\n{hide}from telemedroom.cli import main\nsys.exit(main(sys.argv[1:]))\n"
+    result = subprocess.run(
+        [sys.executable, "-c", code, "demo", "--data-dir", str(tmp_path / "data")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == ExitCode.MISSING_EXTRA, result.stderr
+    assert result.stderr.count("\n") == 1, result.stderr  # one line, no traceback
+    assert f"telemedroom demo needs {named}: pip install 'telemedroom[all]'" in result.stderr
+    assert not (tmp_path / "data").exists()  # nothing was started

@@ -102,7 +102,7 @@ def test_threshold_converts_kpa_readings_to_the_rule_unit() -> None:
     assert monitor.alerts == []
     run(monitor.ingest(BloodPressure(systolic=24.0, diastolic=12, unit="kPa", measured_at=T0)))
     assert monitor.alerts[0].value == pytest.approx(180.0148, abs=1e-4)
-    assert monitor.alerts[0].message == "systolic blood pressure 180 mm[Hg] is above 180"
+    assert monitor.alerts[0].message == "systolic blood pressure 180 mmHg is above 180"  # the display unit
 
 
 def test_intermediate_cuff_pressure_and_missing_values_are_ignored() -> None:

@@ -46,7 +46,10 @@ async def main(data_dir: Path, target: str) -> None:
             if target == "idle":
                 reached(target)
                 await hang()
-            appointment = await room.book_walk_in("pat-crash", minutes=1)
+            # a visit killed before wrap-up gives its appointment back: the test checks in with
+            # its code again, so it must still be on; otherwise a short slot frees the room soon
+            minutes = 20 if target in ("checked_in", "measuring", "waiting", "in_consultation") else 1
+            appointment = await room.book_walk_in("pat-crash", minutes=minutes)
             await room.check_in(appointment.booking_code)
             if target == "checked_in":
                 reached(target)
@@ -102,6 +105,11 @@ def fork_all(root: Path, states: list[str]) -> None:
         if pid == 0:  # the child: one room, one state, until SIGKILL
             try:
                 asyncio.run(main(root / state, state))
+            except BaseException:  # said in the worker's log, which the test shows on failure
+                import traceback
+
+                traceback.print_exc()
+                sys.stderr.flush()
             finally:
                 os._exit(1)
         children.append(pid)

@@ -93,3 +93,27 @@ def test_search_offers_exactly_the_feasible_starts(
             slot.start - service.buffer_before,
             slot.start + service.duration + service.buffer_after,
         )
+
+
+@given(services, st.lists(intervals, min_size=1, max_size=3), st.integers(-60, 700), st.integers(0, 400))
+def test_starts_within_a_window_are_the_full_layout_cut_to_it(
+    service: Service, opening_lists: list[list[Interval]], low: int, width: int
+) -> None:
+    """Laying out only the window gives the same grid as laying out everything and cutting."""
+    window = (minutes(low), minutes(low + width))
+    full = candidate_starts(service, opening_lists)
+    assert candidate_starts(service, opening_lists, window) == [t for t in full if window[0] <= t < window[1]]
+
+
+def test_an_opening_of_years_is_not_laid_out_minute_by_minute() -> None:
+    """A resource open around the clock: its openings merge into one interval of years."""
+    walk_in = Service(
+        id="w",
+        name="w",
+        duration=timedelta(minutes=5),
+        requires=(Requirement(kind="room"),),
+        interval=timedelta(minutes=1),
+    )
+    years = [[(T0, T0 + timedelta(days=3 * 365))]]
+    window = (minutes(90) + timedelta(seconds=20), minutes(93))
+    assert candidate_starts(walk_in, years, window) == [minutes(91), minutes(92)]

@@ -130,6 +130,32 @@ async def test_status_follows_the_fhir_workflow(scheduler: Scheduler) -> None:
         await scheduler.check_in(other.booking_code)
 
 
+async def test_a_visit_that_did_not_take_place_reopens_its_appointment(
+    scheduler: Scheduler, store: ScheduleStore
+) -> None:
+    """checked-in (or arrived) -> booked, on both stores: the same code checks in again."""
+    booked = await scheduler.book(slot_at(0), "pat-1", idempotency_key="k1")
+    await scheduler.check_in(booked.booking_code)
+    reopened = await scheduler.reopen(booked.id)
+    assert (reopened.id, reopened.status, reopened.booking_code) == (booked.id, "booked", booked.booking_code)
+    assert (await store.by_code(booked.booking_code)).status == "booked"
+    # the slot stayed blocked throughout: nobody else got it in between
+    with pytest.raises(errors.SlotUnavailable):
+        await scheduler.book(slot_at(0), "pat-2", idempotency_key="k2")
+    assert (await scheduler.check_in(booked.booking_code)).status == "checked-in"
+    assert (await store.transition(booked.id, "arrived", now=scheduler.clock())).status == "arrived"
+    assert (await scheduler.reopen(booked)).status == "booked"
+    # only a visit in progress can be reopened
+    with pytest.raises(errors.InvalidTransition) as info:
+        await scheduler.reopen(booked)
+    assert (info.value.from_status, info.value.to_status) == ("booked", "booked")
+    await scheduler.check_in(booked.booking_code)
+    await scheduler.complete(booked)
+    with pytest.raises(errors.InvalidTransition):
+        await scheduler.reopen(booked)
+    assert (await store.get(booked.id)).status == "fulfilled"
+
+
 async def test_cancel_frees_the_resources(scheduler: Scheduler) -> None:
     booked = await scheduler.book(slot_at(0), "pat-1", idempotency_key="k1")
     assert (await scheduler.cancel(booked)).status == "cancelled"

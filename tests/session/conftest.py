@@ -132,6 +132,7 @@ async def browser_page(tmp_path: Path) -> AsyncIterator[Any]:
             headless=True,
             args=list(CHROMIUM_FLAGS),
             viewport={"width": 1280, "height": 800},
+            locale="en-US",  # the console follows the browser's language: English unless a test asks
         )
         try:
             page = context.pages[0] if context.pages else await context.new_page()

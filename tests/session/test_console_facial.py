@@ -230,7 +230,8 @@ async def test_clips_play_from_blob_urls_and_the_forms_speak_german(
     violations: list[str] = []
     page.on("console", lambda message: violations.append(message.text))
     await page.goto(f"{signaling.server.http_url}/console/#token={signaling.token('physician')}&lang=de")
-    await until(page, "document.getElementById('status').textContent.startsWith('joined')")
+    await until(page, "document.body.dataset.joined === 'physician'")
+    assert (await page.inner_text("#status")).startswith("angemeldet als")  # the whole console speaks German
     async with RoomPeer(
         signaling.url(),
         signaling.token("patient"),

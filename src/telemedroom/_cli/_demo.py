@@ -50,6 +50,8 @@ from telemedroom.testing import top_up, virtual_devices
 
 __all__ = ["DemoResult", "run_demo"]
 
+# everything the demo uses (ble: the bleak bridge of the virtual radio); --browser adds "browser"
+DEMO_EXTRAS = ("ble", "sim", "video", "server")
 # A fictitious statutory insurance number (KVNR, http://fhir.de/sid/gkv/kvid-10): the record
 # creates the demo Patient by it (RoomConfig.demo sets [fhir] patient_identifier_system).
 PATIENT = "X000000019"
@@ -131,7 +133,7 @@ async def browser_physician(room: Room, appointment: Appointment, timeline: Time
             try:
                 page = context.pages[0] if context.pages else await context.new_page()
                 await page.goto(link)
-                await until(page, "document.getElementById('status').textContent.startsWith('joined')", 30)
+                await until(page, "document.body.dataset.joined === 'physician'", 30)  # any language
                 timeline.line("physician", "Chromium opened the console; waiting for the patient", "magenta")
                 await page.locator("#waiting-list li button.admit").first.click(timeout=120_000)
                 timeline.line("physician", "clicks Admit in the waiting room", "magenta")
@@ -197,9 +199,15 @@ async def run_demo(
     Raises:
         RecordRejectedError: The FHIR server refused the record (printed in red with the
             server's reason; the record stays in the outbox).
-        MissingExtraError: The ``ble``, ``sim``, ``video`` or ``server`` extra is missing.
+        MissingExtraError: Any of the ``ble``, ``sim``, ``video`` and ``server`` extras
+            (and ``browser`` for the browser physician) is missing: one error naming
+            them all, pointing to ``pip install 'telemedroom[all]'``.
         TelemedroomError: The visit failed (the room's own error, e.g. ``PeerError``).
     """
+    from telemedroom._extras import require_extras
+
+    browser = physician is browser_physician
+    require_extras("telemedroom demo", (*DEMO_EXTRAS, *(("browser",) if browser else ())), install="all")
     from telemedroom.testing import BumbleBackend  # entering it needs the sim extra
 
     folder = _data_dir(data_dir)

@@ -17,6 +17,7 @@ from telemedroom._room._events import (
 from telemedroom._room._machine import ABORTABLE, next_state
 from telemedroom._room._models import VisitSummary
 from telemedroom._room._rejections import rejection_events
+from telemedroom._room._reopen import reopen_appointment
 from telemedroom.errors import (
     RoomError,
     TelemedroomError,
@@ -139,7 +140,8 @@ class Ending(Consultation):
         """End the visit before wrap-up: back to idle, nothing written to the record.
 
         The audit log keeps that the visit was aborted and why (``reason`` must hold no
-        health data).
+        health data). The appointment goes back to ``booked``, so its booking code checks
+        in again (``appointment_reopened`` in the audit log, with the same reason).
 
         Raises:
             RoomStateError: Idle already, or the visit is past its consultation.
@@ -149,5 +151,13 @@ class Ending(Consultation):
         await self._leave()
         self._audit("aborted", {"reason": reason})
         await self._move("abort")
+        # the visit did not take place, so its booking code checks in again
+        await reopen_appointment(
+            self.scheduler,
+            self.audit,
+            room_id=self.config.room_id,
+            appointment_id=self.visit.appointment_id if self.visit else "",
+            reason=reason,
+        )
         self.visit = None
         self.readings, self.skipped, self.snapshots = [], [], []

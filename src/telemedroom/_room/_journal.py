@@ -168,11 +168,15 @@ class Journal:
         await self._run(work)
 
 
-async def recover_visit(journal: Journal, outbox: Outbox, audit: AuditLog, room_id: str) -> None:
-    """A visit left in the journal by a crash: replay its wrap-up if sealed, else drop it (audited)."""
+async def recover_visit(journal: Journal, outbox: Outbox, audit: AuditLog, room_id: str) -> str | None:
+    """A visit left in the journal by a crash: replay its wrap-up if sealed, else drop it (audited).
+
+    Returns the appointment of a visit dropped before its wrap-up (the room books it
+    again), else ``None``.
+    """
     entry = await journal.read()
     if entry is None:
-        return
+        return None
     detail = {"visit": entry.visit_id, "state": entry.state.value, "reason": "recovered after a crash"}
     if entry.state is RoomState.WRAP_UP and entry.bundle is not None:
         # The same bytes again: every id in them is deterministic, so a bundle that did
@@ -201,3 +205,4 @@ async def recover_visit(journal: Journal, outbox: Outbox, audit: AuditLog, room_
         entry.visit_id,
         entry.state.value,
     )
+    return entry.appointment_id if action == "aborted" else None

@@ -17,6 +17,7 @@ from telemedroom._room._events import (
 )
 from telemedroom._room._journal import Journal, recover_visit
 from telemedroom._room._machine import ABORTABLE
+from telemedroom._room._reopen import reopen_appointment
 from telemedroom._room._sinks import join_token_issuer, open_fhir_sink, outbox_path
 
 if TYPE_CHECKING:
@@ -155,7 +156,15 @@ class Lifetime(Ending):
         assert self._journal is not None
         assert self.outbox is not None
         assert self.audit is not None
-        await recover_visit(self._journal, self.outbox, self.audit, self.config.room_id)
+        aborted = await recover_visit(self._journal, self.outbox, self.audit, self.config.room_id)
+        if aborted is not None:  # nothing was recorded; the booking code works again
+            await reopen_appointment(
+                self.scheduler,
+                self.audit,
+                room_id=self.config.room_id,
+                appointment_id=aborted,
+                reason="recovered after a crash",
+            )
 
 
 def _media_sources(config: RoomConfig) -> dict[str, Any]:
@@ -207,7 +216,8 @@ async def _open_scheduler(config: RoomConfig, stack: AsyncExitStack, hook: Any) 
     else:
         store = PostgresStore(url)
     await stack.enter_async_context(store)
-    always = (AvailabilityRule(rrule=_ALWAYS, starts=date(2020, 1, 1), opens=time(0), closes=time(23, 59)),)
+    # closes at the next midnight (time(0)): the days join, so a walk-in may cross midnight
+    always = (AvailabilityRule(rrule=_ALWAYS, starts=date(2020, 1, 1), opens=time(0), closes=time(0)),)
     resources = [
         Resource(
             id=config.room_id, kind="room", name=config.name, timezone=config.timezone, availability=always

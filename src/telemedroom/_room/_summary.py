@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any, Final
 
+from telemedroom._units import display_unit
 from telemedroom.measurements import (
     BloodGlucose,
     BloodPressure,
@@ -18,12 +19,8 @@ from telemedroom.measurements import (
 __all__ = ["summary_of"]
 
 
-# UCUM codes as people write them
-_UNIT: Final[Mapping[str, str]] = {"mm[Hg]": "mmHg", "Cel": "°C", "[degF]": "°F", "[lb_av]": "lb"}
-
-
-def _u(unit: str) -> str:
-    return _UNIT.get(unit, unit)
+# UCUM codes as people write them (one table for every screen)
+_u = display_unit
 
 
 def _n(value: float | None) -> str:

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Final
 
+from telemedroom._units import display_unit
 from telemedroom.errors import TelemedroomError, UnknownAlert
 from telemedroom.measurements import Measurement
 from telemedroom.monitoring._alerts import Alert, AlertEvent, AlertSink, AuditRecord, AuditSink, EventType
@@ -188,7 +189,8 @@ class Monitor:
         limit = rule.above if rule.above is not None and value > rule.above else rule.below
         relation = "above" if limit == rule.above else "below"
         label = LABELS[(rule.measurement, rule.field)]
-        text = rule.message or f"{label} {_fmt(value)} {rule.unit} is {relation} {_fmt(limit or 0)}"
+        unit = display_unit(rule.unit)  # the text is for people; the Alert keeps the UCUM code
+        text = rule.message or f"{label} {_fmt(value)} {unit} is {relation} {_fmt(limit or 0)}"
         return [self._raise(rule.id, rule, f"{rule.measurement}.{rule.field}", text, value, rule.unit, at)]
 
     def _trend(self, rule: TrendRule, measurement: Measurement, at: datetime) -> list[AlertEvent]:
@@ -206,9 +208,10 @@ class Monitor:
         rise, fall = rule.change(window)
         change = rise if rule.rise is not None and rise > rule.rise else -fall
         days = rule.within / timedelta(days=1)
+        unit = display_unit(rule.unit)
         text = rule.message or (
             f"{LABELS[(rule.measurement, rule.field)]} {'rose' if change > 0 else 'fell'} by "
-            f"{_fmt(abs(change))} {rule.unit} within {_fmt(days)} days (now {_fmt(value)} {rule.unit})"
+            f"{_fmt(abs(change))} {unit} within {_fmt(days)} days (now {_fmt(value)} {unit})"
         )
         return [self._raise(rule.id, rule, f"{rule.measurement}.{rule.field}", text, change, rule.unit, at)]
 

@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from telemedroom._units import display_unit
 from telemedroom.monitoring._alerts import Alert, Aware
 from telemedroom.monitoring._careplan import FIELDS, LABELS, deadline
 from telemedroom.monitoring._monitor import Monitor
@@ -203,7 +204,7 @@ def render_html(summary: DailySummary) -> str:
         rows.append(
             "<tr>"
             f"<td>{escape(s.label)}</td>"
-            f"<td>{escape(_num(s.latest))} {escape(s.unit)}</td>"
+            f"<td>{escape(_num(s.latest))} {escape(display_unit(s.unit))}</td>"
             f"<td>{escape(s.latest_at.astimezone(ZoneInfo(zone)).strftime('%a %d %b %H:%M'))}</td>"
             f"<td>{escape(change)}</td>"
             f"<td>{escape(_num(s.minimum))}\N{EN DASH}{escape(_num(s.maximum))}</td>"

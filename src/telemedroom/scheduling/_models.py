@@ -63,12 +63,14 @@ APPOINTMENT_STATUSES: frozenset[str] = frozenset(get_args(AppointmentStatus))
 # Which status may follow which (FHIR R4B §12.10.1 "Appointment Statuses and Encounter
 # Statuses"): check-in at the kiosk, the physician admits (arrived), the encounter ends
 # (fulfilled); a booking that nobody attended becomes noshow. Terminal states map to ().
+# A visit that did not take place (aborted, or the room crashed) goes from checked-in or
+# arrived back to booked (Scheduler.reopen): the booking still stands, nothing was fulfilled.
 TRANSITIONS: Mapping[str, frozenset[str]] = {
     "proposed": frozenset({"pending", "booked", "cancelled"}),
     "pending": frozenset({"booked", "cancelled"}),
     "booked": frozenset({"checked-in", "arrived", "cancelled", "noshow", "entered-in-error"}),
-    "checked-in": frozenset({"arrived", "fulfilled", "entered-in-error"}),
-    "arrived": frozenset({"fulfilled", "entered-in-error"}),
+    "checked-in": frozenset({"arrived", "fulfilled", "booked", "entered-in-error"}),
+    "arrived": frozenset({"fulfilled", "booked", "entered-in-error"}),
     "waitlist": frozenset({"booked", "cancelled"}),
     "fulfilled": frozenset(),
     "cancelled": frozenset(),

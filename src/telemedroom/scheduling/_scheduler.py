@@ -263,6 +263,22 @@ class Scheduler:
         found = await self.store.by_code(normalize_booking_code(booking_code))
         return await self._move(found, "checked-in")
 
+    async def reopen(self, appointment: Appointment | str) -> Appointment:
+        """Return a checked-in (or arrived) appointment to ``booked``: its visit did not take place.
+
+        For a visit aborted before its encounter was recorded, or cut off by a crash: the
+        booking still stands (FHIR ``booked``: confirmed to go ahead at its time), so the
+        same booking code checks the patient in again; nothing was ``fulfilled``, and it
+        is neither ``cancelled`` nor ``noshow``. The resources stay blocked throughout.
+        FHIR Appointment has no field for why; the caller records the reason (the room
+        writes it to its audit log).
+
+        Raises:
+            InvalidTransition: It is not checked in or arrived (booked still, fulfilled,
+                cancelled...).
+        """
+        return await self._move(appointment, "booked")
+
     async def mark_no_show(self, appointment: Appointment | str) -> Appointment:
         """Record that the patient did not come (FHIR ``noshow``)."""
         return await self._move(appointment, "noshow")

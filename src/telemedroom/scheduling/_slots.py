@@ -22,8 +22,14 @@ from telemedroom.scheduling._models import Resource, Service, Slot
 __all__ = ["candidate_starts", "fits", "search"]
 
 
-def candidate_starts(service: Service, opening_lists: Sequence[Sequence[Interval]]) -> list[datetime]:
+def candidate_starts(
+    service: Service, opening_lists: Sequence[Sequence[Interval]], within: Interval | None = None
+) -> list[datetime]:
     """All starts the service could have in any of these openings, sorted, without repeats.
+
+    With ``within`` only the starts in ``[within[0], within[1])``, on the same grid: an
+    opening open around the clock is one interval of a year or more, and a query for
+    the next free minute must not lay out every minute of it.
 
     Examples:
         >>> from datetime import UTC, timedelta
@@ -39,9 +45,12 @@ def candidate_starts(service: Service, opening_lists: Sequence[Sequence[Interval
     tail = service.duration + service.buffer_after
     # resources often share opening hours: lay out each distinct opening once
     distinct = {interval for openings in opening_lists for interval in openings}
+    low, high = within if within is not None else (None, None)
     for open_, close in distinct:
         t = open_ + before
-        while t + tail <= close:
+        if low is not None and t < low:
+            t += -((t - low) // step) * step  # the first grid point at or after `low`
+        while t + tail <= close and (high is None or t < high):
             starts.add(t)
             t += step
     return sorted(starts)
@@ -102,7 +111,7 @@ def search(
                 intervals = subtract(openings.get(resource.id, []), busy.get(resource.id, []))
                 free[resource.id] = ([s for s, _ in intervals], [e for _, e in intervals])
     starts = candidate_starts(
-        service, [openings.get(r.id, []) for resources in candidates for r in resources]
+        service, [openings.get(r.id, []) for resources in candidates for r in resources], (start, end)
     )
     slots: list[Slot] = []
     for t in starts:

@@ -48,6 +48,8 @@ class AuditAction(StrEnum):
     MEASUREMENT = "measurement"
     WRAPPED_UP = "wrapped_up"
     ABORTED = "aborted"
+    # the appointment of a visit that did not take place is booked again (detail: reason)
+    APPOINTMENT_REOPENED = "appointment_reopened"
     # health-apartment monitoring (telemedroom.monitoring, through audit_log_sink)
     ALERT_RAISED = "alert_raised"
     ALERT_ESCALATED = "alert_escalated"

@@ -45,6 +45,7 @@ EVENT_TYPES: Final[dict[AuditAction, tuple[str, str, str]]] = {
     AuditAction.MEASUREMENT: ("110110", "Patient Record", "C"),
     AuditAction.WRAPPED_UP: ("110106", "Export", "C"),
     AuditAction.ABORTED: ("110100", "Application Activity", "E"),
+    AuditAction.APPOINTMENT_REOPENED: ("110100", "Application Activity", "U"),
     AuditAction.ALERT_RAISED: ("110100", "Application Activity", "C"),
     AuditAction.ALERT_ESCALATED: ("110100", "Application Activity", "U"),
     AuditAction.ALERT_ACKNOWLEDGED: ("110100", "Application Activity", "U"),

@@ -6,20 +6,62 @@
 const PROTOCOL_VERSION = 1;
 const $ = (id) => document.getElementById(id);
 
+// -- language and units ------------------------------------------------------------
+// Every string, and every unit symbol, comes from texts.json (one table per language, as
+// the kiosk does). The console speaks the browser's language when it has it (German or
+// English: navigator.languages), else texts.json's default; #lang=de|en in the link wins.
+// Units arrive as UCUM codes (mm[Hg]) and are shown as people write them (mmHg).
+const i18n = { texts: {}, units: {}, lang: "en" };
+
+function pickLanguage(asked, offered, fallback) {
+  const wanted = [asked, ...(navigator.languages || [navigator.language])].filter(Boolean);
+  for (const tag of wanted) {
+    const base = String(tag).toLowerCase().split("-")[0];
+    if (offered.includes(base)) return base;
+  }
+  return fallback;
+}
+
+function has(key) {
+  return key in (i18n.texts[i18n.lang] || {});
+}
+
+function t(key, params = {}) {
+  const text = (i18n.texts[i18n.lang] || {})[key];
+  if (text === undefined) return key;
+  return text.replace(/\{(\w+)\}/g, (_, name) => String(params[name] ?? ""));
+}
+
+const unit = (code) => i18n.units[code] || code;
+
+function translatePage() {
+  document.documentElement.lang = i18n.lang;
+  for (const el of document.querySelectorAll("[data-t]")) el.textContent = t(el.dataset.t);
+  for (const el of document.querySelectorAll("[data-t-aria-label]")) {
+    el.setAttribute("aria-label", t(el.dataset.tAriaLabel));
+  }
+}
+
+async function loadTexts(asked) {
+  const response = await fetch("texts.json");
+  const data = await response.json();
+  i18n.texts = data.texts;
+  i18n.units = data.units;
+  i18n.lang = pickLanguage(asked, data.languages, data.default);
+  translatePage();
+}
+
+const pulse = (rate) => (rate != null ? t("pulse", { value: fmt(rate) }) : "");
+const meal = (code) => (code && has(`meal_${code}`) ? t(`meal_${code}`) : code || "");
+
 // kind -> how to show a reading: value text, unit, extra line.
 const VITALS = {
-  blood_pressure: (m) => [`${fmt(m.systolic)}/${fmt(m.diastolic)}`, m.unit,
-    m.pulse_rate != null ? `pulse ${fmt(m.pulse_rate)} /min` : ""],
-  heart_rate: (m) => [fmt(m.bpm), "/min", ""],
-  oxygen_saturation: (m) => [fmt(m.spo2_percent), "%",
-    m.pulse_rate != null ? `pulse ${fmt(m.pulse_rate)} /min` : ""],
-  body_temperature: (m) => [fmt(m.value), m.unit === "Cel" ? "°C" : "°F", m.site || ""],
-  body_weight: (m) => [fmt(m.value), m.unit, m.bmi != null ? `BMI ${fmt(m.bmi)}` : ""],
-  blood_glucose: (m) => [fmt(m.value), m.unit, m.context && m.context.meal ? m.context.meal : ""],
-};
-const TITLES = {
-  blood_pressure: "Blood pressure", heart_rate: "Heart rate", oxygen_saturation: "SpO₂",
-  body_temperature: "Temperature", body_weight: "Weight", blood_glucose: "Glucose",
+  blood_pressure: (m) => [`${fmt(m.systolic)}/${fmt(m.diastolic)}`, unit(m.unit), pulse(m.pulse_rate)],
+  heart_rate: (m) => [fmt(m.bpm), unit("/min"), ""],
+  oxygen_saturation: (m) => [fmt(m.spo2_percent), unit("%"), pulse(m.pulse_rate)],
+  body_temperature: (m) => [fmt(m.value), unit(m.unit), m.site || ""],
+  body_weight: (m) => [fmt(m.value), unit(m.unit), m.bmi != null ? t("bmi", { value: fmt(m.bmi) }) : ""],
+  blood_glucose: (m) => [fmt(m.value), unit(m.unit), meal(m.context && m.context.meal)],
 };
 
 // Sunnybrook Facial Grading System (Ross, Fradet, Nedzelski, Otolaryngol Head Neck Surg
@@ -75,7 +117,7 @@ function figure(className, src, alt, caption) {
 class FacialExam {
   constructor(owner, lang) {
     this.owner = owner;
-    this.lang = lang === "de" ? "de" : "en";  // the forms' and steps' language (?lang=de)
+    this.lang = lang === "de" ? "de" : "en";  // the forms' and steps' language: the console's
     this.forms = null;
     this.running = false;
   }
@@ -87,7 +129,7 @@ class FacialExam {
       event.preventDefault();
       this.save().catch((err) => {
         $("exam-saved").dataset.error = "1";
-        $("exam-saved").textContent = `Not saved: ${err.message || err}`;
+        $("exam-saved").textContent = t("not_saved", { error: err.message || err });
       });
     });
     $("exam-grading").addEventListener("change", () => this.score());
@@ -97,7 +139,7 @@ class FacialExam {
     this.running = false;
     $("exam-start").disabled = false;
     $("exam-current").dataset.phase = "error";
-    $("exam-step-title").textContent = `Facial exam: ${err.message || err}`;
+    $("exam-step-title").textContent = t("exam_error", { error: err.message || err });
   }
 
   async loadForms() {
@@ -123,8 +165,8 @@ class FacialExam {
       this.addStill(step, index, shot);
     }
     $("exam-current").dataset.phase = "complete";
-    $("exam-step-title").textContent = `Protocol complete: ${protocol.length} stills`;
-    $("exam-instruction").textContent = "Grade the face below, then save it to the record.";
+    $("exam-step-title").textContent = t("protocol_complete", { count: protocol.length });
+    $("exam-instruction").textContent = t("grade_now");
     $("exam-countdown").textContent = "";
     $("exam-grading").hidden = false;
     this.running = false;
@@ -146,7 +188,7 @@ class FacialExam {
     const fig = figure(
       "still",
       `data:${shot.media_type};base64,${shot.data}`,
-      `${step.title.en}: exam camera still ${shot.width}×${shot.height}`,
+      t("still_alt", { step: step.title[this.lang], width: shot.width, height: shot.height }),
       `${index + 1}. ${step.title[this.lang]} · ${shot.width}×${shot.height}`,
     );
     fig.dataset.step = step.code;
@@ -243,8 +285,8 @@ class FacialExam {
       counts[kind] = (counts[kind] || 0) + 1;
     }
     const written = Object.entries(counts).map(([kind, n]) => `${n} ${kind}`).join(", ");
-    const composite = answer.scores ? ` · composite computed by the room: ${answer.scores.composite}` : "";
-    $("exam-saved").textContent = `Saved to the record: ${written}${composite}`;
+    const composite = answer.scores ? t("saved_composite", { composite: answer.scores.composite }) : "";
+    $("exam-saved").textContent = t("saved", { written }) + composite;
     $("exam-saved").dataset.resources = String(answer.resources.length);
     if (answer.scores) $("exam-saved").dataset.composite = String(answer.scores.composite);
   }
@@ -258,25 +300,26 @@ class FacialExam {
       row.className = "pair";
       row.dataset.step = pair.step;
       const title = document.createElement("h3");
-      title.textContent = pair.title.en;
+      title.textContent = pair.title[this.lang];
       row.append(title);
       for (const [side, media] of [["before", pair.before], ["after", pair.after]]) {
         if (!media) {
           const none = document.createElement("div");
           none.className = `none ${side}`;
-          none.textContent = side === "before" ? "no still of the previous visit" : "no still this visit";
+          none.textContent = t(side === "before" ? "no_still_before" : "no_still_after");
           row.append(none);
           continue;
         }
         // a still is a Media or a DocumentReference (telemedroom.exams.step_media)
         const isDocument = media.resourceType === "DocumentReference";
         const attachment = isDocument ? media.content[0].attachment : media.content;
-        const when = new Date(isDocument ? media.date : media.createdDateTime).toLocaleDateString();
+        const when = new Date(isDocument ? media.date : media.createdDateTime).toLocaleDateString(i18n.lang);
+        const visit = t(side === "before" ? "previous_visit" : "this_visit");
         row.append(figure(
           side,
           `data:${attachment.contentType};base64,${attachment.data}`,
-          `${pair.title.en}, ${side === "before" ? "previous visit" : "this visit"}`,
-          `${side === "before" ? "previous" : "this visit"} · ${when}`,
+          `${pair.title[this.lang]}, ${visit}`,
+          `${visit} · ${when}`,
         ));
       }
       holder.append(row);
@@ -285,8 +328,11 @@ class FacialExam {
 }
 
 function fmt(x) {
-  return x == null ? "–" : String(Math.round(x * 10) / 10);
+  // one decimal at most, in the console's language (36,8 in German)
+  return x == null ? "–" : (Math.round(x * 10) / 10).toLocaleString(i18n.lang, { useGrouping: false });
 }
+
+const role = (name) => (has(`role_${name}`) ? t(`role_${name}`) : name);
 
 function claimsOf(token) {
   const part = token.split(".")[1] || "";
@@ -324,7 +370,7 @@ class Console {
       this.local = await navigator.mediaDevices.getUserMedia({ video: true, audio: true });
       $("self").srcObject = this.local;
     } catch (err) {
-      this.status(`no camera for the self-view (${err.name})`);
+      this.status(t("no_self_view", { error: err.name }));
     }
     this.connect();
     $("end").addEventListener("click", () => this.end());
@@ -352,10 +398,10 @@ class Console {
     ws.onclose = (event) => {
       clearInterval(this.heartbeat);
       if (this.ended || [1000, 4401, 4403].includes(event.code)) {
-        this.status(this.ended ? "visit ended" : `disconnected (${event.code})`);
+        this.status(this.ended ? t("visit_ended") : t("disconnected", { code: event.code }));
         return;
       }
-      this.status("connection lost, resuming…");
+      this.status(t("resuming"));
       setTimeout(() => this.connect(), 1000);  // one retry a second while the resume window lasts
     };
   }
@@ -371,8 +417,9 @@ class Console {
         this.resume = msg.resume;
         sessionStorage.setItem(`telemedroom.resume.${this.claims.jti}`, msg.resume);
         this.heartbeat = setInterval(() => this.send({ type: "ping" }), msg.heartbeat * 1000);
-        this.status(`joined as ${msg.role} · room ${msg.room}`);
-        $("recording").textContent = msg.recording ? "recording on" : "not recorded";
+        this.status(t("joined", { role: role(msg.role), room: msg.room }));
+        document.body.dataset.joined = msg.role;  // for scripts: the same in every language
+        $("recording").textContent = t(msg.recording ? "recording_on" : "not_recorded");
         $("recording").classList.toggle("on", msg.recording);
         $("end").disabled = msg.role !== "physician";
         break;
@@ -380,7 +427,7 @@ class Console {
         this.showWaiting(msg.participants.filter((p) => p.state === "waiting"));
         break;
       case "offer":
-        this.answer(msg.from, msg.sdp).catch((err) => this.status(`cannot answer: ${err}`));
+        this.answer(msg.from, msg.sdp).catch((err) => this.status(t("cannot_answer", { error: err })));
         break;
       case "ice":
         if (this.pc && msg.from === this.remoteId && msg.candidate) {
@@ -389,11 +436,11 @@ class Console {
         break;
       case "ended":
         this.ended = true;
-        this.status("visit ended");
+        this.status(t("visit_ended"));
         if (this.pc) this.pc.close();
         break;
       case "error":
-        this.status(`server: ${msg.code}: ${msg.message}`);
+        this.status(t("server_error", { code: msg.code, message: msg.message }));
         break;
       default:
         break;
@@ -406,7 +453,7 @@ class Console {
     if (!waiting.length) {
       const li = document.createElement("li");
       li.className = "empty";
-      li.textContent = "nobody is waiting";
+      li.textContent = t("nobody_waiting");
       list.append(li);
       return;
     }
@@ -415,14 +462,14 @@ class Console {
       li.dataset.participant = p.id;
       const who = document.createElement("span");
       who.className = "who";
-      who.textContent = `${p.name || p.id} (${p.role})`;
+      who.textContent = t("who", { name: p.name || p.id, role: role(p.role) });
       const admit = document.createElement("button");
       admit.className = "primary admit";
-      admit.textContent = "Admit";
+      admit.textContent = t("admit");
       admit.onclick = () => this.send({ type: "admit", participant: p.id });
       const deny = document.createElement("button");
       deny.className = "deny";
-      deny.textContent = "Deny";
+      deny.textContent = t("deny");
       deny.onclick = () => this.send({ type: "deny", participant: p.id, reason: "" });
       li.append(who, admit, deny);
       list.append(li);
@@ -438,7 +485,10 @@ class Console {
     this.pc = pc;
     pc.ontrack = (event) => this.onTrack(event);
     pc.ondatachannel = (event) => this.onChannel(event.channel);
-    pc.onconnectionstatechange = () => this.status(`media ${pc.connectionState}`);
+    pc.onconnectionstatechange = () => {
+      const state = has(`media_${pc.connectionState}`) ? t(`media_${pc.connectionState}`) : pc.connectionState;
+      this.status(t("media_state", { state }));
+    };
     await pc.setRemoteDescription({ type: "offer", sdp });
     // Send our camera and microphone back on the room's video and first audio line.
     const transceivers = pc.getTransceivers();
@@ -520,7 +570,7 @@ class Console {
     li.dataset.value = value;
     li.dataset.shownAt = String(Date.now());
     const title = document.createElement("div");
-    title.textContent = TITLES[m.kind] + (m.intermediate ? " (measuring…)" : "");
+    title.textContent = t(`kind_${m.kind}`) + (m.intermediate ? ` ${t("measuring")}` : "");
     const line = document.createElement("div");
     const v = document.createElement("span");
     v.className = "value";
@@ -533,7 +583,7 @@ class Console {
     meta.className = "meta";
     const when = new Date(m.measured_at || msg.sent_at);
     const device = m.device ? [m.device.manufacturer, m.device.model].filter(Boolean).join(" ") : "";
-    meta.textContent = [extra, when.toLocaleTimeString(), device].filter(Boolean).join(" · ");
+    meta.textContent = [extra, when.toLocaleTimeString(i18n.lang), device].filter(Boolean).join(" · ");
     li.append(title, line, meta);
     if (m.status && m.status.length) {
       const flags = document.createElement("div");
@@ -591,10 +641,10 @@ class Console {
     const figure = document.createElement("figure");
     figure.className = "snapshot";
     const img = document.createElement("img");
-    img.alt = `exam camera snapshot ${shot.width}×${shot.height}`;
+    img.alt = t("snapshot_alt", { width: shot.width, height: shot.height });
     img.src = `data:${shot.media_type};base64,${shot.data}`;
     const caption = document.createElement("figcaption");
-    caption.textContent = `${new Date(shot.captured_at).toLocaleTimeString()} · ${shot.width}×${shot.height}`;
+    caption.textContent = `${new Date(shot.captured_at).toLocaleTimeString(i18n.lang)} · ${shot.width}×${shot.height}`;
     figure.append(img, caption);
     $("snapshots").prepend(figure);
   }
@@ -603,13 +653,13 @@ class Console {
     const next = this.camera === "room" ? "exam" : "room";
     await this.request("switch_camera", { camera: next });
     this.camera = next;
-    $("camera").textContent = next === "room" ? "Show exam camera" : "Show room camera";
+    $("camera").textContent = t(next === "room" ? "show_exam_camera" : "show_room_camera");
   }
 
   async toggleStethoscope() {
     await this.request("stethoscope", { on: !this.stethoscopeOn });
     this.stethoscopeOn = !this.stethoscopeOn;
-    $("stethoscope").textContent = this.stethoscopeOn ? "Stop stethoscope" : "Start stethoscope";
+    $("stethoscope").textContent = t(this.stethoscopeOn ? "stop_stethoscope" : "start_stethoscope");
   }
 
   end() {
@@ -626,13 +676,16 @@ fetch("../summary/", { method: "HEAD" })
   .catch(() => {});
 
 const params = new URLSearchParams(location.hash.slice(1));
-const token = params.get("token");
-if (!token) {
-  $("status").textContent = "open the link with your join token (…/console/#token=…)";
-} else {
-  window.telemedroomConsole = new Console(token, {
-    relayOnly: params.get("relay") === "1",
-    lang: params.get("lang") || document.documentElement.lang,
-  });
-  window.telemedroomConsole.start();
-}
+loadTexts(params.get("lang")).finally(() => {
+  document.body.dataset.lang = i18n.lang;  // ready: the page speaks its language
+  const token = params.get("token");
+  if (!token) {
+    $("status").textContent = t("no_token");
+  } else {
+    window.telemedroomConsole = new Console(token, {
+      relayOnly: params.get("relay") === "1",
+      lang: i18n.lang,
+    });
+    window.telemedroomConsole.start();
+  }
+});
