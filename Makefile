@@ -3,6 +3,8 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# the heavy `landmarks` extra (facial measurements): the tests need it, `make demo` does not
+LANDMARKS := $(VENV)/.landmarks
 
 .PHONY: demo test bench lint typecheck pytest docs serve-docs clean
 
@@ -13,6 +15,10 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e ".[all,dev]"
 	@touch $(STAMP)
 
+$(LANDMARKS): $(STAMP)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e ".[landmarks]"
+	@touch $(LANDMARKS)
+
 demo: $(STAMP)
 	$(BIN)/telemedroom demo
 
@@ -22,11 +28,11 @@ lint: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks examples
 	$(BIN)/ruff format --check src tests benchmarks examples
 
-typecheck: $(STAMP)
+typecheck: $(STAMP) $(LANDMARKS)
 	$(BIN)/mypy src
 
 # pytest exits 5 when it collected nothing: say so plainly instead of a bare "Error 5".
-pytest: $(STAMP)
+pytest: $(STAMP) $(LANDMARKS)
 	@$(BIN)/python -m pytest; status=$$?; \
 	if [ $$status -eq 5 ]; then echo "pytest collected no tests: the suite must not be empty" >&2; fi; \
 	exit $$status
