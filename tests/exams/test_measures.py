@@ -223,3 +223,14 @@ def test_a_step_without_its_media_or_a_naive_time_is_refused() -> None:
             encounter="Encounter/e1",
             media={"rest": ("Media/m", datetime(2026, 12, 3, 9, 30))},
         )
+
+
+def test_no_movement_gives_no_percent_of_normal_and_no_weaker_side() -> None:
+    # the corners move 1 px and 1.5 px (under 3 % of a 60 px IPD): the landmarks' own scatter
+    still = measure_still(
+        "smile-with-teeth", moved(REST, mouth_left=(1, 0), mouth_right=(0, -1.5)), rest=REST
+    )
+    excursion = still.measures[0]
+    assert excursion.code == "commissure-excursion"
+    assert (excursion.percent_of_normal, excursion.weaker) == (None, None)
+    assert excursion.left == pytest.approx(100 / 60, abs=1e-3)

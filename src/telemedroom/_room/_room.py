@@ -180,6 +180,7 @@ class Room:
         self._queue_size = event_queue_size
         self._countdown_tick = countdown_tick
         self._exam_bundle: dict[str, Any] | None = None
+        self._detector: Any = None  # FaceMeshDetector, loaded on the first exam if configured
         self._state = RoomState.IDLE
         self._subscribers: set[_Subscription] = set()
         self._stack: AsyncExitStack | None = None
@@ -708,7 +709,16 @@ class Room:
             encounter=f"Encounter/{encounter_id(self.config.room_id, visit.visit_id)}",
             record=keep,
             include_stills=False,
+            detector=self._face_detector(),  # facial measurements (issue 20)
         )
+
+    # -- facial measurements (issue 20): a measurement aid, off unless configured ------
+    def _face_detector(self) -> Any:
+        from telemedroom._room._facial import face_detector
+
+        if self._detector is None and self.config.facial_measurements:
+            self._detector = face_detector(True)
+        return self._detector
 
     async def _exam_step(self, step: str, index: int, total: int, countdown: int, phase: str) -> None:
         self._emit(ExamStep(step=step, index=index, total=total, countdown=countdown, phase=phase))  # type: ignore[arg-type]
@@ -820,8 +830,15 @@ class Room:
                     self._keep(snapshot, "exam", None)
             await self._leave()
             ended = self._clock()
-            from telemedroom._room._wrapup import wrap_up_bundle
+            from telemedroom._room._facial import measurement_entries_for
+            from telemedroom._room._wrapup import encounter_id, wrap_up_bundle
 
+            measures = await measurement_entries_for(  # facial measurements (issue 20)
+                self.snapshots,
+                detector=self._detector,
+                patient=visit.patient_reference,
+                encounter=f"Encounter/{encounter_id(self.config.room_id, visit.visit_id)}",
+            )
             bundle, encounter, observations = wrap_up_bundle(
                 room_id=self.config.room_id,
                 room_name=self.config.name,
@@ -829,7 +846,7 @@ class Room:
                 measurements=self.readings,
                 snapshots=self.snapshots,
                 ended=ended,
-                extra_entries=self._exam_bundle["entry"] if self._exam_bundle else (),
+                extra_entries=[*(self._exam_bundle["entry"] if self._exam_bundle else ()), *measures],
             )
             await self._journal.write(visit.visit_id, visit.appointment_id, RoomState.WRAP_UP, bundle)
             await self._move("end")

@@ -9,7 +9,8 @@ ratios from the landmarks of a :class:`LandmarkDetector` the deployment supplies
 Facial measurements (a measurement aid, not a diagnosis): :class:`FaceMeshDetector`
 finds the landmarks offline (extra ``landmarks``), :func:`measure_still` and
 :func:`measure_images` turn them into the :data:`MEASURES` of each protocol still,
-:func:`measurement_entries` into FHIR Observations with their :func:`measurement_device`.
+:func:`measurement_entries` into FHIR Observations with their :func:`measurement_device`,
+:func:`measurement_trend` follows them across visits.
 
 Examples:
     >>> from telemedroom.exams import PROTOCOL
@@ -38,6 +39,7 @@ from telemedroom.exams._measures import (
     ADULT_IPD_MM,
     MEASUREMENT_POINTS,
     MEASURES,
+    MIN_MOVEMENT,
     FacialMeasure,
     MeasureSpec,
     StillMeasurements,
@@ -45,6 +47,7 @@ from telemedroom.exams._measures import (
     measure_still,
 )
 from telemedroom.exams._measures_fhir import measurement_device, measurement_entries, measurement_observation
+from telemedroom.exams._trend import MeasureTrend, TrendPoint, measurement_trend
 from telemedroom.exams.facial import (
     EXPRESSIONS,
     FACIAL_CODES,
@@ -82,6 +85,7 @@ __all__ = [
     "MEASUREMENT_POINTS",
     "MEASURES",
     "MESH_POINTS",
+    "MIN_MOVEMENT",
     "FaceLandmarks",
     "FaceMeshDetector",
     "FacialMeasure",
@@ -94,6 +98,9 @@ __all__ = [
     "measurement_device",
     "measurement_entries",
     "measurement_observation",
+    "MeasureTrend",
+    "TrendPoint",
+    "measurement_trend",
     "EXPRESSIONS",
     "FACIAL_CODES",
     "HOUSE_BRACKMANN",

@@ -32,6 +32,7 @@ from telemedroom.exams._landmarks import NOT_A_DIAGNOSIS, Point
 
 __all__ = [
     "MEASURES",
+    "MIN_MOVEMENT",
     "MEASUREMENT_POINTS",
     "FacialMeasure",
     "MeasureSpec",
@@ -65,6 +66,11 @@ MEASUREMENT_POINTS: Final[tuple[str, ...]] = (
 
 ADULT_IPD_MM: Final = 63.0
 """Mean adult inter-pupillary distance, the default scale of the millimetre-equivalents."""
+
+MIN_MOVEMENT: Final = {"movement": 3.0, "closure": 10.0}
+"""Below these (% of the IPD for a movement, % of the resting opening for a closure) on
+both sides, nothing moved that the landmarks can tell from their own scatter (about 3 %
+of the IPD on a real face), so no % of normal and no weaker side is given."""
 
 
 class _Face:
@@ -222,7 +228,8 @@ class FacialMeasure(BaseModel):
         left_mm: ``left`` in millimetre-equivalents (lengths only).
         right_mm: ``right`` in millimetre-equivalents.
         percent_of_normal: The affected side's value over the other's in % (movements
-            and closures; ``None`` for positions and angles, and where neither side moved).
+            and closures; ``None`` for positions and angles, and where neither side moved
+            more than :data:`MIN_MOVEMENT`).
         weaker: The side with the smaller movement or closure (``None`` when equal).
         note: :data:`~telemedroom.exams.NOT_A_DIAGNOSIS`.
     """
@@ -301,14 +308,15 @@ def _measure(
         values = {side: 100.0 * value for side, value in values.items()}
     if spec.kind in ("movement", "closure"):
         left, right = max(0.0, values["left"]), max(0.0, values["right"])
-        if affected is not None:
-            mine, other = (left, right) if affected == "left" else (right, left)
-            percent = _percent(mine, other)
-        else:
-            percent = _percent(min(left, right), max(left, right))
-        extra["percent_of_normal"] = None if percent is None else round(percent, 2)
-        if not math.isclose(left, right, abs_tol=1e-9):
-            extra["weaker"] = "left" if left < right else "right"
+        if max(left, right) >= MIN_MOVEMENT[spec.kind]:  # else nothing moved to compare
+            if affected is not None:
+                mine, other = (left, right) if affected == "left" else (right, left)
+                percent = _percent(mine, other)
+            else:
+                percent = _percent(min(left, right), max(left, right))
+            extra["percent_of_normal"] = None if percent is None else round(percent, 2)
+            if not math.isclose(left, right, abs_tol=1e-9):
+                extra["weaker"] = "left" if left < right else "right"
     return FacialMeasure(
         code=spec.code,
         step=spec.step,
