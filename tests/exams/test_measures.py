@@ -234,3 +234,56 @@ def test_no_movement_gives_no_percent_of_normal_and_no_weaker_side() -> None:
     assert excursion.code == "commissure-excursion"
     assert (excursion.percent_of_normal, excursion.weaker) == (None, None)
     assert excursion.left == pytest.approx(100 / 60, abs=1e-3)
+
+
+finite = st.floats(-500, 500, allow_nan=False)
+
+
+@given(
+    left=finite,
+    right=finite,
+    mm=st.none() | st.tuples(finite, finite),
+    percent=st.none() | st.floats(0, 1000),
+    weaker=st.sampled_from([None, "left", "right"]),
+    spec=st.sampled_from(MEASURES),
+)
+def test_any_measure_maps_to_a_valid_observation_that_keeps_its_values(
+    left: float,
+    right: float,
+    mm: tuple[float, float] | None,
+    percent: float | None,
+    weaker: str | None,
+    spec: object,
+) -> None:
+    from fhir.resources.R4B.observation import Observation
+
+    from telemedroom.exams import FacialMeasure, measurement_observation
+
+    measure = FacialMeasure(
+        code=spec.code,  # type: ignore[attr-defined]
+        step=spec.step,  # type: ignore[attr-defined]
+        title=spec.title,  # type: ignore[attr-defined]
+        unit="deg" if spec.kind == "angle" else "%",  # type: ignore[attr-defined]
+        left=left,
+        right=right,
+        left_mm=mm[0] if mm else None,
+        right_mm=mm[1] if mm else None,
+        percent_of_normal=percent,
+        weaker=weaker,  # type: ignore[arg-type]
+    )
+    obs = measurement_observation(
+        measure,
+        patient="Patient/p1",
+        encounter="Encounter/e1",
+        effective=TAKEN,
+        media="Media/m",
+        device="Device/d",
+    )
+    again = Observation.model_validate_json(obs.model_dump_json())
+    parts = {c.code.coding[0].code: c for c in again.component}
+    assert float(parts["left-side"].valueQuantity.value) == pytest.approx(left)
+    assert float(parts["right-side"].valueQuantity.value) == pytest.approx(right)
+    assert ("left-side-mm" in parts) == (mm is not None)
+    assert ("percent-of-normal" in parts) == (percent is not None)
+    assert ("weaker-side" in parts) == (weaker is not None)
+    assert again.code.coding[0].code == spec.code  # type: ignore[attr-defined]

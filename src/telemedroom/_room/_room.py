@@ -180,7 +180,7 @@ class Room:
         self._queue_size = event_queue_size
         self._countdown_tick = countdown_tick
         self._exam_bundle: dict[str, Any] | None = None
-        self._detector: Any = None  # FaceMeshDetector, loaded on the first exam if configured
+        self._detector: Any = None  # FaceMeshDetector, loaded on opening if configured
         self._state = RoomState.IDLE
         self._subscribers: set[_Subscription] = set()
         self._stack: AsyncExitStack | None = None
@@ -316,6 +316,10 @@ class Room:
         await self._journal.open()
         stack.push_async_callback(self._journal.aclose)
         self.outbox = await stack.enter_async_context(Outbox(outbox_path(config), key=config.key))
+        if config.facial_measurements:  # facial measurements (issue 20): load the model once, off the loop
+            from telemedroom._room._facial import face_detector
+
+            self._detector = await asyncio.to_thread(face_detector, True)
         from telemedroom.session.audit import AuditLog
 
         self.audit = AuditLog(config.data_dir / "audit.jsonl")
@@ -714,11 +718,7 @@ class Room:
 
     # -- facial measurements (issue 20): a measurement aid, off unless configured ------
     def _face_detector(self) -> Any:
-        from telemedroom._room._facial import face_detector
-
-        if self._detector is None and self.config.facial_measurements:
-            self._detector = face_detector(True)
-        return self._detector
+        return self._detector  # loaded in _open when configured
 
     async def _exam_step(self, step: str, index: int, total: int, countdown: int, phase: str) -> None:
         self._emit(ExamStep(step=step, index=index, total=total, countdown=countdown, phase=phase))  # type: ignore[arg-type]

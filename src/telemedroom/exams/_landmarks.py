@@ -4,7 +4,8 @@ The seam: a :class:`LandmarkDetector` gives the points of :data:`LANDMARKS`, and
 :func:`symmetry_metrics` turns them into left/right ratios, tested on its own. A detector
 ships in the ``landmarks`` extra (:class:`~telemedroom.exams.FaceMeshDetector`, MediaPipe's
 face mesh with its model inside the wheel), and the fuller per-step measurements are in
-:mod:`telemedroom.exams._measures`; a deployment may plug in another detector here."""
+:mod:`telemedroom.exams._measures`; a deployment may plug in another detector here.
+"""
 
 from __future__ import annotations
 
