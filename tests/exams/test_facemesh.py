@@ -376,3 +376,10 @@ def test_a_protocol_is_measured_still_by_still_and_a_bad_still_says_why(
     assert excursion.left > 8
     assert detector.model.version == "0.10.14"
     assert len(detector.model.sha256) == 64
+
+
+def test_a_missing_landmarks_extra_says_how_to_install_it() -> None:
+    from telemedroom.exams import _facemesh
+
+    with pytest.raises(errors.MissingExtraError, match=r"pip install 'telemedroom\[landmarks\]'"):
+        _facemesh._import("telemedroom_no_such_module")
