@@ -3,6 +3,8 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# the heavy `landmarks` extra (facial measurements): the tests need it, `make demo` does not
+LANDMARKS := $(VENV)/.landmarks
 
 .PHONY: demo test bench lint typecheck pytest docs serve-docs clean medplum
 
@@ -13,6 +15,10 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e ".[all,dev]"
 	@touch $(STAMP)
 
+$(LANDMARKS): $(STAMP)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e ".[landmarks]"
+	@touch $(LANDMARKS)
+
 demo: $(STAMP)
 	$(BIN)/telemedroom demo
 
@@ -22,7 +28,7 @@ lint: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks examples
 	$(BIN)/ruff format --check src tests benchmarks examples
 
-typecheck: $(STAMP)
+typecheck: $(STAMP) $(LANDMARKS)
 	$(BIN)/mypy src
 
 # Medplum's FHIR engine for the interoperability tests (tests/_medplum): npm ci from the
@@ -38,7 +44,7 @@ $(MEDPLUM): tests/_medplum/package.json tests/_medplum/package-lock.json
 medplum: $(MEDPLUM)
 
 # pytest exits 5 when it collected nothing: say so plainly instead of a bare "Error 5".
-pytest: $(STAMP) $(MEDPLUM)
+pytest: $(STAMP) $(MEDPLUM) $(LANDMARKS)
 	@$(BIN)/python -m pytest; status=$$?; \
 	if [ $$status -eq 5 ]; then echo "pytest collected no tests: the suite must not be empty" >&2; fi; \
 	exit $$status
@@ -49,7 +55,7 @@ docs: $(STAMP)
 serve-docs: $(STAMP)
 	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs serve
 
-bench: $(STAMP)
+bench: $(STAMP) $(LANDMARKS)
 	$(BIN)/python benchmarks/bench_decode.py
 	$(BIN)/python benchmarks/bench_media.py
 	$(BIN)/python benchmarks/bench_ble.py
@@ -60,6 +66,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_monitor.py
 	$(BIN)/python benchmarks/bench_room.py
 	$(BIN)/python benchmarks/bench_demo.py
+	$(BIN)/python benchmarks/bench_face.py
 
 clean:
 	rm -rf $(VENV) tests/_medplum/node_modules .mypy_cache .pytest_cache .ruff_cache .hypothesis .benchmarks site

@@ -7,11 +7,13 @@ An example that is a directory has a README.md and either a script listed in
 
 from __future__ import annotations
 
+import importlib.util
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+from tests._system import missing_system_part
 
 EXAMPLES = Path(__file__).parents[1] / "examples"
 DIRECTORIES = sorted(p for p in EXAMPLES.iterdir() if p.is_dir() and not p.name.startswith((".", "_")))
@@ -113,6 +115,14 @@ EXPECTED = {
         "server holds 2 Observations: 85354-9, 8867-4",
         "identifier 001B2CFFFE3D4E5F-Patient/anna-2a35-150020-20261124T081500.000000Z",
     ],
+    "facial_measurements.py": [
+        "model: MediaPipe face mesh (face_landmark_with_attention) 0.10.14",
+        "rest: pupils 129 px apart",
+        "weaker right",
+        "pucker-lips: not measured (NoFaceFound)",
+        "FHIR: 1 Device, 6 Observations",
+        "Landmark symmetry metrics are an aid for the physician, not a diagnosis.",
+    ],
     "consultation.py": [
         "waiting: Room Quarter 1 (patient)",
         "DTLS fingerprint the physician sees is the room's: True",
@@ -145,8 +155,14 @@ def test_every_example_directory_has_a_readme_and_a_test(directory: Path) -> Non
         assert (EXAMPLES.parent / elsewhere).is_file()
 
 
+# Examples that need the heavy `landmarks` extra (MediaPipe): skipped without it, unless required.
+NEEDS_LANDMARKS = {"facial_measurements.py"}
+
+
 @pytest.mark.parametrize("name", SCRIPTS)
 def test_example_runs(name: str) -> None:
+    if name in NEEDS_LANDMARKS and importlib.util.find_spec("mediapipe") is None:
+        missing_system_part("mediapipe is not installed (pip install 'telemedroom[landmarks]')")
     script = EXAMPLES / name
     result = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr

@@ -60,7 +60,12 @@ TelemedroomError
 │   ├── WebhookDeliveryError             the webhook did not take an alert after all retries
 │   └── WebhookSignatureError            a webhook request's signature does not verify
 └── ExamError                            a clinical examination protocol or grading form
-    └── GradingError (ValueError)        answers to a grading form are missing or out of range
+    ├── GradingError (ValueError)        answers to a grading form are missing or out of range
+    └── FaceNotMeasurable                a still cannot be measured (``reason``; never a guess)
+        ├── NoFaceFound                  no face in the still
+        ├── SeveralFacesFound            more than one face in the still (``faces``)
+        ├── FaceTooSmall                 the face is too small to measure (``ipd_px``)
+        └── FaceTurned                   the head is turned or tipped too far (``yaw``, ``pitch``)
 ```
 
 Examples:
@@ -92,6 +97,9 @@ __all__ = [
     "DeviceNotFound",
     "DriverLoadError",
     "ExamError",
+    "FaceNotMeasurable",
+    "FaceTooSmall",
+    "FaceTurned",
     "FhirAuthError",
     "FhirConnectionError",
     "FhirError",
@@ -109,6 +117,7 @@ __all__ = [
     "MediaDeviceError",
     "MissingExtraError",
     "MonitoringError",
+    "NoFaceFound",
     "NaiveDatetimeError",
     "OutboxCorrupted",
     "OutboxError",
@@ -128,6 +137,7 @@ __all__ = [
     "ScheduleStoreError",
     "SchedulingError",
     "SessionError",
+    "SeveralFacesFound",
     "SignalingError",
     "SlotUnavailable",
     "TelemedroomError",
@@ -978,6 +988,100 @@ class GradingError(ExamError, ValueError):
         self.value = value
         self.reason = reason
         super().__init__(f"grading item {item} = {value!r}: {reason}")
+
+
+class FaceNotMeasurable(ExamError):
+    """A still cannot be measured: no usable face in it (the measurement never guesses).
+
+    Raised by :class:`telemedroom.exams.FaceMeshDetector` and the facial measurements;
+    the subclasses name the reason. Retake the still (the kiosk shows the step again).
+
+    Attributes:
+        step: The protocol step of the still, if known.
+        reason: What is wrong, in words.
+
+    Examples:
+        >>> str(FaceNotMeasurable("the image cannot be decoded", step="rest"))
+        'cannot measure the face in the still of rest: the image cannot be decoded'
+    """
+
+    def __init__(self, reason: str, *, step: str | None = None) -> None:
+        self.step = step
+        self.reason = reason
+        where = f"the still of {step}" if step else "the still"
+        super().__init__(f"cannot measure the face in {where}: {reason}")
+
+
+class NoFaceFound(FaceNotMeasurable):
+    """No face was found in the still (a blank frame, the patient out of the picture).
+
+    Examples:
+        >>> str(NoFaceFound(step="rest"))
+        'cannot measure the face in the still of rest: no face found'
+    """
+
+    def __init__(self, *, step: str | None = None) -> None:
+        super().__init__("no face found", step=step)
+
+
+class SeveralFacesFound(FaceNotMeasurable):
+    """More than one face is in the still, so whose face to measure is not certain.
+
+    Attributes:
+        faces: How many faces were found.
+
+    Examples:
+        >>> print(SeveralFacesFound(2))
+        cannot measure the face in the still: 2 faces found, exactly one must be in the picture
+    """
+
+    def __init__(self, faces: int, *, step: str | None = None) -> None:
+        self.faces = faces
+        super().__init__(f"{faces} faces found, exactly one must be in the picture", step=step)
+
+
+class FaceTooSmall(FaceNotMeasurable):
+    """The face is too small in the still to measure (the camera too far away).
+
+    Attributes:
+        ipd_px: The inter-pupillary distance found, in pixels.
+        minimum_px: The smallest one measured.
+
+    Examples:
+        >>> print(FaceTooSmall(43.2, 60))
+        cannot measure the face in the still: pupils 43.2 px apart, 60 needed (bring the camera closer)
+    """
+
+    def __init__(self, ipd_px: float, minimum_px: float, *, step: str | None = None) -> None:
+        self.ipd_px = ipd_px
+        self.minimum_px = minimum_px
+        super().__init__(
+            f"pupils {ipd_px:.1f} px apart, {minimum_px:g} needed (bring the camera closer)",
+            step=step,
+        )
+
+
+class FaceTurned(FaceNotMeasurable):
+    """The head is turned (yaw) or tipped (pitch) too far from facing the camera.
+
+    Attributes:
+        yaw: Estimated rotation about the vertical axis, degrees (positive: towards the patient's left).
+        pitch: Estimated rotation about the horizontal axis, degrees (positive: chin down).
+        limit: The largest angle measured.
+
+    Examples:
+        >>> print(FaceTurned(31.0, 2.0, 20))
+        cannot measure the face in the still: head turned 31°, tipped 2°, limit 20° (face the camera)
+    """
+
+    def __init__(self, yaw: float, pitch: float, limit: float, *, step: str | None = None) -> None:
+        self.yaw = yaw
+        self.pitch = pitch
+        self.limit = limit
+        super().__init__(
+            f"head turned {abs(yaw):.0f}°, tipped {abs(pitch):.0f}°, limit {limit:g}° (face the camera)",
+            step=step,
+        )
 
 
 class SessionError(TelemedroomError):

@@ -1,6 +1,6 @@
 """Landmark symmetry metrics (the objective aid, not a diagnosis): geometry on given landmarks.
 
-No detector runs here (none qualifies, see telemedroom.exams._landmarks); these tests check
+No detector runs here (tests/exams/test_facemesh.py runs the real one); these tests check
 the geometry a detector's landmarks go through, with faces drawn as coordinates.
 """
 

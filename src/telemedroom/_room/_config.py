@@ -215,6 +215,9 @@ class RoomConfig(BaseSettings):
         cleaning_buffer_minutes: How long the room stays closed after a visit.
         measurement_attempts: Tries per device before it is skipped.
         device_timeout_s: Seconds one try may take (find, connect, read).
+        facial_measurements: Measure the facial protocol's stills (a measurement aid,
+            not a diagnosis; needs the ``landmarks`` extra). Off until the operator has
+            done the checks of the facial measurements guide.
 
     Examples:
         >>> import base64
@@ -242,6 +245,7 @@ class RoomConfig(BaseSettings):
     cleaning_buffer_minutes: float = Field(default=10.0, ge=0)
     measurement_attempts: int = Field(default=3, ge=1, le=10)
     device_timeout_s: float = Field(default=30.0, gt=0)
+    facial_measurements: bool = False
     media: MediaSettings = Field(default_factory=MediaSettings)
     fhir: FhirSettings = Field(default_factory=FhirSettings)
     schedule: ScheduleSettings = Field(default_factory=ScheduleSettings)

@@ -155,6 +155,7 @@ class Consultation(RoomCore):
             encounter=f"Encounter/{encounter_id(self.config.room_id, visit.visit_id)}",
             record=keep,
             include_stills=False,
+            detector=self._detector,  # facial measurements, when configured
         )
 
     async def _exam_step(self, step: str, index: int, total: int, countdown: int, phase: str) -> None:

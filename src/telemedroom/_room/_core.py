@@ -118,6 +118,7 @@ class RoomCore:
         self._queue_size = event_queue_size
         self._countdown_tick = countdown_tick
         self._exam_bundle: dict[str, Any] | None = None
+        self._detector: Any = None  # FaceMeshDetector, loaded on opening if configured
         self._state = RoomState.IDLE
         self._subscribers: set[_Subscription] = set()
         self._stack: AsyncExitStack | None = None

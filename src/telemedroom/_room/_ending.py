@@ -59,8 +59,15 @@ class Ending(Consultation):
                     self._keep(snapshot, "exam", None)
             await self._leave()
             ended = self._clock()
-            from telemedroom._room._wrapup import wrap_up_bundle
+            from telemedroom._room._facial import measurement_entries_for
+            from telemedroom._room._wrapup import encounter_id, wrap_up_bundle
 
+            measures = await measurement_entries_for(  # facial measurements, when configured
+                self.snapshots,
+                detector=self._detector,
+                patient=visit.patient_reference,
+                encounter=f"Encounter/{encounter_id(self.config.room_id, visit.visit_id)}",
+            )
             bundle, encounter, observations = wrap_up_bundle(
                 room_id=self.config.room_id,
                 room_name=self.config.name,
@@ -68,7 +75,7 @@ class Ending(Consultation):
                 measurements=self.readings,
                 snapshots=self.snapshots,
                 ended=ended,
-                extra_entries=self._exam_bundle["entry"] if self._exam_bundle else (),
+                extra_entries=[*(self._exam_bundle["entry"] if self._exam_bundle else ()), *measures],
                 patient_system=self.config.fhir.patient_identifier_system,
             )
             await self._journal.write(visit.visit_id, visit.appointment_id, RoomState.WRAP_UP, bundle)

@@ -52,6 +52,10 @@ class Lifetime(Ending):
         await self._journal.open()
         stack.push_async_callback(self._journal.aclose)
         self.outbox = await stack.enter_async_context(Outbox(outbox_path(config), key=config.key))
+        if config.facial_measurements:  # a measurement aid: load the face-mesh model once, off the loop
+            from telemedroom._room._facial import face_detector
+
+            self._detector = await asyncio.to_thread(face_detector, True)
         from telemedroom.session.audit import AuditLog
 
         self.audit = AuditLog(config.data_dir / "audit.jsonl")

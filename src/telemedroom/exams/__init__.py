@@ -6,6 +6,11 @@ Grading System as FHIR Questionnaires, the physician's answers as QuestionnaireR
 the scores as Observations, and each step's still as a Media linked to the Encounter.
 :func:`symmetry_metrics` is the optional objective aid (not a diagnosis): left/right
 ratios from the landmarks of a :class:`LandmarkDetector` the deployment supplies.
+Facial measurements (a measurement aid, not a diagnosis): :class:`FaceMeshDetector`
+finds the landmarks offline (extra ``landmarks``), :func:`measure_still` and
+:func:`measure_images` turn them into the :data:`MEASURES` of each protocol still,
+:func:`measurement_entries` into FHIR Observations with their :func:`measurement_device`,
+:func:`measurement_trend` follows them across visits.
 
 Examples:
     >>> from telemedroom.exams import PROTOCOL
@@ -16,6 +21,13 @@ Examples:
 from __future__ import annotations
 
 from telemedroom.exams import facial
+from telemedroom.exams._facemesh import (
+    MESH_POINTS,
+    FaceLandmarks,
+    FaceMeshDetector,
+    ModelInfo,
+    measure_images,
+)
 from telemedroom.exams._landmarks import (
     LANDMARKS,
     NOT_A_DIAGNOSIS,
@@ -23,6 +35,19 @@ from telemedroom.exams._landmarks import (
     SymmetryMetrics,
     symmetry_metrics,
 )
+from telemedroom.exams._measures import (
+    ADULT_IPD_MM,
+    MEASUREMENT_POINTS,
+    MEASURES,
+    MIN_MOVEMENT,
+    FacialMeasure,
+    MeasureSpec,
+    StillMeasurements,
+    measure_protocol,
+    measure_still,
+)
+from telemedroom.exams._measures_fhir import measurement_device, measurement_entries, measurement_observation
+from telemedroom.exams._trend import MeasureTrend, TrendPoint, measurement_trend
 from telemedroom.exams.facial import (
     EXPRESSIONS,
     FACIAL_CODES,
@@ -56,6 +81,26 @@ from telemedroom.exams.facial import (
 )
 
 __all__ = [
+    "ADULT_IPD_MM",
+    "MEASUREMENT_POINTS",
+    "MEASURES",
+    "MESH_POINTS",
+    "MIN_MOVEMENT",
+    "FaceLandmarks",
+    "FaceMeshDetector",
+    "FacialMeasure",
+    "MeasureSpec",
+    "ModelInfo",
+    "StillMeasurements",
+    "measure_images",
+    "measure_protocol",
+    "measure_still",
+    "measurement_device",
+    "measurement_entries",
+    "measurement_observation",
+    "MeasureTrend",
+    "TrendPoint",
+    "measurement_trend",
     "EXPRESSIONS",
     "FACIAL_CODES",
     "HOUSE_BRACKMANN",

@@ -1,13 +1,10 @@
 """The optional objective aid: facial landmark symmetry metrics. An aid for the physician, NOT a diagnosis.
 
-telemedroom ships no landmark detector. None found on PyPI runs offline on CPU with
-its model inside the package: MediaPipe's current wheels (1.x) dropped the bundled
-face mesh of the legacy ``solutions`` API and its ``FaceLandmarker`` task loads a
-``.task`` model file downloaded separately; face-alignment and InsightFace download
-their weights at run time; dlib's 68-point predictor is a separate download whose
-training data (iBUG 300-W) is licensed for non-commercial research only. So this is
-the seam: a :class:`LandmarkDetector` the integrator supplies, and the geometry that
-turns its landmarks into left/right ratios, which is tested on its own.
+The seam: a :class:`LandmarkDetector` gives the points of :data:`LANDMARKS`, and
+:func:`symmetry_metrics` turns them into left/right ratios, tested on its own. A detector
+ships in the ``landmarks`` extra (:class:`~telemedroom.exams.FaceMeshDetector`, MediaPipe's
+face mesh with its model inside the wheel), and the fuller per-step measurements are in
+:mod:`telemedroom.exams._measures`; a deployment may plug in another detector here.
 """
 
 from __future__ import annotations

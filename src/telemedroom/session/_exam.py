@@ -12,6 +12,7 @@ from fhir.resources.R4B.documentreference import DocumentReference
 from fhir.resources.R4B.media import Media
 
 from telemedroom.devices.media import Clip, Snapshot
+from telemedroom.errors import PeerError
 from telemedroom.exams import facial
 from telemedroom.session.channels import ExamPhase
 
@@ -50,6 +51,10 @@ class FacialExamContext:
         resource: Keep the stills as ``Media`` (default) or ``DocumentReference``.
         include_stills: Write the protocol's stills (and clips) with the grading. A room
             whose wrap-up writes ``RoomPeer.exam_stills`` itself sets it ``False``.
+        detector: A :class:`~telemedroom.exams.FaceMeshDetector`: the console then shows
+            each still's landmarks and measurements (``exam_measure``) and their trend
+            across visits (``exam_compare``). A measurement aid, not a diagnosis; off
+            (``None``) unless the operator turns it on.
 
     Examples:
         >>> async def record(bundle):
@@ -66,6 +71,7 @@ class FacialExamContext:
     previous: Sequence[Media | DocumentReference] = field(default_factory=tuple)
     resource: Literal["Media", "DocumentReference"] = "Media"
     include_stills: bool = True
+    detector: Any | None = None
 
 
 def forms_json() -> str:
@@ -92,6 +98,7 @@ def compare_json(context: FacialExamContext, stills: Sequence[ExamStill]) -> str
     pairs = facial.compare_visits(list(context.previous), current)
     return json.dumps(
         {
+            "trend": trend_json(context, current),
             "pairs": [
                 {
                     "step": pair.step.code,
@@ -100,7 +107,7 @@ def compare_json(context: FacialExamContext, stills: Sequence[ExamStill]) -> str
                     "after": json.loads(pair.after.model_dump_json()) if pair.after else None,
                 }
                 for pair in pairs
-            ]
+            ],
         },
         separators=(",", ":"),
     )
@@ -138,3 +145,59 @@ def exam_bundle(
         resource=context.resource,
     )
     return bundle, grading.score() if grading else None
+
+
+# -- facial measurements (a measurement aid, not a diagnosis) ------------------------------
+
+
+def measure_json(context: FacialExamContext, stills: Sequence[ExamStill], step: str) -> str:
+    """The ``exam_measure`` answer: the landmarks and measures of the step's latest still.
+
+    Runs the detector (tens of milliseconds a still): call it off the event loop. A still
+    that cannot be measured answers why (``problem``), never a guess.
+
+    Raises:
+        PeerError: No still of this step was taken yet.
+    """
+    from telemedroom.exams import NOT_A_DIAGNOSIS, measure_images
+
+    if context.detector is None:
+        return json.dumps(
+            {"step": step, "available": False, "reason": "facial measurements are off in this room"}
+        )
+    latest = {still.step: still.snapshot for still in stills}
+    if step not in latest:
+        raise PeerError(f"no still of {step!r} was taken yet")
+    images = [("rest", latest["rest"].data)] if "rest" in latest and step != "rest" else []
+    images.append((step, latest[step].data))
+    results, problems = measure_images(images, detector=context.detector)
+    measured = results.get(step)
+    rest_problem = problems.get("rest") if step != "rest" else None
+    return json.dumps(
+        {
+            "step": step,
+            "available": True,
+            "note": NOT_A_DIAGNOSIS,
+            "width": latest[step].width,
+            "height": latest[step].height,
+            "points": measured.points if measured else None,
+            "ipd_px": measured.ipd_px if measured else None,
+            "measures": [m.model_dump(mode="json") for m in measured.measures] if measured else [],
+            "problem": str(problems[step]) if step in problems else None,
+            "rest_problem": str(rest_problem) if rest_problem else None,
+            "model": context.detector.model.version,
+        },
+        separators=(",", ":"),
+    )
+
+
+def trend_json(
+    context: FacialExamContext, current: Sequence[Media | DocumentReference]
+) -> list[dict[str, Any]]:
+    """Each measure across the earlier visits and this one (``exam_compare``'s ``trend``)."""
+    if context.detector is None:
+        return []
+    from telemedroom.exams._trend import measurement_trend
+
+    trends = measurement_trend([*context.previous, *current], detector=context.detector)
+    return [trend.model_dump(mode="json") for trend in trends]

@@ -16,7 +16,10 @@
   optional WebM clip; ``exam_record`` hands the physician's grading to the room, which
   writes the exam as one FHIR transaction and answers the resources written;
   ``exam_compare`` answers :func:`~telemedroom.exams.compare_visits` of the previous
-  visit and this one as JSON chunks (each still a FHIR ``Media``).
+  visit and this one as JSON chunks (each still a FHIR ``Media``), with each facial
+  measurement's ``trend`` across the visits when the room measures faces;
+  ``exam_measure`` (``step``) answers that step's still's landmarks and measurements as
+  JSON chunks (a measurement aid, not a diagnosis).
 
 Examples:
     >>> from telemedroom import HeartRate
@@ -122,7 +125,14 @@ class _Message(BaseModel):
 
 
 Op = Literal[
-    "snapshot", "switch_camera", "stethoscope", "exam_forms", "exam_step", "exam_record", "exam_compare"
+    "snapshot",
+    "switch_camera",
+    "stethoscope",
+    "exam_forms",
+    "exam_step",
+    "exam_record",
+    "exam_compare",
+    "exam_measure",
 ]
 """The requests a physician can make on ``control``."""
 
@@ -142,7 +152,7 @@ class Request(_Message):
         camera: For ``switch_camera``: ``room`` or ``exam``.
         on: For ``stethoscope``.
         format: For ``snapshot`` and ``exam_step``: ``png`` (lossless, default) or ``jpeg``.
-        step: For ``exam_step``: the protocol step's code (``smile-with-teeth``).
+        step: For ``exam_step`` and ``exam_measure``: the protocol step's code (``smile-with-teeth``).
         index: For ``exam_step``: the step's position in this run, from 0.
         total: For ``exam_step``: how many steps this run has.
         clip: For ``exam_step``: also record a short clip of the expression.

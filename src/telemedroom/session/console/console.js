@@ -120,6 +120,8 @@ class FacialExam {
     this.lang = lang === "de" ? "de" : "en";  // the forms' and steps' language: the console's
     this.forms = null;
     this.running = false;
+    this.measuring = null;  // null: not known yet; false: the room measures no faces
+    this.measured = new Map();  // step code -> the room's exam_measure answer
   }
 
   bind() {
@@ -156,6 +158,7 @@ class FacialExam {
     const { protocol } = await this.loadForms();
     const clip = $("exam-clip").checked;
     $("exam-stills").replaceChildren();
+    this.measured.clear();
     for (const [index, step] of protocol.entries()) {
       const shot = await this.owner.request(
         "exam_step",
@@ -202,6 +205,96 @@ class FacialExam {
       fig.insertBefore(video, fig.querySelector("figcaption"));
     }
     $("exam-stills").append(fig);
+    if (this.measuring !== false) {
+      this.measure(step, fig).catch((err) => {
+        fig.dataset.measure = "error";
+        fig.querySelector("figcaption").textContent += ` · not measured: ${err.message || err}`;
+      });
+    }
+  }
+
+  // -- facial measurements: a measurement aid, not a diagnosis (telemedroom.exams) --------
+  async measure(step, fig) {
+    const answer = await this.owner.requestJson("exam_measure", { step: step.code });
+    if (!answer.available) {
+      this.measuring = false;  // the room does not measure faces: ask no more
+      return;
+    }
+    $("exam-measures").hidden = false;
+    if (!answer.points) {
+      fig.dataset.measure = "problem";
+      fig.querySelector("figcaption").textContent += ` · not measured: ${answer.problem}`;
+      return;
+    }
+    fig.dataset.measure = "ok";
+    fig.querySelector("img").after(landmarkOverlay(answer));
+    this.measured.set(step.code, { step, answer });
+    this.renderMeasures();
+  }
+
+  renderMeasures() {
+    const body = $("exam-measures-body");
+    body.replaceChildren();
+    const order = (this.forms ? this.forms.protocol : []).map((s) => s.code);
+    const steps = [...this.measured.values()].sort((a, b) => order.indexOf(a.step.code) - order.indexOf(b.step.code));
+    for (const { step, answer } of steps) {
+      for (const m of answer.measures) {
+        const row = document.createElement("tr");
+        row.dataset.code = m.code;
+        const cells = [
+          step.title[this.lang], m.title, `${fmt(m.left)} ${m.unit}`, `${fmt(m.right)} ${m.unit}`,
+          m.percent_of_normal == null ? "–" : `${fmt(m.percent_of_normal)} %`,
+          m.weaker ? (m.weaker === "left" ? "left" : "right") : "–",
+        ];
+        for (const text of cells) {
+          const td = document.createElement("td");
+          td.textContent = text;
+          row.append(td);
+        }
+        body.append(row);
+      }
+    }
+  }
+
+  renderTrend(trend) {
+    const holder = $("exam-trend");
+    holder.replaceChildren();
+    if (!trend || !trend.length) return;
+    // one column per visit (its Encounter), oldest first, headed by the visit's first still's date
+    const first = new Map();
+    for (const p of trend.flatMap((t) => t.points)) {
+      if (!first.has(p.encounter) || p.date < first.get(p.encounter)) first.set(p.encounter, p.date);
+    }
+    const visits = [...first.keys()].sort((a, b) => (first.get(a) < first.get(b) ? -1 : 1));
+    const table = document.createElement("table");
+    const caption = document.createElement("caption");
+    caption.textContent = "Measurements across visits (patient's left / right; % of normal) · measurement aid, not a diagnosis";
+    const head = document.createElement("tr");
+    for (const text of ["Measure", ...visits.map((v) => new Date(first.get(v)).toLocaleDateString())]) {
+      const th = document.createElement("th");
+      th.textContent = text;
+      head.append(th);
+    }
+    table.append(caption, head);
+    for (const t of trend) {
+      const row = document.createElement("tr");
+      row.dataset.code = t.code;
+      row.dataset.visits = String(t.points.length);
+      const name = document.createElement("th");
+      name.textContent = t.title;
+      row.append(name);
+      for (const visit of visits) {
+        const p = t.points.find((x) => x.encounter === visit);
+        const td = document.createElement("td");
+        td.textContent = p
+          ? `${fmt(p.left)} / ${fmt(p.right)} ${t.unit}` + (p.percent_of_normal == null ? "" : ` · ${fmt(p.percent_of_normal)} %`)
+          : "–";
+        if (p && p.percent_of_normal != null) td.dataset.percent = String(p.percent_of_normal);
+        row.append(td);
+      }
+      table.append(row);
+    }
+    holder.append(table);
   }
 
   renderForms(forms) {
@@ -292,7 +385,8 @@ class FacialExam {
   }
 
   async compare() {
-    const { pairs } = await this.owner.requestJson("exam_compare");
+    const { pairs, trend } = await this.owner.requestJson("exam_compare");
+    this.renderTrend(trend);
     const holder = $("exam-compare");
     holder.replaceChildren();
     for (const pair of pairs) {
@@ -325,6 +419,42 @@ class FacialExam {
       holder.append(row);
     }
   }
+}
+
+// The landmarks the room measured, drawn over a still (SVG in the image's pixel space).
+const SVG = "http://www.w3.org/2000/svg";
+const LANDMARK_LINES = [
+  ["iris-right", "iris-left"], ["brow-right", "iris-right"], ["brow-left", "iris-left"],
+  ["eye-right-upper", "eye-right-lower"], ["eye-left-upper", "eye-left-lower"],
+  ["mouth-right", "mouth-left"], ["lip-upper", "lip-lower"], ["ala-right", "ala-left"],
+];
+
+function landmarkOverlay(answer) {
+  const svg = document.createElementNS(SVG, "svg");
+  svg.setAttribute("class", "landmarks");
+  svg.setAttribute("viewBox", `0 0 ${answer.width} ${answer.height}`);
+  svg.setAttribute("preserveAspectRatio", "none");
+  svg.setAttribute("role", "img");
+  svg.setAttribute("aria-label", "measured landmarks (measurement aid, not a diagnosis)");
+  const r = Math.max(answer.width, answer.height) / 60;  // ~3 px on the 12rem thumbnail
+  for (const [a, b] of LANDMARK_LINES) {
+    const [p, q] = [answer.points[a], answer.points[b]];
+    if (!p || !q) continue;
+    const line = document.createElementNS(SVG, "line");
+    for (const [k, v] of [["x1", p[0]], ["y1", p[1]], ["x2", q[0]], ["y2", q[1]], ["stroke-width", r / 3]]) {
+      line.setAttribute(k, String(v));
+    }
+    svg.append(line);
+  }
+  for (const [name, [x, y]] of Object.entries(answer.points)) {
+    const dot = document.createElementNS(SVG, "circle");
+    dot.setAttribute("cx", String(x));
+    dot.setAttribute("cy", String(y));
+    dot.setAttribute("r", String(r));
+    dot.dataset.name = name;
+    svg.append(dot);
+  }
+  return svg;
 }
 
 function fmt(x) {

@@ -33,6 +33,7 @@ from telemedroom.session._exam import (
     compare_json,
     exam_bundle,
     forms_json,
+    measure_json,
 )
 from telemedroom.session.audit import AuditAction, AuditLog
 from telemedroom.session.peer._base import Camera, _Peer
@@ -485,14 +486,23 @@ class RoomPeer(_Peer):
             channels.Response(id=request.id, ok=True, resources=written, scores=scores).model_dump_json()
         )
 
+    # -- facial measurements: a measurement aid, off the event loop --------
+    async def _exam_measure(self, control: RTCDataChannel, request: channels.Request) -> None:
+        text = await asyncio.to_thread(
+            measure_json, self._exam_context(), list(self.exam_stills), request.step or ""
+        )
+        self._send_json(control, request.id, text)
+
     async def _exam_compare(self, control: RTCDataChannel, request: channels.Request) -> None:
-        self._send_json(control, request.id, compare_json(self._exam_context(), self.exam_stills))
+        text = await asyncio.to_thread(compare_json, self._exam_context(), list(self.exam_stills))
+        self._send_json(control, request.id, text)
 
     _EXAM_OPS: Final[dict[str, Callable[[RoomPeer, RTCDataChannel, channels.Request], Any]]] = {
         "exam_forms": _exam_forms,
         "exam_step": _exam_step,
         "exam_record": _exam_record,
         "exam_compare": _exam_compare,
+        "exam_measure": _exam_measure,
     }
 
     async def switch_camera(self, camera: Camera) -> None:
