@@ -78,6 +78,11 @@ class AuditAction(StrEnum):
     ALERT_ESCALATED = "alert_escalated"
     ALERT_ACKNOWLEDGED = "alert_acknowledged"
     ALERT_CLEARED = "alert_cleared"
+    # multi-party visits through the Janus SFU (telemedroom.session.sfu)
+    REMOVED = "removed"
+    SFU_STARTED = "sfu_started"
+    SFU_FALLBACK = "sfu_fallback"
+    SFU_ENDED = "sfu_ended"
 
 
 def _aware(value: datetime) -> datetime:

@@ -1,0 +1,142 @@
+"""The room's side of a multi-party visit (used by :class:`~telemedroom.session.peer.RoomPeer`).
+
+With an SFU the room makes no peer-to-peer connection: once admitted it takes the
+server's Janus grant and publishes, each track once, its room camera and microphone in
+the visit's ``main`` room and its exam camera and stethoscope in the ``clinical`` room
+(both silent until a physician asks for them), and it plays every participant's audio
+and video through the peer's ``on_physician_track``. Live vitals go through the
+signaling server, which hands them to physicians only. If the server says the SFU is
+unavailable, the room goes back to peer to peer with one physician.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import Callable
+from typing import Any, Protocol
+
+from aiortc.mediastreams import MediaStreamTrack
+
+from telemedroom.devices.media import MediaDevice
+from telemedroom.errors import SfuError
+from telemedroom.session import protocol as p
+from telemedroom.session._sfu_peer import SfuMedia, SfuTrack
+from telemedroom.session.audit import AuditAction
+
+__all__ = ["RoomSfu"]
+
+logger = logging.getLogger(__name__)
+
+# the clinical room's published lines, in order
+_EXAM_VIDEO = 0
+_STETHOSCOPE = 1
+
+
+class _Room(Protocol):
+    _stethoscope: Any
+
+    @property
+    def camera(self) -> str: ...
+
+    @property
+    def stethoscope_on(self) -> bool: ...
+
+    @property
+    def welcome(self) -> p.Welcome: ...
+
+    async def _device(self, name: str) -> MediaDevice: ...
+
+    def _physician_track(self, track: MediaStreamTrack) -> None: ...
+
+    def _spawn(self, coroutine: Any) -> None: ...
+
+    def _log(self, action: AuditAction, detail: dict[str, str]) -> None: ...
+
+
+class RoomSfu:
+    """Whether the room runs through Janus, and its media there.
+
+    Attributes:
+        unavailable: The server's reason when the visit fell back to peer to peer.
+        media: The room's Janus media, once granted.
+    """
+
+    def __init__(self, room: _Room, send: Callable[[p.Vitals], Any]) -> None:
+        self._room = room
+        self._send = send
+        self.unavailable: str | None = None
+        self.media: SfuMedia | None = None
+        self.error: SfuError | None = None
+
+    @property
+    def active(self) -> bool:
+        """Whether media goes through the SFU (the server offers one and has not given up on it)."""
+        welcome = self._room.welcome if _joined(self._room) else None
+        return welcome is not None and welcome.sfu and self.unavailable is None
+
+    def handle(self, message: p.ServerMessage) -> bool:
+        """Take the SFU's messages; ``True`` when the peer-to-peer path must not see it."""
+        if isinstance(message, p.SfuGrant):
+            self._room._spawn(self._start(message))
+            return True
+        if isinstance(message, p.SfuUnavailable):
+            self.unavailable = message.reason
+            logger.warning("the SFU is unavailable, peer to peer instead: %s", message.reason)
+            return False  # the roster that follows lets the peer-to-peer path offer
+        # In SFU mode the room offers no peer-to-peer connection to anyone.
+        return isinstance(message, p.Roster) and self.active
+
+    async def _start(self, grant: p.SfuGrant) -> None:
+        room = self._room
+        camera = await room._device("room")
+        microphone = await room._device("microphone")
+        exam = (await room._device("exam")).subscribe() if room.camera == "exam" else None
+        stethoscope = (await room._device("stethoscope")).subscribe() if room.stethoscope_on else None
+        media = SfuMedia(
+            grant,
+            publish={
+                "main": [("video", camera.subscribe()), ("audio", microphone.subscribe())],
+                "clinical": [("video", exam), ("audio", stethoscope)],
+            },
+            on_track=self._on_track,
+            ice_servers=room.welcome.ice_servers,
+        )
+        self.media = media
+        try:
+            await media.start()
+        except SfuError as exc:
+            self.error = exc
+            logger.error("the room could not join the visit's Janus rooms: %s", exc)
+            return
+        room._stethoscope = media.sender("clinical", _STETHOSCOPE)
+        room._log(AuditAction.TRACK_STARTED, {"track": "room_camera", "via": "sfu"})
+        room._log(AuditAction.TRACK_STARTED, {"track": "microphone", "via": "sfu"})
+
+    def _on_track(self, received: SfuTrack) -> None:
+        self._room._physician_track(received.track)
+
+    async def send_vitals(self, text: str) -> None:
+        """One reading, through the signaling server, to the visit's physicians."""
+        await self._send(p.Vitals(data=text))
+
+    async def show(self, camera: str) -> None:
+        """Publish (``exam``) or stop publishing (``room``) the exam camera in the clinical room."""
+        sender = self.media.sender("clinical", _EXAM_VIDEO) if self.media is not None else None
+        if sender is not None:
+            sender.replaceTrack((await self._room._device("exam")).subscribe() if camera == "exam" else None)
+
+    async def aclose(self) -> None:
+        """Leave the Janus rooms."""
+        media, self.media = self.media, None
+        if media is not None:
+            with contextlib.suppress(SfuError):
+                await media.aclose()
+
+
+def _joined(room: _Room) -> bool:
+    try:
+        room.welcome  # noqa: B018 (raises until the server's welcome)
+    except Exception:
+        return False
+    return True
