@@ -221,3 +221,26 @@ async def test_fallback_to_peer_to_peer_when_janus_is_down(signaling_factory: Fa
     fallbacks = [e for e in sig.audit if e.action is AuditAction.SFU_FALLBACK]
     assert len(fallbacks) == 1
     assert "could not be reached" in fallbacks[0].detail["reason"]
+
+
+async def test_owner_keeps_exam_controls_over_a_data_only_link(
+    signaling_factory: Factory, sfu_config: SfuConfig
+) -> None:
+    """With an SFU the room still gives the owning physician its control channel (no media on it)."""
+    async with signaling_factory(sfu=sfu_config) as sig:
+        url = sig.url()
+        async with (
+            PhysicianPeer(url, sig.token("physician"), auto_admit=True) as doctor,
+            RoomPeer(url, sig.token("patient")) as room,
+        ):
+            await room.wait_admitted()
+            await room.wait_connected()
+            assert room.sfu.active
+            assert doctor.pc is not None
+            assert doctor.pc.getTransceivers() == []  # no media peer to peer
+            snapshot = await doctor.snapshot()
+            assert (snapshot.width, snapshot.height) == (1920, 1080)
+            await doctor.stethoscope(on=True)
+            assert room.stethoscope_on
+            await room.send_measurement(HeartRate(bpm=80))
+            assert (await asyncio.wait_for(anext(doctor.measurements()), 30)).bpm == 80

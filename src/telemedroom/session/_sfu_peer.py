@@ -145,15 +145,18 @@ class SfuMedia:
             if track is not None:
                 sender.replaceTrack(track)
             senders.append(sender)
-        await pc.setLocalDescription(await pc.createOffer())
-        assert pc.localDescription is not None
-        _data, jsep = await handle.message(
-            {"request": "publish"}, {"type": "offer", "sdp": pc.localDescription.sdp}
-        )
-        if jsep is None:
+        try:
+            await pc.setLocalDescription(await pc.createOffer())
+            assert pc.localDescription is not None
+            _data, jsep = await handle.message(
+                {"request": "publish"}, {"type": "offer", "sdp": pc.localDescription.sdp}
+            )
+            if jsep is None:
+                raise SfuError(None, "Janus answered the publish without an SDP answer")
+            await pc.setRemoteDescription(RTCSessionDescription(sdp=jsep["sdp"], type=jsep["type"]))
+        except BaseException:  # refused or cancelled: no PeerConnection is left open
             await pc.close()
-            raise SfuError(None, "Janus answered the publish without an SDP answer")
-        await pc.setRemoteDescription(RTCSessionDescription(sdp=jsep["sdp"], type=jsep["type"]))
+            raise
         return pc, senders
 
     def sender(self, room: str, index: int) -> RTCRtpSender | None:
@@ -220,10 +223,10 @@ class SfuMedia:
                 if self._on_track is not None:
                     self._on_track(SfuTrack(room.kind, feed, display, track))
 
+            self._subscriptions[(room.kind, feed)] = _Subscription(handle, pc)  # closed by aclose
             await pc.setRemoteDescription(RTCSessionDescription(sdp=jsep["sdp"], type=jsep["type"]))
             await pc.setLocalDescription(await pc.createAnswer())
             assert pc.localDescription is not None
-            self._subscriptions[(room.kind, feed)] = _Subscription(handle, pc)
             await handle.message({"request": "start"}, {"type": "answer", "sdp": pc.localDescription.sdp})
 
     async def _unsubscribe(self, room: str, feed: int) -> None:

@@ -1,25 +1,30 @@
 """The room's side of a multi-party visit (used by :class:`~telemedroom.session.peer.RoomPeer`).
 
-With an SFU the room makes no peer-to-peer connection: once admitted it takes the
-server's Janus grant and publishes, each track once, its room camera and microphone in
+With an SFU the room sends no media peer to peer: once admitted it takes the server's
+Janus grant and publishes, each track once, its room camera and microphone in
 the visit's ``main`` room and its exam camera and stethoscope in the ``clinical`` room
 (both silent until a physician asks for them), and it plays every participant's audio
 and video through the peer's ``on_physician_track``. Live vitals go through the
-signaling server, which hands them to physicians only. If the server says the SFU is
-unavailable, the room goes back to peer to peer with one physician.
+signaling server, which hands them to physicians only. The physician who owns the visit
+still gets a peer-to-peer link from the room, with the ``control`` data channel only
+(snapshots, camera switch, stethoscope, the facial protocol). If the server says the
+SFU is unavailable, the room goes back to peer to peer with one physician.
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 from collections.abc import Callable
 from typing import Any, Protocol
 
+from aiortc import RTCDataChannel, RTCPeerConnection
 from aiortc.mediastreams import MediaStreamTrack
 
 from telemedroom.devices.media import MediaDevice
 from telemedroom.errors import SfuError
+from telemedroom.session import channels
 from telemedroom.session import protocol as p
 from telemedroom.session._sfu_peer import SfuMedia, SfuTrack
 from telemedroom.session.audit import AuditAction
@@ -53,6 +58,11 @@ class _Room(Protocol):
 
     def _log(self, action: AuditAction, detail: dict[str, str]) -> None: ...
 
+    async def _on_request(self, control: RTCDataChannel, text: object) -> None: ...
+
+    @property
+    def _client(self) -> Any: ...
+
 
 class RoomSfu:
     """Whether the room runs through Janus, and its media there.
@@ -68,6 +78,7 @@ class RoomSfu:
         self.unavailable: str | None = None
         self.media: SfuMedia | None = None
         self.error: SfuError | None = None
+        self._starting: asyncio.Future[None] | None = None
 
     @property
     def active(self) -> bool:
@@ -78,14 +89,13 @@ class RoomSfu:
     def handle(self, message: p.ServerMessage) -> bool:
         """Take the SFU's messages; ``True`` when the peer-to-peer path must not see it."""
         if isinstance(message, p.SfuGrant):
-            self._room._spawn(self._start(message))
+            self._starting = asyncio.ensure_future(self._start(message))
             return True
         if isinstance(message, p.SfuUnavailable):
             self.unavailable = message.reason
             logger.warning("the SFU is unavailable, peer to peer instead: %s", message.reason)
             return False  # the roster that follows lets the peer-to-peer path offer
-        # In SFU mode the room offers no peer-to-peer connection to anyone.
-        return isinstance(message, p.Roster) and self.active
+        return False
 
     async def _start(self, grant: p.SfuGrant) -> None:
         room = self._room
@@ -116,6 +126,15 @@ class RoomSfu:
     def _on_track(self, received: SfuTrack) -> None:
         self._room._physician_track(received.track)
 
+    async def offer_control(self, pc: RTCPeerConnection, physician: str) -> None:
+        """Offer ``physician`` a data-only link: the ``control`` channel, no media, no vitals."""
+        room = self._room
+        control = pc.createDataChannel(channels.CONTROL, ordered=True)
+        control.on("message", lambda text: room._spawn(room._on_request(control, text)))
+        await pc.setLocalDescription(await pc.createOffer())
+        assert pc.localDescription is not None
+        await room._client.send(p.Offer(to=physician, sdp=pc.localDescription.sdp))
+
     async def send_vitals(self, text: str) -> None:
         """One reading, through the signaling server, to the visit's physicians."""
         await self._send(p.Vitals(data=text))
@@ -128,6 +147,11 @@ class RoomSfu:
 
     async def aclose(self) -> None:
         """Leave the Janus rooms."""
+        starting, self._starting = self._starting, None
+        if starting is not None:
+            starting.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await starting
         media, self.media = self.media, None
         if media is not None:
             with contextlib.suppress(SfuError):

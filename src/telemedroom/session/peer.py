@@ -481,6 +481,9 @@ class RoomPeer(_Peer):
             self._drop_pc()
             self.remote_id = physician
             pc = self.pc = self._new_pc()
+            if self.sfu.active:  # media goes through Janus: this link carries the control channel only
+                await self.sfu.offer_control(pc, physician)
+                return
             pc.on("track", self._physician_track)
             room, microphone = await self._device("room"), await self._device("microphone")
             self._video = pc.addTransceiver("video", direction="sendrecv").sender
@@ -1077,6 +1080,8 @@ class PhysicianPeer(_Peer):
                     await self.admit(participant)
         elif isinstance(message, p.RelayedOffer):
             await self._answer(message)
+        elif isinstance(message, p.RelayedVitals):  # a multi-party visit: vitals come from the server
+            self._on_vitals(message.data)
 
     async def _answer(self, offer: p.RelayedOffer) -> None:
         self._drop_pc()
