@@ -317,6 +317,8 @@ class Console {
     this.resume = sessionStorage.getItem(`telemedroom.resume.${this.claims.jti}`);
     this.local = null;
     this.exam = new FacialExam(this, options.lang);
+    this.roster = new Map();  // participant id -> info (multi-party: names and roles of the tiles)
+    this.sfu = null;          // the Janus view, in a multi-party visit (sfu.js)
   }
 
   async start() {
@@ -351,8 +353,8 @@ class Console {
     ws.onmessage = (event) => this.onMessage(JSON.parse(event.data));
     ws.onclose = (event) => {
       clearInterval(this.heartbeat);
-      if (this.ended || [1000, 4401, 4403].includes(event.code)) {
-        this.status(this.ended ? "visit ended" : `disconnected (${event.code})`);
+      if (this.ended || [1000, 4401, 4403, 4410].includes(event.code)) {
+        this.status(this.endText || (this.ended ? "visit ended" : `disconnected (${event.code})`));
         return;
       }
       this.status("connection lost, resuming…");
@@ -375,9 +377,34 @@ class Console {
         $("recording").textContent = msg.recording ? "recording on" : "not recorded";
         $("recording").classList.toggle("on", msg.recording);
         $("end").disabled = msg.role !== "physician";
+        // Multi-party: an interpreter's or relative's view has no vitals and no exam controls.
+        document.body.dataset.role = msg.role;
+        document.body.dataset.mode = msg.sfu ? "sfu" : "p2p";
         break;
       case "roster":
         this.showWaiting(msg.participants.filter((p) => p.state === "waiting"));
+        this.roster = new Map(msg.participants.map((p) => [p.id, p]));
+        this.showParticipants(msg.participants.filter((p) => p.state !== "waiting"));
+        break;
+      // -- multi-party visits through the SFU (sfu.js) --
+      case "sfu":
+        this.sfu = new SfuView(this, msg);
+        this.sfu.start().catch((err) => this.status(`SFU: ${err.message || err}`));
+        break;
+      case "sfu_unavailable":
+        $("sfu-banner").hidden = false;
+        $("sfu-banner").textContent = `Multi-party unavailable, peer to peer with one physician: ${msg.reason}`;
+        document.body.dataset.mode = "p2p";
+        break;
+      case "vitals":  // relayed by the server, to physicians only
+        this.showVital(JSON.parse(msg.data));
+        break;
+      case "removed":
+        this.ended = true;
+        this.endText = `removed from the visit${msg.reason ? `: ${msg.reason}` : ""}`;
+        this.status(this.endText);
+        if (this.sfu) this.sfu.close();
+        if (this.pc) this.pc.close();
         break;
       case "offer":
         this.answer(msg.from, msg.sdp).catch((err) => this.status(`cannot answer: ${err}`));
@@ -391,6 +418,7 @@ class Console {
         this.ended = true;
         this.status("visit ended");
         if (this.pc) this.pc.close();
+        if (this.sfu) this.sfu.close();
         break;
       case "error":
         this.status(`server: ${msg.code}: ${msg.message}`);
@@ -425,6 +453,31 @@ class Console {
       deny.textContent = "Deny";
       deny.onclick = () => this.send({ type: "deny", participant: p.id, reason: "" });
       li.append(who, admit, deny);
+      list.append(li);
+    }
+  }
+
+  // Multi-party: who is in the visit, and (for the physician) a Remove button each.
+  showParticipants(people) {
+    const list = $("participants-list");
+    list.replaceChildren();
+    for (const p of people) {
+      const li = document.createElement("li");
+      li.dataset.participant = p.id;
+      li.dataset.role = p.role;
+      li.dataset.state = p.state;
+      const who = document.createElement("span");
+      who.className = "who";
+      who.textContent = `${p.name || p.id} (${p.role})${p.id === (this.welcome && this.welcome.participant) ? " · you" : ""}`;
+      li.append(who);
+      const self = this.welcome && p.id === this.welcome.participant;
+      if (this.welcome && this.welcome.sfu && this.welcome.role === "physician" && !self) {
+        const remove = document.createElement("button");
+        remove.className = "remove";
+        remove.textContent = "Remove";
+        remove.onclick = () => this.send({ type: "remove", participant: p.id, reason: "" });
+        li.append(remove);
+      }
       list.append(li);
     }
   }
@@ -616,6 +669,7 @@ class Console {
     this.ended = true;
     this.send({ type: "end" });
     if (this.pc) this.pc.close();
+    if (this.sfu) this.sfu.close();
   }
 }
 
