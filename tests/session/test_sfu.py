@@ -141,6 +141,16 @@ async def test_roles_see_what_they_may(signaling_factory: Factory, sfu_config: S
                     frame = await asyncio.wait_for((await interpreter.track(role="patient")).recv(), 30)
                     assert frame is not None
 
+                    # The room knows who took part, with which role, for Encounter.participant.
+                    taking_part = room.sfu.participants.encounter_participants()
+                    assert [
+                        (x["type"][0]["coding"][0]["code"], x["individual"]["display"]) for x in taking_part
+                    ] == [
+                        ("PPRF", "physician name"),
+                        ("translator", "interpreter name"),
+                        ("ESC", "companion name"),
+                    ]
+
                     # A removed participant cannot come back with the same token.
                     with pytest.raises(Exception, match="removed"):
                         async with SfuParticipant(url, sig.token("companion", "daughter")):

@@ -17,6 +17,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from aiortc import RTCDataChannel, RTCPeerConnection
@@ -27,6 +28,7 @@ from telemedroom.errors import SfuError
 from telemedroom.session import channels
 from telemedroom.session import protocol as p
 from telemedroom.session._sfu_peer import SfuMedia, SfuTrack
+from telemedroom.session._visit_participants import VisitParticipants
 from telemedroom.session.audit import AuditAction
 
 __all__ = ["RoomSfu"]
@@ -68,7 +70,9 @@ class RoomSfu:
     """Whether the room runs through Janus, and its media there.
 
     Attributes:
+        participants: Everyone the rosters showed in the visit (peer to peer too).
         unavailable: The server's reason when the visit fell back to peer to peer.
+        on_unavailable: Called once with that reason (the room shows it and audits it).
         media: The room's Janus media, once granted.
     """
 
@@ -79,6 +83,8 @@ class RoomSfu:
         self.media: SfuMedia | None = None
         self.error: SfuError | None = None
         self._starting: asyncio.Future[None] | None = None
+        self.participants = VisitParticipants()
+        self.on_unavailable: Callable[[str], object] | None = None
 
     @property
     def active(self) -> bool:
@@ -88,12 +94,17 @@ class RoomSfu:
 
     def handle(self, message: p.ServerMessage) -> bool:
         """Take the SFU's messages; ``True`` when the peer-to-peer path must not see it."""
+        if isinstance(message, p.Roster):  # who took part, for Encounter.participant
+            self.participants.update(message.participants, datetime.now(UTC))
         if isinstance(message, p.SfuGrant):
             self._starting = asyncio.ensure_future(self._start(message))
             return True
         if isinstance(message, p.SfuUnavailable):
+            first = self.unavailable is None
             self.unavailable = message.reason
             logger.warning("the SFU is unavailable, peer to peer instead: %s", message.reason)
+            if first and self.on_unavailable is not None:
+                self.on_unavailable(message.reason)
             return False  # the roster that follows lets the peer-to-peer path offer
         return False
 
