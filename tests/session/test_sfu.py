@@ -113,10 +113,22 @@ async def test_roles_see_what_they_may(signaling_factory: Factory, sfu_config: S
                             )
                         assert refused.value.code == 433  # not in the allowed list
 
-                    # The kiosk plays the others' audio and video: the physician's camera and
-                    # microphone, the interpreter's microphone.
-                    await _until(lambda: len(kiosk_tracks) >= 3)
-                    assert sorted(t.kind for t in kiosk_tracks) == ["audio", "audio", "video"]
+                    # The kiosk plays every voice, mixed into one track (the physician's tone and
+                    # the interpreter's), and shows the physician's camera.
+                    await _until(lambda: len(kiosk_tracks) >= 2)
+                    assert sorted(t.kind for t in kiosk_tracks) == ["audio", "video"]
+                    assert room.sfu.mix is not None
+                    await _until(lambda: room.sfu.mix.inputs == 2)
+                    mixed = next(t for t in kiosk_tracks if t.kind == "audio")
+                    loud = 0
+                    async with asyncio.timeout(30):
+                        while loud == 0:
+                            frame = await mixed.recv()
+                            loud = max(abs(x) for x in memoryview(bytes(frame.planes[0])).cast("h"))
+                    assert loud > 1000
+                    video = next(t for t in kiosk_tracks if t.kind == "video")
+                    physician_frame = await asyncio.wait_for(video.recv(), 30)
+                    assert (physician_frame.width, physician_frame.height) == (320, 240)
 
                     # Vitals reach the physician, and only the physician.
                     await room.send_measurement(HeartRate(bpm=71))

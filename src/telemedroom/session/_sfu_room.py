@@ -3,8 +3,9 @@
 With an SFU the room sends no media peer to peer: once admitted it takes the server's
 Janus grant and publishes, each track once, its room camera and microphone in
 the visit's ``main`` room and its exam camera and stethoscope in the ``clinical`` room
-(both silent until a physician asks for them), and it plays every participant's audio
-and video through the peer's ``on_physician_track``. Live vitals go through the
+(both silent until a physician asks for them). Every participant's voice reaches the
+peer's ``on_physician_track`` as one mixed audio track (:class:`AudioMix`), and the
+owning physician's camera as its video. Live vitals go through the
 signaling server, which hands them to physicians only. The physician who owns the visit
 still gets a peer-to-peer link from the room, with the ``control`` data channel only
 (snapshots, camera switch, stethoscope, the facial protocol). If the server says the
@@ -21,12 +22,14 @@ from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from aiortc import RTCDataChannel, RTCPeerConnection
+from aiortc.contrib.media import MediaBlackhole
 from aiortc.mediastreams import MediaStreamTrack
 
 from telemedroom.devices.media import MediaDevice
 from telemedroom.errors import SfuError
 from telemedroom.session import channels
 from telemedroom.session import protocol as p
+from telemedroom.session._mixer import AudioMix
 from telemedroom.session._sfu_peer import SfuMedia, SfuTrack
 from telemedroom.session._visit_participants import VisitParticipants
 from telemedroom.session.audit import AuditAction
@@ -85,6 +88,10 @@ class RoomSfu:
         self._starting: asyncio.Future[None] | None = None
         self.participants = VisitParticipants()
         self.on_unavailable: Callable[[str], object] | None = None
+        self.mix: AudioMix | None = None
+        self._roles: dict[int, str] = {}
+        self._shown: int | None = None
+        self._sinks: list[MediaBlackhole] = []
 
     @property
     def active(self) -> bool:
@@ -96,6 +103,7 @@ class RoomSfu:
         """Take the SFU's messages; ``True`` when the peer-to-peer path must not see it."""
         if isinstance(message, p.Roster):  # who took part, for Encounter.participant
             self.participants.update(message.participants, datetime.now(UTC))
+            self._roles.update({q.feed: q.role for q in message.participants if q.feed is not None})
         if isinstance(message, p.SfuGrant):
             self._starting = asyncio.ensure_future(self._start(message))
             return True
@@ -135,7 +143,25 @@ class RoomSfu:
         room._log(AuditAction.TRACK_STARTED, {"track": "microphone", "via": "sfu"})
 
     def _on_track(self, received: SfuTrack) -> None:
-        self._room._physician_track(received.track)
+        track = received.track
+        if track.kind == "audio":  # every participant's voice, mixed into the kiosk's one line
+            if self.mix is None:
+                self.mix = AudioMix()
+                self.mix.add(track)
+                self._room._physician_track(self.mix)
+            else:
+                self.mix.add(track)
+            return
+        # The kiosk shows the physician who owns the visit (the first physician to appear).
+        role = self._roles.get(received.feed)
+        if self._shown is None and role in ("physician", None):
+            self._shown = received.feed
+            self._room._physician_track(track)
+        else:
+            sink = MediaBlackhole()  # read and dropped, so no frames pile up
+            sink.addTrack(track)
+            self._sinks.append(sink)
+            self._room._spawn(sink.start())
 
     async def offer_control(self, pc: RTCPeerConnection, physician: str) -> None:
         """Offer ``physician`` a data-only link: the ``control`` channel, no media, no vitals."""
@@ -163,6 +189,12 @@ class RoomSfu:
             starting.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await starting
+        mix, self.mix = self.mix, None
+        if mix is not None:
+            await mix.aclose()
+        for sink in self._sinks:
+            await sink.stop()
+        self._sinks.clear()
         media, self.media = self.media, None
         if media is not None:
             with contextlib.suppress(SfuError):
