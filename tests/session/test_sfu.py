@@ -266,3 +266,43 @@ async def test_owner_keeps_exam_controls_over_a_data_only_link(
             assert room.stethoscope_on
             await room.send_measurement(HeartRate(bpm=80))
             assert (await asyncio.wait_for(anext(doctor.measurements()), 30)).bpm == 80
+
+
+async def test_a_session_under_an_id_that_was_not_granted_is_cut(
+    signaling_factory: Factory, sfu_config: SfuConfig
+) -> None:
+    """A participant with a valid token who joins Janus under another publisher id is cut by the patrol."""
+    from dataclasses import replace
+
+    async with (
+        signaling_factory(sfu=replace(sfu_config, sweep_interval=0.5)) as sig,
+        SfuParticipant(sig.url(), sig.token("physician")) as doctor,
+    ):
+        grant = (await doctor.wait_media()).grant
+        main = grant.rooms[0]
+        session = JanusSession(grant.url, grant.token)
+        async with session:
+            handle = await session.attach()
+            await handle.message(
+                {
+                    "request": "join",
+                    "ptype": "publisher",
+                    "room": main.room,
+                    "pin": main.pin,
+                    "id": grant.feed + 1,  # not the granted id
+                    "token": grant.token,
+                }
+            )
+            # Janus forgets the session: any request on it is refused ("no such session").
+            async with asyncio.timeout(30):
+                while True:
+                    try:
+                        await handle.request({"request": "exists", "room": main.room})
+                    except SfuError as exc:
+                        assert exc.code == 458
+                        break
+                    await asyncio.sleep(0.1)  # the patrol runs every 0.5 s: poll, bounded
+        # The participant's own, well-behaved session lives on.
+        assert doctor.media is not None
+        assert doctor.media.session is not None
+        assert not doctor.media.session.closed.is_set()

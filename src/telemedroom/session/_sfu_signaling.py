@@ -61,6 +61,7 @@ class _Visit:
     rooms: SfuVisitRooms | None = None
     reason: str = ""
     members: dict[str, _Participant] = field(default_factory=dict)
+    patrol: asyncio.Task[None] | None = None
 
 
 Audit = Callable[[AuditAction, str, str, str, str, dict[str, str]], None]
@@ -138,6 +139,18 @@ class SfuVisits:
         )
         for member in list(visit.members.values()):
             await self._grant(key, visit, member)
+        visit.patrol = asyncio.ensure_future(self._patrol(key, visit))
+
+    async def _patrol(self, key: tuple[str, str], visit: _Visit) -> None:
+        """Cut, now and then, any Janus session in the visit's rooms that no grant accounts for."""
+        while self.visits.get(key) is visit and visit.rooms is not None:
+            await asyncio.sleep(self.service.config.sweep_interval)  # a patrol's period
+            if self.visits.get(key) is not visit or visit.rooms is None or not visit.rooms.rooms:
+                return
+            try:
+                await visit.rooms.sweep()
+            except SfuError as exc:
+                logger.warning("could not check the Janus sessions of %s/%s: %s", key[0], key[1], exc)
 
     async def _grant(self, key: tuple[str, str], visit: _Visit, participant: _Participant) -> None:
         if visit.rooms is None or participant.id not in visit.members:
@@ -171,6 +184,8 @@ class SfuVisits:
     def ended(self, key: tuple[str, str]) -> None:
         """The visit ended (or everyone left): destroy its rooms."""
         visit = self.visits.pop(key, None)
+        if visit is not None and visit.patrol is not None:
+            visit.patrol.cancel()
         if visit is not None and visit.rooms is not None:
             rooms = visit.rooms
             self._spawn(self._close(key, rooms))

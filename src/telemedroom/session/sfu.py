@@ -78,6 +78,8 @@ class SfuConfig:
         public_url: The Janus API as participants' browsers reach it (``https://sfu.example/janus``);
             ``url`` when ``None``.
         max_publishers: Publishers per room (participants plus the room itself).
+        sweep_interval: Seconds between checks that every Janus session in a visit's rooms
+            belongs to a granted participant under its granted id (others are destroyed).
     """
 
     url: str
@@ -86,6 +88,7 @@ class SfuConfig:
     room_admin_key: str = field(repr=False)
     public_url: str | None = None
     max_publishers: int = 12
+    sweep_interval: float = 10.0
 
 
 class SfuService:
