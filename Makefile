@@ -67,6 +67,7 @@ bench: $(STAMP) $(LANDMARKS)
 	$(BIN)/python benchmarks/bench_room.py
 	$(BIN)/python benchmarks/bench_demo.py
 	$(BIN)/python benchmarks/bench_face.py
+	$(BIN)/python benchmarks/bench_sfu.py
 
 clean:
 	rm -rf $(VENV) tests/_medplum/node_modules .mypy_cache .pytest_cache .ruff_cache .hypothesis .benchmarks site

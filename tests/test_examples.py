@@ -22,6 +22,7 @@ TESTED_ELSEWHERE = {
     "booking_service": "tests/scheduling/test_example_booking_service.py",
     "driver_plugin": "tests/devices/test_registry.py",
     "physician_console": "tests/session/test_example_physician_console.py",
+    "multi_party": "tests/session/test_example_multi_party.py",
 }
 
 EXPECTED = {

@@ -49,7 +49,8 @@ TelemedroomError
 │   ├── TokenError                       a join token or booking code was refused (``reason``)
 │   ├── SignalingError                   the signaling server refused a message or the link broke
 │   ├── PeerError                        the WebRTC peer could not connect or answer a request
-│   └── AuditIntegrityError              the audit log's hash chain is broken (``index``)
+│   ├── AuditIntegrityError              the audit log's hash chain is broken (``index``)
+│   └── SfuError                         the Janus SFU refused a request or cannot be reached (``code``)
 ├── RoomError                            the room: its configuration, its visit's state machine, check-in
 │   ├── RoomConfigError                  a room configuration key is missing or invalid (names key and file)
 │   ├── RoomStateError                   the room cannot do this in its current state (``state``, ``action``)
@@ -138,6 +139,7 @@ __all__ = [
     "SchedulingError",
     "SessionError",
     "SeveralFacesFound",
+    "SfuError",
     "SignalingError",
     "SlotUnavailable",
     "TelemedroomError",
@@ -1192,6 +1194,33 @@ class AuditIntegrityError(SessionError):
         self.index = index
         self.reason = reason
         super().__init__(f"audit log entry {index}: {reason}")
+
+
+class SfuError(SessionError):
+    """The Janus SFU answered a request with an error, or could not be reached at all.
+
+    Attributes:
+        code: Janus's error code (``403`` unauthorized, ``428`` no such room, ...), or
+            ``None`` when Janus could not be reached (then an httpx error is ``__cause__``).
+        detail: Janus's reason, or what failed.
+
+    Examples:
+        >>> str(SfuError(403, "Unauthorized request (wrong or missing secret/token)"))
+        'sfu: Janus error 403: Unauthorized request (wrong or missing secret/token)'
+        >>> SfuError(None, "connection refused").unreachable
+        True
+    """
+
+    def __init__(self, code: int | None, detail: str) -> None:
+        self.code = code
+        self.detail = detail
+        what = f"Janus error {code}" if code is not None else "Janus unreachable"
+        super().__init__(f"sfu: {what}: {detail}")
+
+    @property
+    def unreachable(self) -> bool:
+        """Whether Janus could not be reached (rather than refusing the request)."""
+        return self.code is None
 
 
 class RoomError(TelemedroomError):

@@ -95,8 +95,12 @@ def signaling_factory() -> Callable[..., AbstractAsyncContextManager[Signaling]]
         audit = AuditLog()
         config = SignalingConfig(verifier=TokenVerifier(issuer.public_keys()), audit=audit, **options)
         app = create_app(config)
-        async with LocalServer(app) as server:
-            yield Signaling(server, issuer, audit, config, app.state.hub)
+        try:
+            async with LocalServer(app) as server:
+                yield Signaling(server, issuer, audit, config, app.state.hub)
+        finally:
+            if app.state.hub.sfu is not None:  # LocalServer runs no lifespan: close Janus here
+                await app.state.hub.sfu.aclose()
 
     return start
 
@@ -139,3 +143,29 @@ async def browser_page(tmp_path: Path) -> AsyncIterator[Any]:
             yield page
         finally:
             await context.close()
+
+
+# -- the Janus SFU (multi-party visits, issue 14) -------------------------------------
+
+
+@pytest.fixture
+async def janus() -> AsyncIterator[Any]:
+    """Debian's Janus on loopback with a generated config (token auth, VideoRoom, HTTP), stopped after."""
+    binary = require_system("janus")
+    from telemedroom.testing import LocalJanus
+
+    async with LocalJanus(binary) as running:
+        yield running
+
+
+@pytest.fixture
+def sfu_config(janus: Any) -> Any:
+    """The signaling server's ``SfuConfig`` for the ``janus`` fixture."""
+    from telemedroom.session.sfu import SfuConfig
+
+    return SfuConfig(
+        url=janus.url,
+        admin_url=janus.admin_url,
+        admin_secret=janus.admin_secret,
+        room_admin_key=janus.room_admin_key,
+    )

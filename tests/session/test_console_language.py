@@ -146,7 +146,9 @@ async def test_the_console_speaks_the_browsers_language_with_units_for_people(
 ) -> None:
     texts, other = TEXTS["texts"][language], TEXTS["texts"]["en" if language == "de" else "de"]
     async with chromium(locale) as page:
-        await page.goto(f"{signaling.server.http_url}/console/#token={signaling.token('physician')}")
+        await page.goto(
+            f"{signaling.server.http_url}/console/#token={signaling.token('physician', name='Dr. Weber')}"
+        )
         await until(page, "document.body.dataset.joined === 'physician'")
         assert await page.get_attribute("html", "lang") == language
         assert await page.title() == texts["page_title"]

@@ -11,7 +11,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, Self, TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -182,6 +190,49 @@ class SessionSettings(_Table):
     token_key_id: str | None = None
     embedded: bool = False
     admission_timeout_s: float = Field(default=900.0, gt=0)
+    # Multi-party visits through Janus (docs/sfu.md): the HTTP API, its admin API and secrets.
+    sfu: str | None = None
+    sfu_admin_url: str | None = None
+    sfu_admin_secret: SecretStr | None = None
+    sfu_room_admin_key: SecretStr | None = None
+    sfu_public_url: str | None = None
+
+    @model_validator(mode="after")
+    def _sfu_complete(self) -> SessionSettings:
+        if self.sfu is not None:
+            missing = [
+                name
+                for name in ("sfu_admin_url", "sfu_admin_secret", "sfu_room_admin_key")
+                if getattr(self, name) is None
+            ]
+            if missing:
+                raise ValueError(f"sfu is set: also set {', '.join(missing)} (see docs/sfu.md)")
+        return self
+
+    def sfu_config(self) -> Any:
+        """The signaling server's ``SfuConfig``, or ``None`` when ``sfu`` is not set.
+
+        Examples:
+            >>> SessionSettings().sfu_config() is None
+            True
+            >>> SessionSettings(sfu="http://127.0.0.1:8088/janus", sfu_admin_url="http://127.0.0.1:7088/admin",
+            ...     sfu_admin_secret="a", sfu_room_admin_key="k").sfu_config().url
+            'http://127.0.0.1:8088/janus'
+        """
+        if self.sfu is None:
+            return None
+        from telemedroom.session.sfu import SfuConfig
+
+        assert self.sfu_admin_url is not None
+        assert self.sfu_admin_secret is not None
+        assert self.sfu_room_admin_key is not None
+        return SfuConfig(
+            url=self.sfu,
+            admin_url=self.sfu_admin_url,
+            admin_secret=self.sfu_admin_secret.get_secret_value(),
+            room_admin_key=self.sfu_room_admin_key.get_secret_value(),
+            public_url=self.sfu_public_url,
+        )
 
 
 class KioskSettings(_Table):

@@ -13,6 +13,7 @@ from telemedroom._room._events import (
     DeviceKind,
     ExamStep,
     ReadingTaken,
+    RoomErrorEvent,
     RoomState,
     SnapshotTaken,
     WaitingRoom,
@@ -46,11 +47,20 @@ class Consultation(RoomCore):
         """The signaling server's base URL (the room's own one when embedded)."""
         return self._signaling_url
 
-    def physician_token(self, appointment_id: str, *, subject: str = "physician", hours: float = 2.0) -> str:
+    def physician_token(
+        self,
+        appointment_id: str,
+        *,
+        subject: str = "physician",
+        hours: float = 2.0,
+        role: Literal["physician", "interpreter", "companion"] = "physician",
+        name: str = "",
+    ) -> str:
         """A physician join token from the embedded issuer (``config.session.embedded`` only).
 
         For the demo and tests: the physician's console (or a scripted
-        :class:`~telemedroom.session.peer.PhysicianPeer`) joins with it.
+        :class:`~telemedroom.session.peer.PhysicianPeer`) joins with it. With an SFU
+        (``[session] sfu``), ``role`` makes a token for an interpreter or a companion.
 
         Raises:
             RoomError: The room has no embedded issuer.
@@ -61,10 +71,11 @@ class Consultation(RoomCore):
         return self._issuer.issue(
             room=self.config.room_id,
             appointment=appointment_id,
-            role="physician",
+            role=role,
             subject=subject,
             not_before=now - timedelta(minutes=1),
             expires_at=now + timedelta(hours=hours),
+            name=name,
         )
 
     def visit_url(self, appointment_id: str) -> str:
@@ -113,6 +124,7 @@ class Consultation(RoomCore):
                     exam=self._exam_context(self.visit),
                     countdown_tick=self._countdown_tick,
                 )
+                self.peer.sfu.on_unavailable = self._sfu_unavailable  # say so on the kiosk
                 await self.peer.__aenter__()
             self._emit(WaitingRoom(position=None))
             wait = self.config.session.admission_timeout_s if timeout is None else timeout
@@ -124,6 +136,12 @@ class Consultation(RoomCore):
                 await self.peer.send_measurement(reading)
             self._live = LiveVitals(self._devices, live_kinds(self.visit.devices), self._live_reading)
             self._live.start()
+
+    def _sfu_unavailable(self, reason: str) -> None:
+        """The visit's SFU could not be reached: peer to peer with one physician (event and audit)."""
+        self._audit("sfu_fallback", {"reason": reason})
+        message = f"multi-party visit unavailable, peer to peer with one physician: {reason}"
+        self._emit(RoomErrorEvent(state=self._state, message=message))
 
     async def _live_reading(self, kind: DeviceKind, reading: Measurement) -> None:
         """A reading taken during the consultation: keep it, audit it, tell the kiosk and the physician."""

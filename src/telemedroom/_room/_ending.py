@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import logging
 from datetime import timedelta
-from typing import TYPE_CHECKING, Final
+from typing import TYPE_CHECKING, Any, Final
 
 from telemedroom._room._consultation import Consultation
 from telemedroom._room._events import (
@@ -54,9 +54,11 @@ class Ending(Consultation):
             assert visit is not None
             assert self._journal is not None
             assert self.outbox is not None
+            participants: list[Any] = []
             if self.peer is not None:
                 for snapshot in list(self.peer.snapshots):  # taken at the physician's request
                     self._keep(snapshot, "exam", None)
+                participants = self.peer.sfu.participants.encounter_participants()
             await self._leave()
             ended = self._clock()
             from telemedroom._room._facial import measurement_entries_for
@@ -77,6 +79,7 @@ class Ending(Consultation):
                 ended=ended,
                 extra_entries=[*(self._exam_bundle["entry"] if self._exam_bundle else ()), *measures],
                 patient_system=self.config.fhir.patient_identifier_system,
+                participants=participants,
             )
             await self._journal.write(visit.visit_id, visit.appointment_id, RoomState.WRAP_UP, bundle)
             await self._move("end")

@@ -88,9 +88,13 @@ class Lifetime(Ending):
         self._issuer = TokenIssuer.generate(f"{self.config.room_id}-embedded")
         app = create_app(
             SignalingConfig(
-                verifier=TokenVerifier(self._issuer.public_keys()), recording=self.config.recording
+                verifier=TokenVerifier(self._issuer.public_keys()),
+                recording=self.config.recording,
+                sfu=self.config.session.sfu_config(),  # multi-party visits through Janus
             )
         )
+        if app.state.hub.sfu is not None:  # LocalServer runs no lifespan: close Janus rooms here
+            stack.push_async_callback(app.state.hub.sfu.aclose)
         server = await stack.enter_async_context(LocalServer(app))
         self._signaling_url = server.ws_url
 

@@ -78,8 +78,10 @@ def _put(kind: str, rid: str, resource: Json) -> Json:
     }
 
 
-def _encounter(room_id: str, room_name: str, visit: Visit, ended: datetime) -> Json:
-    return {
+def _encounter(
+    room_id: str, room_name: str, visit: Visit, ended: datetime, participants: Sequence[Json] = ()
+) -> Json:
+    encounter: Json = {
         "identifier": [{"system": VISIT_SYSTEM, "value": f"{room_id}/{visit.visit_id}"}],
         "status": "finished",
         "class": {"system": _ACT_CODE, "code": "VR", "display": "virtual"},
@@ -88,6 +90,9 @@ def _encounter(room_id: str, room_name: str, visit: Visit, ended: datetime) -> J
         "period": {"start": visit.checked_in_at.isoformat(), "end": ended.isoformat()},
         "location": [{"location": {"display": room_name}}],
     }
+    if participants:  # who took part, with their role (session/_visit_participants.py)
+        encounter["participant"] = list(participants)
+    return encounter
 
 
 def _media(shot: KeptSnapshot, visit: Visit, encounter: str, gateway: str | None) -> Json:
@@ -124,13 +129,15 @@ def wrap_up_bundle(
     ended: datetime,
     extra_entries: Sequence[Json] = (),
     patient_system: str | None = None,
+    participants: Sequence[Json] = (),
 ) -> tuple[bytes, str, int]:
     """The visit's transaction Bundle as bytes, the Encounter id and the number of Observations.
 
     Observations come from :func:`telemedroom.fhir.mapping.transaction_json` (vital-signs and
     PHD profiles, the room as gateway Device), each pointing at the Encounter; the
     Provenance names the room as assembler of every Observation, Media and the Encounter.
-    ``extra_entries`` (the facial exam's grading, scores) join the same transaction.
+    ``extra_entries`` (the facial exam's grading, scores) join the same transaction;
+    ``participants`` become ``Encounter.participant`` (physicians, interpreter, companions).
     ``patient_system`` (``[fhir] patient_identifier_system``) makes the patient a business
     identifier: the bundle then creates the Patient conditionally and references it.
     """
@@ -155,7 +162,7 @@ def wrap_up_bundle(
         entries = list(body["entry"])
         gateway_ref = entries[0]["fullUrl"]  # transaction_json puts the gateway Device first
     observations = sum(1 for e in entries if e["resource"]["resourceType"] == "Observation")
-    entries.insert(0, _put("Encounter", enc_id, _encounter(room_id, room_name, visit, ended)))
+    entries.insert(0, _put("Encounter", enc_id, _encounter(room_id, room_name, visit, ended, participants)))
     entries += [
         _put("Media", shot.media_id, _media(shot, visit, encounter_ref, gateway_ref)) for shot in snapshots
     ]

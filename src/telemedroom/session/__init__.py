@@ -13,6 +13,9 @@
 - :mod:`telemedroom.session.peer`: :class:`~telemedroom.session.peer.RoomPeer` and
   :class:`~telemedroom.session.peer.PhysicianPeer` on aiortc (extra ``video``;
   imported on first use).
+- :mod:`telemedroom.session.sfu`: multi-party visits through the Janus SFU
+  (``SfuConfig`` for the signaling server); :mod:`telemedroom.session.participant`:
+  ``SfuParticipant``, a remote participant of any role on aiortc (extra ``video``).
 
 Examples:
     >>> from datetime import datetime, timedelta, UTC
@@ -44,7 +47,7 @@ from telemedroom.session.tokens import (
 from telemedroom.session.turn import IceServer, turn_credentials
 
 if typing.TYPE_CHECKING:
-    from telemedroom.session import peer, signaling
+    from telemedroom.session import participant, peer, sfu, signaling
 
 __all__ = [
     "ActiveTokens",
@@ -59,8 +62,10 @@ __all__ = [
     "TokenVerifier",
     "audit",
     "channels",
+    "participant",
     "peer",
     "protocol",
+    "sfu",
     "signaling",
     "tokens",
     "turn",
@@ -84,7 +89,7 @@ for _obj in (
 del _obj
 
 # Submodules that need an extra: imported when first accessed (PEP 562).
-_LAZY = frozenset({"peer", "signaling"})
+_LAZY = frozenset({"participant", "peer", "sfu", "signaling"})
 
 
 def __getattr__(name: str) -> types.ModuleType:

@@ -57,6 +57,11 @@ class AuditAction(StrEnum):
     ALERT_CLEARED = "alert_cleared"
     # the clinic's FHIR server refused a record for good (telemedroom.room.RecordRejected)
     RECORD_REJECTED = "record_rejected"
+    # multi-party visits through the Janus SFU (telemedroom.session.sfu)
+    REMOVED = "removed"
+    SFU_STARTED = "sfu_started"
+    SFU_FALLBACK = "sfu_fallback"
+    SFU_ENDED = "sfu_ended"
 
 
 def _aware(value: datetime) -> datetime:

@@ -50,6 +50,10 @@ EVENT_TYPES: Final[dict[AuditAction, tuple[str, str, str]]] = {
     AuditAction.ALERT_ESCALATED: ("110100", "Application Activity", "U"),
     AuditAction.ALERT_ACKNOWLEDGED: ("110100", "Application Activity", "U"),
     AuditAction.ALERT_CLEARED: ("110100", "Application Activity", "U"),
+    AuditAction.REMOVED: ("110114", "User Authentication", "E"),
+    AuditAction.SFU_STARTED: ("110100", "Application Activity", "E"),
+    AuditAction.SFU_FALLBACK: ("110100", "Application Activity", "E"),
+    AuditAction.SFU_ENDED: ("110100", "Application Activity", "E"),
 }
 
 _REFUSALS: Final = frozenset({AuditAction.TOKEN_REFUSED, AuditAction.CHECK_IN_REFUSED})

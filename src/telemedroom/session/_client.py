@@ -23,7 +23,7 @@ Handler = Callable[[p.ServerMessage], Awaitable[None]]
 
 
 # Close codes after which resuming makes no sense (see signaling.CLOSE_CODES).
-_FINAL_CLOSE_CODES = frozenset({1000, 4401, 4403})
+_FINAL_CLOSE_CODES = frozenset({1000, 4401, 4403, 4410})
 # Pauses between resume attempts, seconds; the server keeps a dropped place for 30 s.
 _RESUME_DELAYS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 4.0, 8.0, 8.0)
 

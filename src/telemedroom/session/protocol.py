@@ -48,8 +48,15 @@ __all__ = [
     "RelayedAnswer",
     "RelayedIce",
     "RelayedOffer",
+    "RelayedVitals",
+    "Remove",
+    "Removed",
     "Roster",
     "ServerMessage",
+    "SfuGrant",
+    "SfuRoom",
+    "SfuUnavailable",
+    "Vitals",
     "Welcome",
 ]
 
@@ -67,6 +74,7 @@ ERROR_CODES: Final[dict[str, str]] = {
     "not_found": "no such participant in this appointment (or not admitted)",
     "rate_limited": "too many messages; this one was dropped",
     "token": "the join token was refused (the reason is in the message)",
+    "sfu": "the SFU (Janus) refused or failed a request for this participant",
 }
 
 _Id = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+$")]
@@ -155,8 +163,24 @@ class Ping(_Message):
     nonce: Annotated[str, Field(max_length=64)] = ""
 
 
+class Remove(_Message):
+    """Physician who owns the visit: remove an admitted participant (their media is cut)."""
+
+    type: Literal["remove"] = "remove"
+    participant: _Id
+    reason: Annotated[str, Field(max_length=200)] = ""
+
+
+class Vitals(_Message):
+    """The room, in a multi-party visit: one reading for every physician (``channels`` JSON)."""
+
+    type: Literal["vitals"] = "vitals"
+    data: Annotated[str, Field(min_length=1, max_length=16 * 1024)]
+
+
 ClientMessage = Annotated[
-    Join | Admit | Deny | Offer | Answer | Ice | Leave | End | Ping, Field(discriminator="type")
+    Join | Admit | Deny | Offer | Answer | Ice | Leave | End | Ping | Remove | Vitals,
+    Field(discriminator="type"),
 ]
 CLIENT_MESSAGES: Final[TypeAdapter[ClientMessage]] = TypeAdapter(ClientMessage)
 
@@ -170,6 +194,7 @@ class ParticipantInfo(_Message):
     role: ParticipantRole
     name: str
     state: Literal["waiting", "admitted", "disconnected"]
+    feed: int | None = None  # the participant's publisher id in the visit's Janus rooms
 
 
 class Welcome(_Message):
@@ -186,6 +211,7 @@ class Welcome(_Message):
     appointment: str
     ice_servers: list[IceServer]
     recording: bool
+    sfu: bool = False  # media goes through the SFU once admitted (see SfuGrant, SfuUnavailable)
 
 
 class Roster(_Message):
@@ -256,8 +282,67 @@ class Error(_Message):
     reason: str | None = None
 
 
+class SfuRoom(_Message):
+    """A Janus VideoRoom of the visit one may join: ``main`` (all) or ``clinical`` (physicians)."""
+
+    kind: Literal["main", "clinical"]
+    room: int
+    pin: str
+
+
+class SfuGrant(_Message):
+    """Admitted to a multi-party visit: the Janus API, a Janus token and the rooms one may join.
+
+    ``feed`` is the publisher id to join with; Janus refuses the token in any other visit's
+    rooms, and the server cuts a participant who joins under another id.
+    """
+
+    type: Literal["sfu"] = "sfu"
+    url: str
+    token: str
+    feed: int
+    display: str
+    rooms: list[SfuRoom]
+
+
+class SfuUnavailable(_Message):
+    """The SFU could not be reached when the visit started: it runs peer to peer, one physician."""
+
+    type: Literal["sfu_unavailable"] = "sfu_unavailable"
+    reason: str
+
+
+class Removed(_Message):
+    """The physician removed you from the visit; the server closes the connection."""
+
+    type: Literal["removed"] = "removed"
+    by: _Id
+    reason: str = ""
+
+
+class RelayedVitals(_Message):
+    """A reading from the room (to physicians only)."""
+
+    type: Literal["vitals"] = "vitals"
+    sender: _Id = Field(alias="from")
+    data: str
+
+
 ServerMessage = Annotated[
-    Welcome | Roster | Admitted | Denied | RelayedOffer | RelayedAnswer | RelayedIce | Ended | Pong | Error,
+    Welcome
+    | Roster
+    | Admitted
+    | Denied
+    | RelayedOffer
+    | RelayedAnswer
+    | RelayedIce
+    | Ended
+    | Pong
+    | Error
+    | SfuGrant
+    | SfuUnavailable
+    | Removed
+    | RelayedVitals,
     Field(discriminator="type"),
 ]
 SERVER_MESSAGES: Final[TypeAdapter[ServerMessage]] = TypeAdapter(ServerMessage)

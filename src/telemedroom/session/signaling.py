@@ -35,7 +35,7 @@ import logging
 import secrets
 import socket
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final, Literal
@@ -57,7 +57,9 @@ except ImportError as _exc:
     raise MissingExtraError("server", "telemedroom.session.signaling") from _exc
 
 from telemedroom.session import protocol as p
+from telemedroom.session._sfu_signaling import SfuVisits
 from telemedroom.session.audit import AuditAction, AuditLog
+from telemedroom.session.sfu import SfuConfig
 from telemedroom.session.tokens import ActiveTokens, JoinClaims, TokenVerifier
 from telemedroom.session.turn import IceServer, turn_credentials
 
@@ -73,6 +75,7 @@ CLOSE_CODES: Final[dict[int, str]] = {
     1008: "Origin not allowed (sent before the handshake completes: HTTP 403)",
     4401: "join token refused",
     4403: "denied by the physician",
+    4410: "removed from the visit by the physician who owns it",
     4408: "no message within three heartbeat intervals",
     4429: "the participant did not read its messages (send queue full)",
 }
@@ -121,6 +124,8 @@ class SignalingConfig:
             in the welcome). telemedroom itself records nothing; off by default.
         serve_console: Serve the physician console at ``/console/``.
         clock: Monotonic seconds for the rate limit (injectable for tests).
+        sfu: Run visits through a Janus SFU (multi-party; see :mod:`telemedroom.session.sfu`);
+            ``None`` keeps every visit peer to peer with one physician.
 
     Examples:
         >>> from telemedroom.session import TokenIssuer, TokenVerifier
@@ -141,6 +146,7 @@ class SignalingConfig:
     recording: bool = False
     serve_console: bool = True
     clock: Callable[[], float] = time.monotonic
+    sfu: SfuConfig | None = None
 
 
 _State = Literal["waiting", "admitted", "disconnected"]
@@ -156,10 +162,13 @@ class _Participant:
         self.connection: _Connection | None = None
         self.was_admitted = self.state == "admitted"
         self.expiry: asyncio.TimerHandle | None = None
+        self.feed: int | None = None  # publisher id in the visit's Janus rooms (SFU mode)
 
     @property
     def info(self) -> p.ParticipantInfo:
-        return p.ParticipantInfo(id=self.id, role=self.claims.role, name=self.claims.name, state=self.state)
+        return p.ParticipantInfo(
+            id=self.id, role=self.claims.role, name=self.claims.name, state=self.state, feed=self.feed
+        )
 
 
 @dataclass
@@ -168,6 +177,7 @@ class _Visit:
     appointment: str
     participants: dict[str, _Participant] = field(default_factory=dict)
     ended: bool = False
+    removed: set[str] = field(default_factory=set)  # subjects the owner removed: no way back in
 
 
 class _Connection:
@@ -209,9 +219,11 @@ class _Connection:
                 return
 
 
-_KNOWN_TYPES: Final = frozenset({"join", "admit", "deny", "offer", "answer", "ice", "leave", "end", "ping"})
-_PHYSICIAN_ONLY: Final = frozenset({"admit", "deny", "end"})
-_NEEDS_ADMISSION: Final = frozenset({"offer", "answer", "ice", "admit", "deny", "end"})
+_KNOWN_TYPES: Final = frozenset(
+    {"join", "admit", "deny", "offer", "answer", "ice", "leave", "end", "ping", "remove", "vitals"}
+)
+_PHYSICIAN_ONLY: Final = frozenset({"admit", "deny", "end", "remove"})
+_NEEDS_ADMISSION: Final = frozenset({"offer", "answer", "ice", "admit", "deny", "end", "remove", "vitals"})
 
 
 class _Hub:
@@ -229,7 +241,13 @@ class _Hub:
             "ice": self._relay,
             "leave": self._leave,
             "end": self._end,
+            "remove": self._remove_participant,
+            "vitals": self._vitals,
         }
+        # -- SFU (multi-party, telemedroom.session.sfu) --
+        self.sfu = (
+            SfuVisits(config.sfu, self._audit_detail, self._roster_of) if config.sfu is not None else None
+        )
 
     # -- the connection loop -------------------------------------------------------
 
@@ -340,6 +358,19 @@ class _Hub:
         if message.type in _NEEDS_ADMISSION and participant.state != "admitted":
             connection.send(p.Error(code="out_of_order", message="wait to be admitted", ref=message.type))
             return True
+        if (
+            self.sfu is not None
+            and message.type in _PHYSICIAN_ONLY
+            and self.sfu.owner(self._key(participant)) not in (None, participant.id)
+        ):
+            connection.send(
+                p.Error(
+                    code="forbidden",
+                    message="only the physician who owns the visit may do this",
+                    ref=message.type,
+                )
+            )
+            return True
         self.handlers[message.type](connection, participant, message)
         return connection.participant is not None
 
@@ -393,6 +424,7 @@ class _Hub:
                 appointment=appointment,
                 ice_servers=self._ice_servers(claims),
                 recording=self.config.recording,
+                sfu=self.sfu is not None,
             )
         )
         if participant.state == "admitted" and participant.claims.role != "physician":
@@ -407,11 +439,17 @@ class _Hub:
                 AuditAction.SESSION_STARTED, claims.subject, claims.role, room, appointment, "recording on"
             )
         self._roster(visit)
+        if self.sfu is not None:
+            self.sfu.joined((room, appointment), participant)
         return True
 
     def _resume(self, visit: _Visit, claims: JoinClaims, resume: str | None) -> _Participant:
         if visit.ended:
             raise TokenError(TokenRefusal.EXPIRED, "the visit has ended", token_id=claims.token_id)
+        if claims.subject in visit.removed:
+            raise TokenError(
+                TokenRefusal.EXPIRED, "removed from the visit by its physician", token_id=claims.token_id
+            )
         known = next((q for q in visit.participants.values() if q.claims.token_id == claims.token_id), None)
         if (
             known is not None
@@ -421,7 +459,16 @@ class _Hub:
         ):
             return known
         self.active.acquire(claims.token_id)  # raises ALREADY_CONNECTED
-        return _Participant(claims, visit)
+        participant = _Participant(claims, visit)
+        if (
+            self.sfu is not None
+            and claims.role == "physician"
+            and self.sfu.owner((visit.room, visit.appointment))
+        ):
+            # A multi-party visit has one owner; further physicians are admitted like anyone.
+            participant.state = "waiting"
+            participant.was_admitted = False
+        return participant
 
     def _ice_servers(self, claims: JoinClaims) -> list[IceServer]:
         servers = list(self.config.ice_servers)
@@ -458,8 +505,11 @@ class _Hub:
             target.visit.room,
             target.visit.appointment,
             target.id,
+            participant_role=target.claims.role,
         )
         self._roster(target.visit)
+        if self.sfu is not None:
+            self.sfu.admitted(self._key(target), target)
 
     def _deny(self, connection: _Connection, physician: _Participant, message: p.Deny) -> None:
         target = self._waiting(connection, physician, message.participant, "deny")
@@ -556,6 +606,10 @@ class _Hub:
     def _remove(self, participant: _Participant) -> None:
         visit = participant.visit
         visit.participants.pop(participant.id, None)
+        if self.sfu is not None:
+            self.sfu.gone(self._key(participant), participant)
+            if not visit.participants or visit.ended:
+                self.sfu.ended((visit.room, visit.appointment))
         self.active.release(participant.claims.token_id)
         if participant.expiry is not None:
             participant.expiry.cancel()
@@ -577,17 +631,74 @@ class _Hub:
             participant.connection.send(p.Roster(participants=shown))
 
     def _audit(
-        self, action: AuditAction, actor: str, role: str, room: str, appointment: str, subject: str
+        self,
+        action: AuditAction,
+        actor: str,
+        role: str,
+        room: str,
+        appointment: str,
+        subject: str,
+        **extra: str,
+    ) -> None:
+        self._audit_detail(action, actor, role, room, appointment, {"participant": subject, **extra})
+
+    def _audit_detail(
+        self, action: AuditAction, actor: str, role: str, room: str, appointment: str, detail: dict[str, str]
     ) -> None:
         if self.config.audit is not None:
             self.config.audit.append(
-                action,
-                actor=actor,
-                role=role,
-                room=room,
-                appointment=appointment,
-                detail={"participant": subject},
+                action, actor=actor, role=role, room=room, appointment=appointment, detail=detail
             )
+
+    # -- SFU (multi-party, telemedroom.session.sfu) ------------------------------------
+
+    @staticmethod
+    def _key(participant: _Participant) -> tuple[str, str]:
+        return participant.visit.room, participant.visit.appointment
+
+    def _roster_of(self, key: tuple[str, str]) -> None:
+        visit = self.visits.get(key)
+        if visit is not None:
+            self._roster(visit)
+
+    def _remove_participant(
+        self, connection: _Connection, physician: _Participant, message: p.Remove
+    ) -> None:
+        target = physician.visit.participants.get(message.participant)
+        if target is None or target is physician:
+            connection.send(
+                p.Error(code="not_found", message=f"no one else with id {message.participant}", ref="remove")
+            )
+            return
+        if target.connection is not None:
+            target.connection.send(p.Removed(by=physician.id, reason=message.reason))
+            target.connection.close(4410)
+        logger.info("%s removed %s", physician.id, target.id)
+        self._audit(
+            AuditAction.REMOVED,
+            physician.claims.subject,
+            "physician",
+            target.visit.room,
+            target.visit.appointment,
+            target.id,
+            participant_role=target.claims.role,
+        )
+        target.visit.removed.add(target.claims.subject)
+        self._remove(target)
+
+    def _vitals(self, connection: _Connection, sender: _Participant, message: p.Vitals) -> None:
+        # Live vitals go to physicians only: the server knows each role from its signed token.
+        if sender.claims.role != "patient":
+            connection.send(p.Error(code="forbidden", message="only the room sends vitals", ref="vitals"))
+            return
+        relayed = p.RelayedVitals(sender=sender.id, data=message.data)
+        for participant in sender.visit.participants.values():
+            if (
+                participant.claims.role == "physician"
+                and participant.state == "admitted"
+                and participant.connection is not None
+            ):
+                participant.connection.send(relayed)
 
 
 # The console loads only its own script and style, talks only to this server, and shows
@@ -641,9 +752,22 @@ def create_app(config: SignalingConfig) -> Starlette:
         WebSocketRoute("/ws/{room}/{appointment}", hub.serve),
     ]
     if config.serve_console:
-        console = _with_headers(StaticFiles(directory=_CONSOLE_DIR, html=True), _CONSOLE_HEADERS)
+        headers = dict(_CONSOLE_HEADERS)
+        if config.sfu is not None:  # the console talks to Janus's HTTP API too
+            sfu = urlsplit(config.sfu.public_url or config.sfu.url)
+            headers["content-security-policy"] = headers["content-security-policy"].replace(
+                "connect-src 'self'", f"connect-src 'self' {sfu.scheme}://{sfu.netloc}"
+            )
+        console = _with_headers(StaticFiles(directory=_CONSOLE_DIR, html=True), headers)
         routes.append(Mount("/console", console, name="console"))
-    app = Starlette(routes=routes)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_app: Starlette) -> AsyncIterator[None]:
+        yield
+        if hub.sfu is not None:  # destroy the visits' Janus rooms, revoke the tokens
+            await hub.sfu.aclose()
+
+    app = Starlette(routes=routes, lifespan=lifespan)
     app.state.hub = hub
     return app
 

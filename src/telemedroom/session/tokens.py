@@ -65,8 +65,9 @@ DEFAULT_AUDIENCE: Final = "telemedroom-session"
 MAX_TOKEN_LENGTH: Final = 4096  # a join token is ~400 characters; anything longer is refused unread
 DEFAULT_LEEWAY: Final = timedelta(seconds=30)
 
-ParticipantRole = Literal["patient", "physician", "companion"]
-"""Who joins: the resident (``patient``), the remote ``physician``, or a ``companion``."""
+ParticipantRole = Literal["patient", "physician", "companion", "interpreter"]
+"""Who joins: the resident (``patient``), a remote ``physician``, a ``companion`` (a relative
+or carer) or an ``interpreter``; in a multi-party visit the role decides what one sees."""
 
 _Text = Annotated[str, Field(min_length=1, max_length=200)]
 
@@ -82,7 +83,7 @@ class JoinClaims(BaseModel):
         name: Name shown to the others (no health data).
         room: The telemedicine room.
         appointment: The appointment the token admits to.
-        role: ``patient``, ``physician`` or ``companion``.
+        role: ``patient``, ``physician``, ``companion`` or ``interpreter``.
         issued_at: ``iat``.
         not_before: Start of the time window (``nbf``).
         expires_at: End of the time window (``exp``).

@@ -11,6 +11,9 @@ Nothing here needs hardware or a hospital:
   visit (:func:`sample_readings`), :func:`top_up` the next visit's; the demo uses them.
 - :class:`FakeFhirServer` is an in-process FHIR R4 server (an httpx transport) to test
   code that uploads readings without a hospital's server.
+- :class:`LocalJanus` starts Debian's real Janus WebRTC Server on loopback with a
+  generated configuration (token auth, the VideoRoom, no recording), for multi-party
+  visits in tests and benchmarks; it needs ``apt-get install janus``.
 
 Examples:
     >>> from telemedroom import BloodPressure
@@ -27,6 +30,7 @@ from __future__ import annotations
 
 from telemedroom.testing._bumble_backend import BumbleBackend
 from telemedroom.testing._fhir_server import FakeFhirServer
+from telemedroom.testing._janus import LocalJanus
 from telemedroom.testing._virtual_devices import (
     Faults,
     VirtualBloodPressureCuff,
@@ -43,6 +47,7 @@ __all__ = [
     "BumbleBackend",
     "FakeFhirServer",
     "Faults",
+    "LocalJanus",
     "VirtualBloodPressureCuff",
     "VirtualDevice",
     "VirtualGlucometer",

@@ -223,7 +223,7 @@ class FacialExam {
     $("exam-measures").hidden = false;
     if (!answer.points) {
       fig.dataset.measure = "problem";
-      fig.querySelector("figcaption").textContent += ` · not measured: ${answer.problem}`;
+      fig.querySelector("figcaption").textContent += t("not_measured", { problem: answer.problem });
       return;
     }
     fig.dataset.measure = "ok";
@@ -244,7 +244,7 @@ class FacialExam {
         const cells = [
           step.title[this.lang], m.title, `${fmt(m.left)} ${m.unit}`, `${fmt(m.right)} ${m.unit}`,
           m.percent_of_normal == null ? "–" : `${fmt(m.percent_of_normal)} %`,
-          m.weaker ? (m.weaker === "left" ? "left" : "right") : "–",
+          m.weaker ? t(m.weaker === "left" ? "side_left" : "side_right") : "–",
         ];
         for (const text of cells) {
           const td = document.createElement("td");
@@ -262,32 +262,32 @@ class FacialExam {
     if (!trend || !trend.length) return;
     // one column per visit (its Encounter), oldest first, headed by the visit's first still's date
     const first = new Map();
-    for (const p of trend.flatMap((t) => t.points)) {
+    for (const p of trend.flatMap((item) => item.points)) {
       if (!first.has(p.encounter) || p.date < first.get(p.encounter)) first.set(p.encounter, p.date);
     }
     const visits = [...first.keys()].sort((a, b) => (first.get(a) < first.get(b) ? -1 : 1));
     const table = document.createElement("table");
     const caption = document.createElement("caption");
-    caption.textContent = "Measurements across visits (patient's left / right; % of normal) · measurement aid, not a diagnosis";
+    caption.textContent = t("trend_caption");
     const head = document.createElement("tr");
-    for (const text of ["Measure", ...visits.map((v) => new Date(first.get(v)).toLocaleDateString())]) {
+    for (const text of [t("measure"), ...visits.map((v) => new Date(first.get(v)).toLocaleDateString())]) {
       const th = document.createElement("th");
       th.textContent = text;
       head.append(th);
     }
     table.append(caption, head);
-    for (const t of trend) {
+    for (const item of trend) {
       const row = document.createElement("tr");
-      row.dataset.code = t.code;
-      row.dataset.visits = String(t.points.length);
+      row.dataset.code = item.code;
+      row.dataset.visits = String(item.points.length);
       const name = document.createElement("th");
-      name.textContent = t.title;
+      name.textContent = item.title;
       row.append(name);
       for (const visit of visits) {
-        const p = t.points.find((x) => x.encounter === visit);
+        const p = item.points.find((x) => x.encounter === visit);
         const td = document.createElement("td");
         td.textContent = p
-          ? `${fmt(p.left)} / ${fmt(p.right)} ${t.unit}` + (p.percent_of_normal == null ? "" : ` · ${fmt(p.percent_of_normal)} %`)
+          ? `${fmt(p.left)} / ${fmt(p.right)} ${item.unit}` + (p.percent_of_normal == null ? "" : ` · ${fmt(p.percent_of_normal)} %`)
           : "–";
         if (p && p.percent_of_normal != null) td.dataset.percent = String(p.percent_of_normal);
         row.append(td);
@@ -435,7 +435,7 @@ function landmarkOverlay(answer) {
   svg.setAttribute("viewBox", `0 0 ${answer.width} ${answer.height}`);
   svg.setAttribute("preserveAspectRatio", "none");
   svg.setAttribute("role", "img");
-  svg.setAttribute("aria-label", "measured landmarks (measurement aid, not a diagnosis)");
+  svg.setAttribute("aria-label", t("landmarks_label"));
   const r = Math.max(answer.width, answer.height) / 60;  // ~3 px on the 12rem thumbnail
   for (const [a, b] of LANDMARK_LINES) {
     const [p, q] = [answer.points[a], answer.points[b]];
@@ -493,6 +493,8 @@ class Console {
     this.resume = sessionStorage.getItem(`telemedroom.resume.${this.claims.jti}`);
     this.local = null;
     this.exam = new FacialExam(this, options.lang);
+    this.roster = new Map();  // participant id -> info (multi-party: names and roles of the tiles)
+    this.sfu = null;          // the Janus view, in a multi-party visit (sfu.js)
   }
 
   async start() {
@@ -527,8 +529,8 @@ class Console {
     ws.onmessage = (event) => this.onMessage(JSON.parse(event.data));
     ws.onclose = (event) => {
       clearInterval(this.heartbeat);
-      if (this.ended || [1000, 4401, 4403].includes(event.code)) {
-        this.status(this.ended ? t("visit_ended") : t("disconnected", { code: event.code }));
+      if (this.ended || [1000, 4401, 4403, 4410].includes(event.code)) {
+        this.status(this.endText || (this.ended ? t("visit_ended") : t("disconnected", { code: event.code })));
         return;
       }
       this.status(t("resuming"));
@@ -552,9 +554,34 @@ class Console {
         $("recording").textContent = t(msg.recording ? "recording_on" : "not_recorded");
         $("recording").classList.toggle("on", msg.recording);
         $("end").disabled = msg.role !== "physician";
+        // Multi-party: an interpreter's or relative's view has no vitals and no exam controls.
+        document.body.dataset.role = msg.role;
+        document.body.dataset.mode = msg.sfu ? "sfu" : "p2p";
         break;
       case "roster":
         this.showWaiting(msg.participants.filter((p) => p.state === "waiting"));
+        this.roster = new Map(msg.participants.map((p) => [p.id, p]));
+        this.showParticipants(msg.participants.filter((p) => p.state !== "waiting"));
+        break;
+      // -- multi-party visits through the SFU (sfu.js) --
+      case "sfu":
+        this.sfu = new SfuView(this, msg);
+        this.sfu.start().catch((err) => this.status(`SFU: ${err.message || err}`));
+        break;
+      case "sfu_unavailable":
+        $("sfu-banner").hidden = false;
+        $("sfu-banner").textContent = t("sfu_unavailable", { reason: msg.reason });
+        document.body.dataset.mode = "p2p";
+        break;
+      case "vitals":  // relayed by the server, to physicians only
+        this.showVital(JSON.parse(msg.data));
+        break;
+      case "removed":
+        this.ended = true;
+        this.endText = msg.reason ? t("removed_because", { reason: msg.reason }) : t("removed");
+        this.status(this.endText);
+        if (this.sfu) this.sfu.close();
+        if (this.pc) this.pc.close();
         break;
       case "offer":
         this.answer(msg.from, msg.sdp).catch((err) => this.status(t("cannot_answer", { error: err })));
@@ -568,6 +595,7 @@ class Console {
         this.ended = true;
         this.status(t("visit_ended"));
         if (this.pc) this.pc.close();
+        if (this.sfu) this.sfu.close();
         break;
       case "error":
         this.status(t("server_error", { code: msg.code, message: msg.message }));
@@ -602,6 +630,31 @@ class Console {
       deny.textContent = t("deny");
       deny.onclick = () => this.send({ type: "deny", participant: p.id, reason: "" });
       li.append(who, admit, deny);
+      list.append(li);
+    }
+  }
+
+  // Multi-party: who is in the visit, and (for the physician) a Remove button each.
+  showParticipants(people) {
+    const list = $("participants-list");
+    list.replaceChildren();
+    for (const p of people) {
+      const li = document.createElement("li");
+      li.dataset.participant = p.id;
+      li.dataset.role = p.role;
+      li.dataset.state = p.state;
+      const who = document.createElement("span");
+      who.className = "who";
+      who.textContent = t("participant", { name: p.name || p.id, role: role(p.role) }) + (p.id === (this.welcome && this.welcome.participant) ? t("you") : "");
+      li.append(who);
+      const self = this.welcome && p.id === this.welcome.participant;
+      if (this.welcome && this.welcome.sfu && this.welcome.role === "physician" && !self) {
+        const remove = document.createElement("button");
+        remove.className = "remove";
+        remove.textContent = t("remove");
+        remove.onclick = () => this.send({ type: "remove", participant: p.id, reason: "" });
+        li.append(remove);
+      }
       list.append(li);
     }
   }
@@ -796,6 +849,7 @@ class Console {
     this.ended = true;
     this.send({ type: "end" });
     if (this.pc) this.pc.close();
+    if (this.sfu) this.sfu.close();
   }
 }
 

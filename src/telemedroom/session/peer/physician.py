@@ -334,6 +334,8 @@ class PhysicianPeer(_Peer):
                     await self.admit(participant)
         elif isinstance(message, p.RelayedOffer):
             await self._answer(message)
+        elif isinstance(message, p.RelayedVitals):  # a multi-party visit: vitals come from the server
+            self._on_vitals(message.data)
 
     async def _answer(self, offer: p.RelayedOffer) -> None:
         self._drop_pc()

@@ -35,6 +35,7 @@ from telemedroom.session._exam import (
     forms_json,
     measure_json,
 )
+from telemedroom.session._sfu_room import RoomSfu
 from telemedroom.session.audit import AuditAction, AuditLog
 from telemedroom.session.peer._base import Camera, _Peer
 from telemedroom.session.turn import IceServer
@@ -146,6 +147,7 @@ class RoomPeer(_Peer):
         self._vitals: RTCDataChannel | None = None
         self._pending: list[str] = []
         self._negotiating = asyncio.Lock()
+        self.sfu = RoomSfu(self, self._client.send)  # multi-party visits (session/_sfu_room.py)
 
     async def prepare(self) -> None:
         """Open the room camera and microphone now, before joining (e.g. when the room boots).
@@ -197,7 +199,9 @@ class RoomPeer(_Peer):
         """Send one reading on ``vitals`` now, or as soon as the channel opens."""
         text = channels.encode_measurement(measurement)
         channel = self._vitals
-        if channel is not None and channel.readyState == "open":
+        if self.sfu.active and self.admitted.is_set():  # SFU: to every physician, by the server
+            await self.sfu.send_vitals(text)
+        elif channel is not None and channel.readyState == "open":
             channel.send(text)
         elif len(self._pending) < _PENDING_VITALS:
             self._pending.append(text)
@@ -219,8 +223,14 @@ class RoomPeer(_Peer):
     # -- negotiation -----------------------------------------------------------------
 
     async def _handle(self, message: p.ServerMessage) -> None:
+        if self.sfu.handle(message):
+            return
         if isinstance(message, p.Admitted):
             self.admitted.set()
+            if self.sfu.active:
+                pending, self._pending = self._pending, []
+                for text in pending:
+                    await self.sfu.send_vitals(text)
         elif isinstance(message, p.Roster):
             # A physician whose signaling dropped (state "disconnected") keeps the media link:
             # it may resume. Only one who left for good ends it.
@@ -242,6 +252,9 @@ class RoomPeer(_Peer):
             self._drop_pc()
             self.remote_id = physician
             pc = self.pc = self._new_pc()
+            if self.sfu.active:  # media goes through Janus: this link carries the control channel only
+                await self.sfu.offer_control(pc, physician)
+                return
             pc.on("track", self._physician_track)
             room, microphone = await self._device("room"), await self._device("microphone")
             self._video = pc.addTransceiver("video", direction="sendrecv").sender
@@ -514,6 +527,7 @@ class RoomPeer(_Peer):
             # The previous subscription is not stopped: aiortc's sender may be inside its
             # recv(), and a stopped track ends the sender's RTP loop for good.
             self._video.replaceTrack(device.subscribe())
+        await self.sfu.show(camera)
         self._log(AuditAction.TRACK_STOPPED, {"track": f"{self.camera}_camera"})
         self.camera = camera
         self._log(AuditAction.TRACK_STARTED, {"track": f"{camera}_camera"})
@@ -547,7 +561,8 @@ class RoomPeer(_Peer):
 
     async def aclose(self) -> None:
         """Leave, close the connection and release every camera and audio device."""
-        if self.pc is not None:
+        if self.pc is not None or self.sfu.media is not None:
             self._log(AuditAction.TRACK_STOPPED, {"track": "all"})
+        await self.sfu.aclose()
         await super().aclose()
         await self._close_devices()
