@@ -72,6 +72,13 @@ from telemedroom.errors import (
     WebhookDeliveryError,
     WebhookSignatureError,
 )
+from telemedroom.errors import (  # the booking page's errors (telemedroom.booking)
+    BookingConfigError,
+    BookingError,
+    BookingInputError,
+    BookingRefused,
+    EmailDeliveryError,
+)
 from telemedroom.measurements import (
     BloodGlucose,
     BloodPressure,
@@ -186,6 +193,12 @@ __all__ = [
     "VisitWrappedUp",
     "WaitingRoom",
     "__version__",
+    # the booking page's errors
+    "BookingConfigError",
+    "BookingError",
+    "BookingInputError",
+    "BookingRefused",
+    "EmailDeliveryError",
 ]
 
 # Show the short public path in reprs, tracebacks and docs (as httpx does).
