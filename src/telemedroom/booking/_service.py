@@ -62,6 +62,20 @@ __all__ = ["Booked", "BookingService", "open_booking"]
 logger = logging.getLogger(__name__)
 
 
+class _NoQueryParameters(logging.Filter):
+    """Drops aiosqlite's DEBUG records: they print each query's parameters (booking codes)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.levelno > logging.DEBUG
+
+
+def _silence_query_logs() -> None:
+    # Nothing of a booking may reach a log, even with DEBUG switched on for everything.
+    sqlite_logger = logging.getLogger("aiosqlite")
+    if not any(isinstance(f, _NoQueryParameters) for f in sqlite_logger.filters):
+        sqlite_logger.addFilter(_NoQueryParameters())
+
+
 @dataclass(frozen=True, slots=True)
 class Booked:
     """A confirmed (or moved) appointment, its manage-link token and whether the e-mail went out.
@@ -552,6 +566,7 @@ async def open_booking(
     from telemedroom.fhir import FhirClient, FileSink, Outbox
     from telemedroom.scheduling import PostgresStore, ScheduleStore, SqliteStore
 
+    _silence_query_logs()
     if schedule is None:
         resources, services = _load_schedule(config)
     else:
