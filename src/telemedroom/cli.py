@@ -8,6 +8,7 @@ Commands (``telemedroom COMMAND --help`` tells more; ``docs/cli.md`` is the refe
 - ``outbox status|drain|requeue --config room.toml``: the store-and-forward queue of FHIR bundles.
 - ``audit verify PATH``: check an audit log's hash chain.
 - ``slots --config room.toml``: the free appointment slots.
+- ``booking serve|purge --config booking.toml``: the residents' booking page; its retention.
 
 Exit codes (:class:`ExitCode`): 0 ok, 1 a check failed (broken audit chain, rows the
 FHIR server rejected), 2 usage error, 3 configuration error (names the key and the
@@ -57,6 +58,8 @@ _audit_app = typer.Typer(help="The hash-chained audit log.", no_args_is_help=Tru
 app.add_typer(_devices_app, name="devices")
 app.add_typer(_outbox_app, name="outbox")
 app.add_typer(_audit_app, name="audit")
+_booking_app = typer.Typer(help="The residents' booking page.", no_args_is_help=True)
+app.add_typer(_booking_app, name="booking")
 
 _Config = Annotated[
     Path,
@@ -268,6 +271,36 @@ def _slots_command(
     found = _run(_slots.find(room.schedule_url, plan, chosen, datetime.now(UTC), days, limit))
     names = {resource.id: resource.name for resource in plan.resources}
     _slots.show(_out(), found, chosen, room.zone, names)
+
+
+_BookingConfig = Annotated[
+    Path,
+    typer.Option("--config", "-c", help="The booking page's configuration file.", dir_okay=False),
+]
+
+
+@_booking_app.command("serve")
+def _booking_serve(
+    config: _BookingConfig = Path("booking.toml"),
+    host: Annotated[str, typer.Option(help="The address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="The port to listen on.", min=1, max=65535)] = 8020,
+) -> None:
+    """Serve the residents' booking page (and, with ``api = true``, the JSON API); Ctrl-C stops it.
+
+    Needs the ``booking`` extra. Access logs are off: a manage link's token is in its path.
+    """
+    from telemedroom._cli import _booking
+
+    _run(_booking.serve(_booking.load(config), host, port, _out()))
+
+
+@_booking_app.command("purge")
+def _booking_purge(config: _BookingConfig = Path("booking.toml")) -> None:
+    """Delete residents' details whose appointment ended more than ``retention_days`` ago."""
+    from telemedroom._cli import _booking
+
+    count = _run(_booking.purge(_booking.load(config)))
+    _out().print(f"purged the details of {count} appointment(s)")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
