@@ -57,7 +57,10 @@ _HEADERS: Final[dict[str, str]] = {
         "base-uri 'none'; frame-ancestors 'none'"
     ),
     "x-content-type-options": "nosniff",
-    "referrer-policy": "no-referrer",
+    # same-origin, not no-referrer: with no-referrer, browsers send "Origin: null" on form
+    # posts and the origin check could not tell the page from another site. The manage
+    # link's token still never leaves this origin in a Referer.
+    "referrer-policy": "same-origin",
     "cache-control": "no-store",
     "x-frame-options": "DENY",
 }
@@ -269,7 +272,11 @@ class _BookingApp:
         return self.service.services[service_id].name
 
     def qr(self, page: _Page, code: str) -> Markup:
-        svg = segno.make(code, error="m").svg_inline(scale=6, border=4, dark="#000", light="#fff")
+        # make_qr, not make: segno would pick a Micro QR code for so short a text, which
+        # kiosk cameras and phone scanners do not read. A viewBox (omitsize) lets CSS size it.
+        svg = segno.make_qr(code, error="m").svg_inline(
+            scale=6, border=4, dark="#000", light="#fff", omitsize=True
+        )
         label = escape(page.t["qr_label"].format(code=code))
         return Markup(svg.replace("<svg ", f'<svg role="img" aria-label="{label}" ', 1))
 
