@@ -149,7 +149,7 @@ class ResidentRecords:
         ...         details = ResidentDetails(name="Erika", birth_date=date(1950, 4, 1),
         ...                                   email="e@example.org")
         ...         end = datetime(2026, 3, 2, 9, tzinfo=UTC)
-        ...         await records.add("a1", "p1", details, consent_version="1",
+        ...         _ = await records.add("a1", "p1", details, consent_version="1",
         ...                           now=datetime(2026, 3, 1, tzinfo=UTC), slot_end=end)
         ...         return (await records.get("a1")).details.name
         >>> asyncio.run(main())
@@ -220,8 +220,12 @@ class ResidentRecords:
         consent_version: str,
         now: datetime,
         slot_end: datetime,
-    ) -> None:
-        """Record who booked ``appointment_id`` (sealed), with the consent given ``now``."""
+    ) -> str:
+        """Record who booked ``appointment_id`` (sealed), with the consent given ``now``.
+
+        In the same transaction: a manage link valid until ``slot_end`` (its token is
+        returned, only its hash kept) and the ``booked`` access entry.
+        """
         nonce = os.urandom(12)
         sealed = self._aead.encrypt(nonce, details.to_json(), appointment_id.encode())
         contact = details.email or details.phone or ""
@@ -241,7 +245,17 @@ class ResidentRecords:
                 _ts(now),
             ),
         )
+        token = secrets.token_urlsafe(32)
+        await self.db.execute(
+            "INSERT INTO links (token_hash, appointment_id, expires) VALUES (?, ?, ?)",
+            (token_hash(token), appointment_id, _ts(slot_end)),
+        )
+        await self.db.execute(
+            "INSERT INTO access (at, action, appointment_id) VALUES (?, ?, ?)",
+            (_ts(now), "booked", appointment_id),
+        )
         await self.db.commit()
+        return token
 
     async def move(self, old_id: str, new_id: str, slot_end: datetime) -> None:
         """Carry a resident's record and links over to the rescheduled appointment."""

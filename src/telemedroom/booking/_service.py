@@ -245,11 +245,15 @@ class BookingService:
         slots = await self.scheduler.find_slots(service, start, now + timedelta(days=self.config.days_ahead))
         days: dict[date, list[Slot]] = defaultdict(list)
         seen: set[datetime] = set()
+        zones: dict[tuple[str, ...], ZoneInfo] = {}  # one lookup per resource combination
         for slot in slots:
             if slot.start in seen:
                 continue
             seen.add(slot.start)
-            days[slot.start.astimezone(self.zone_of(slot)).date()].append(slot)
+            zone = zones.get(slot.resource_ids)
+            if zone is None:
+                zone = zones[slot.resource_ids] = self.zone_of(slot)
+            days[slot.start.astimezone(zone).date()].append(slot)
         return dict(days)
 
     # -- hold, confirm ------------------------------------------------------------------
@@ -337,7 +341,7 @@ class BookingService:
             return Booked(
                 appointment, await self.records.new_link(appointment.id, appointment.slot.end), None
             )
-        await self.records.add(
+        token = await self.records.add(
             appointment.id,
             patient,
             details,
@@ -345,8 +349,6 @@ class BookingService:
             now=now,
             slot_end=appointment.slot.end,
         )
-        token = await self.records.new_link(appointment.id, appointment.slot.end)
-        await self.records.audit("booked", appointment.id, now=now)
         await self._to_fhir(booking_bundle(appointment, details, self.resources, self.config.public_url))
         emailed = await self._notify(appointment, details, token, "booked")
         return Booked(appointment, token, emailed)
