@@ -17,6 +17,10 @@ from __future__ import annotations
 from telemedroom._version import __version__
 from telemedroom.errors import (
     AuditIntegrityError,
+    BookingConfigError,
+    BookingError,
+    BookingInputError,
+    BookingRefused,
     CarePlanError,
     CheckInRefused,
     CodecError,
@@ -25,6 +29,7 @@ from telemedroom.errors import (
     DeviceError,
     DeviceNotFound,
     DriverLoadError,
+    EmailDeliveryError,
     ExamError,
     FhirAuthError,
     FhirConnectionError,
@@ -71,13 +76,6 @@ from telemedroom.errors import (
     UnsupportedCharacteristic,
     WebhookDeliveryError,
     WebhookSignatureError,
-)
-from telemedroom.errors import (  # the booking page's errors (telemedroom.booking)
-    BookingConfigError,
-    BookingError,
-    BookingInputError,
-    BookingRefused,
-    EmailDeliveryError,
 )
 from telemedroom.measurements import (
     BloodGlucose,

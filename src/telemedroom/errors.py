@@ -61,7 +61,7 @@ TelemedroomError
 ├── ExamError                            a clinical examination protocol or grading form
 │   └── GradingError (ValueError)        answers to a grading form are missing or out of range
 └── BookingError                         the residents' booking page and its records
-    ├── BookingConfigError               a booking configuration key is missing or invalid (names key and file)
+    ├── BookingConfigError               a booking configuration key is missing or invalid (key, file)
     ├── BookingInputError (ValueError)   a resident's form field is missing or invalid (``field``, ``reason``)
     ├── BookingRefused                   a request was refused: rate limit, hold limit, CSRF, bot (``reason``)
     └── EmailDeliveryError               the SMTP server did not take a confirmation e-mail
