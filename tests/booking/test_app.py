@@ -148,10 +148,18 @@ async def test_the_hold_can_be_extended_and_a_lapsed_hold_still_books_a_free_slo
     assert done.status_code == 303
 
 
+@pytest.mark.parametrize(
+    "store_kind", ["sqlite", pytest.param("postgres", marks=pytest.mark.requires_system)]
+)
 async def test_two_residents_confirm_one_slot_exactly_one_wins(
-    tmp_path: Path, clock: FakeClock, store_url: str
+    tmp_path: Path, clock: FakeClock, store_kind: str, request: pytest.FixtureRequest
 ) -> None:
-    config = make_config(tmp_path, schedule_store=store_url)
+    """Both holds lapsed, both residents confirm the same free time at once: the store lets one win."""
+    if store_kind == "sqlite":
+        url = f"sqlite:///{tmp_path / 'race.sqlite'}"
+    else:
+        url = request.getfixturevalue("postgres_dsn")
+    config = make_config(tmp_path, schedule_store=url)
     async with open_app(config, clock, None) as booking:
         a, b = booking.client("10.0.0.1"), booking.client("10.0.0.2")
         async with a, b:
@@ -203,11 +211,6 @@ async def test_many_residents_racing_for_one_time_never_double_book(
         assert sorted(a.status_code for a in answers) == [303] + [409] * 9
         assert all("09:30" in a.text for a in answers if a.status_code == 409)
         assert len(await booking.service.scheduler.store.holds(now=clock())) == 1
-
-
-@pytest.fixture
-def store_url(tmp_path: Path) -> str:
-    return f"sqlite:///{tmp_path / 'schedule.sqlite'}"
 
 
 @pytest.mark.parametrize(
