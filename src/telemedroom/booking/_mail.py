@@ -14,6 +14,7 @@ import asyncio
 import html
 import smtplib
 import ssl
+from abc import ABC, abstractmethod
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -30,12 +31,22 @@ __all__ = ["Mailer", "SmsSender", "SmtpMailer", "compose"]
 SmsSender = Callable[[str, str], Awaitable[None]]
 
 
-class Mailer:
-    """Where confirmation e-mails go; :class:`SmtpMailer` is the one that ships."""
+class Mailer(ABC):
+    """Where confirmation e-mails go; :class:`SmtpMailer` is the one that ships.
 
+    Examples:
+        >>> class Outbox(Mailer):  # e.g. the practice software's own mail queue
+        ...     async def send(self, message):
+        ...         print(message["To"])
+        >>> import asyncio
+        >>> asyncio.run(Outbox().send(compose(sender="t@c.example", recipient="e@example.org", name="Erika",
+        ...     subject="Termin", lines=["Hallo"], link=None, calendar=None, language="de")))
+        Erika <e@example.org>
+    """
+
+    @abstractmethod
     async def send(self, message: EmailMessage) -> None:
         """Deliver ``message`` or raise :class:`~telemedroom.errors.EmailDeliveryError`."""
-        raise NotImplementedError
 
 
 @dataclass(frozen=True)
