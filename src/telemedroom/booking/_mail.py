@@ -39,6 +39,7 @@ class Mailer(ABC):
         ...     async def send(self, message):
         ...         print(message["To"])
         >>> import asyncio
+        >>> from telemedroom.booking._mail import compose
         >>> asyncio.run(Outbox().send(compose(sender="t@c.example", recipient="e@example.org", name="Erika",
         ...     subject="Termin", lines=["Hallo"], link=None, calendar=None, language="de")))
         Erika <e@example.org>
