@@ -147,3 +147,21 @@ def test_demo_benchmark_commands_are_valid() -> None:
     spec.loader.exec_module(bench)
     assert bench.DEMO[-2:] == ["telemedroom", "demo"]
     bench.check_cases()
+
+
+async def test_booking_benchmark_books_through_the_page_without_double_booking(
+    tmp_path: Path, monkeypatch: object, capsys: object
+) -> None:
+    """A tiny run of benchmarks/bench_booking.py's race (its own check raises on a double booking)."""
+    sys.path.insert(0, str(BENCH.parent))  # bench_booking imports bench_scheduling
+    try:
+        spec = importlib.util.spec_from_file_location("bench_booking", BENCH.with_name("bench_booking.py"))
+        assert spec is not None
+        assert spec.loader is not None
+        bench = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(bench)
+        await bench.bench_residents("SQLite", lambda: f"sqlite:///{tmp_path / 'race.sqlite'}", 6)
+    finally:
+        sys.path.remove(str(BENCH.parent))
+    out = capsys.readouterr().out  # type: ignore[attr-defined]
+    assert "| SQLite | 6 | 6 |" in out  # every resident booked (the warm-up not counted)

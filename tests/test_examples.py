@@ -19,6 +19,7 @@ EXAMPLES = Path(__file__).parents[1] / "examples"
 DIRECTORIES = sorted(p for p in EXAMPLES.iterdir() if p.is_dir() and not p.name.startswith((".", "_")))
 # Directory examples with their own test (they need a server, a package install...).
 TESTED_ELSEWHERE = {
+    "booking_page": "tests/booking/test_example_booking_page.py",
     "booking_service": "tests/scheduling/test_example_booking_service.py",
     "driver_plugin": "tests/devices/test_registry.py",
     "physician_console": "tests/session/test_example_physician_console.py",

@@ -17,6 +17,10 @@ from __future__ import annotations
 from telemedroom._version import __version__
 from telemedroom.errors import (
     AuditIntegrityError,
+    BookingConfigError,
+    BookingError,
+    BookingInputError,
+    BookingRefused,
     CarePlanError,
     CheckInRefused,
     CodecError,
@@ -25,6 +29,7 @@ from telemedroom.errors import (
     DeviceError,
     DeviceNotFound,
     DriverLoadError,
+    EmailDeliveryError,
     ExamError,
     FaceNotMeasurable,  # facial measurements (issue 20)
     FaceTooSmall,
@@ -198,6 +203,12 @@ __all__ = [
     "VisitWrappedUp",
     "WaitingRoom",
     "__version__",
+    # the booking page's errors
+    "BookingConfigError",
+    "BookingError",
+    "BookingInputError",
+    "BookingRefused",
+    "EmailDeliveryError",
 ]
 
 # Show the short public path in reprs, tracebacks and docs (as httpx does).

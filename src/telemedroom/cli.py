@@ -9,6 +9,7 @@ Commands (``telemedroom COMMAND --help`` tells more; ``docs/cli.md`` is the refe
 - ``fhir check --config room.toml``: what the clinic's FHIR server offers and what will work.
 - ``audit verify PATH``: check an audit log's hash chain.
 - ``slots --config room.toml``: the free appointment slots.
+- ``booking serve|purge --config booking.toml``: the residents' booking page; its retention.
 
 Exit codes (:class:`ExitCode`): 0 ok, 1 a check failed (broken audit chain, rows the
 FHIR server rejected), 2 usage error, 3 configuration error (names the key and the
@@ -60,6 +61,8 @@ app.add_typer(_devices_app, name="devices")
 app.add_typer(_outbox_app, name="outbox")
 app.add_typer(_audit_app, name="audit")
 app.add_typer(_fhir_app, name="fhir")
+_booking_app = typer.Typer(help="The residents' booking page.", no_args_is_help=True)
+app.add_typer(_booking_app, name="booking")
 
 _Config = Annotated[
     Path,
@@ -306,6 +309,36 @@ def _fhir_check(config: _Config = Path("room.toml")) -> None:
     _fhir.show(_out(), found)
     if not found.ok:
         raise typer.Exit(ExitCode.CHECK_FAILED)
+
+
+_BookingConfig = Annotated[
+    Path,
+    typer.Option("--config", "-c", help="The booking page's configuration file.", dir_okay=False),
+]
+
+
+@_booking_app.command("serve")
+def _booking_serve(
+    config: _BookingConfig = Path("booking.toml"),
+    host: Annotated[str, typer.Option(help="The address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="The port to listen on.", min=1, max=65535)] = 8020,
+) -> None:
+    """Serve the residents' booking page (and, with ``api = true``, the JSON API); Ctrl-C stops it.
+
+    Needs the ``booking`` extra. Access logs are off: a manage link's token is in its path.
+    """
+    from telemedroom._cli import _booking
+
+    _run(_booking.serve(_booking.load(config), host, port, _out()))
+
+
+@_booking_app.command("purge")
+def _booking_purge(config: _BookingConfig = Path("booking.toml")) -> None:
+    """Delete residents' details whose appointment ended more than ``retention_days`` ago."""
+    from telemedroom._cli import _booking
+
+    count = _run(_booking.purge(_booking.load(config)))
+    _out().print(f"purged the details of {count} appointment(s)")
 
 
 def main(argv: Sequence[str] | None = None) -> int:

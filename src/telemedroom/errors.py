@@ -60,13 +60,18 @@ TelemedroomError
 │   ├── UnknownAlert (KeyError)          no alert with this id
 │   ├── WebhookDeliveryError             the webhook did not take an alert after all retries
 │   └── WebhookSignatureError            a webhook request's signature does not verify
-└── ExamError                            a clinical examination protocol or grading form
-    ├── GradingError (ValueError)        answers to a grading form are missing or out of range
-    └── FaceNotMeasurable                a still cannot be measured (``reason``; never a guess)
-        ├── NoFaceFound                  no face in the still
-        ├── SeveralFacesFound            more than one face in the still (``faces``)
-        ├── FaceTooSmall                 the face is too small to measure (``ipd_px``)
-        └── FaceTurned                   the head is turned or tipped too far (``yaw``, ``pitch``)
+├── ExamError                            a clinical examination protocol or grading form
+│   ├── GradingError (ValueError)        answers to a grading form are missing or out of range
+│   └── FaceNotMeasurable                a still cannot be measured (``reason``; never a guess)
+│       ├── NoFaceFound                  no face in the still
+│       ├── SeveralFacesFound            more than one face in the still (``faces``)
+│       ├── FaceTooSmall                 the face is too small to measure (``ipd_px``)
+│       └── FaceTurned                   the head is turned or tipped too far (``yaw``, ``pitch``)
+└── BookingError                         the residents' booking page and its records
+    ├── BookingConfigError               a booking configuration key is missing or invalid (key, file)
+    ├── BookingInputError (ValueError)   a resident's form field is missing or invalid (``field``, ``reason``)
+    ├── BookingRefused                   a request was refused: rate limit, hold limit, CSRF, bot (``reason``)
+    └── EmailDeliveryError               the SMTP server did not take a confirmation e-mail
 ```
 
 Examples:
@@ -89,6 +94,11 @@ from typing import Any
 
 __all__ = [
     "AuditIntegrityError",
+    "BookingConfigError",
+    "BookingError",
+    "BookingInputError",
+    "BookingRefused",
+    "EmailDeliveryError",
     "CarePlanError",
     "CheckInRefused",
     "CodecError",
@@ -1292,3 +1302,91 @@ class CheckInRefused(RoomError):
         self.reason = reason
         self.detail = detail
         super().__init__(f"check-in refused: {reason}" + (f" ({detail})" if detail else ""))
+
+
+# -- the residents' booking page ------------------------------------------------------------
+
+
+class BookingError(TelemedroomError):
+    """Something about the residents' booking page (``telemedroom.booking``) or its records."""
+
+
+class BookingConfigError(BookingError):
+    """A booking configuration key is missing or invalid.
+
+    Attributes:
+        key: The key (dotted for nested tables), or ``None`` for the whole file.
+        source: The file (or ``"environment"``).
+        reason: What is wrong and what to do.
+
+    Examples:
+        >>> print(BookingConfigError("smtp.port", "booking.toml", "must be a number"))
+        booking configuration booking.toml: smtp.port: must be a number
+    """
+
+    def __init__(self, key: str | None, source: str, reason: str) -> None:
+        self.key = key
+        self.source = source
+        self.reason = reason
+        where = f"{key}: " if key else ""
+        super().__init__(f"booking configuration {source}: {where}{reason}")
+
+
+class BookingInputError(BookingError, ValueError):
+    """A field of a resident's form is missing or invalid.
+
+    The value itself is never kept (it may be personal data); the page shows ``reason``
+    next to the field.
+
+    Attributes:
+        field: The form field, e.g. ``"birth_date"``.
+        reason: A short code the page translates, e.g. ``"not_a_date"``, ``"too_long"``.
+
+    Examples:
+        >>> err = BookingInputError("birth_date", "not_a_date")
+        >>> str(err), isinstance(err, ValueError)
+        ('booking form field birth_date: not_a_date', True)
+    """
+
+    def __init__(self, field: str, reason: str) -> None:
+        self.field = field
+        self.reason = reason
+        super().__init__(f"booking form field {field}: {reason}")
+
+
+class BookingRefused(BookingError):
+    """A booking request was refused before it reached the schedule.
+
+    Attributes:
+        reason: ``"rate_limited"``, ``"hold_limit"``, ``"csrf"``, ``"bot"``,
+            ``"link_invalid"``, ``"consent_missing"`` or ``"not_found"``.
+        retry_after: Seconds after which the same request may succeed, if known.
+
+    Examples:
+        >>> str(BookingRefused("rate_limited", retry_after=30))
+        'booking request refused: rate_limited (retry after 30 s)'
+    """
+
+    def __init__(self, reason: str, *, retry_after: float | None = None) -> None:
+        self.reason = reason
+        self.retry_after = retry_after
+        after = f" (retry after {retry_after:g} s)" if retry_after is not None else ""
+        super().__init__(f"booking request refused: {reason}{after}")
+
+
+class EmailDeliveryError(BookingError):
+    """The SMTP server did not take a confirmation e-mail (the booking itself stands).
+
+    Attributes:
+        server: ``host:port`` of the SMTP server.
+        reason: What the server or the connection said.
+
+    Examples:
+        >>> print(EmailDeliveryError("mail.example:587", "connection refused"))
+        e-mail not delivered to mail.example:587: connection refused
+    """
+
+    def __init__(self, server: str, reason: str) -> None:
+        self.server = server
+        self.reason = reason
+        super().__init__(f"e-mail not delivered to {server}: {reason}")

@@ -46,6 +46,7 @@ EXIT_CODES: Final[dict[type[BaseException], ExitCode]] = {
     errors.AuditIntegrityError: ExitCode.CHECK_FAILED,
     errors.RecordRejectedError: ExitCode.CHECK_FAILED,  # the record is kept: a check, not a crash
     errors.RoomConfigError: ExitCode.CONFIG,
+    errors.BookingConfigError: ExitCode.CONFIG,
 }
 
 

@@ -1,8 +1,10 @@
-"""The OpenAPI 3.1 description of the booking API (served at /openapi.json)."""
+"""The OpenAPI 3.1 description of the JSON booking API (served at `/openapi.json` of the API)."""
 
 from __future__ import annotations
 
 from typing import Any
+
+__all__ = ["OPENAPI"]
 
 SLOT = {
     "type": "object",
@@ -85,7 +87,7 @@ _ID = [{"name": "id", "in": "path", "required": True, "schema": {"type": "string
 
 OPENAPI: dict[str, Any] = {
     "openapi": "3.1.0",
-    "info": {"title": "telemedroom booking API (example)", "version": "1.0.0"},
+    "info": {"title": "telemedroom booking API", "version": "1.0.0"},
     "paths": {
         "/services": {
             "get": {"summary": "Bookable services", "responses": {"200": {"description": "services"}}}
