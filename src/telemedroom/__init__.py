@@ -15,7 +15,10 @@ Examples:
 from __future__ import annotations
 
 from telemedroom._version import __version__
+from telemedroom.apartment import Apartment, ApartmentConfig
 from telemedroom.errors import (
+    ApartmentConfigError,
+    ApartmentError,
     AuditIntegrityError,
     CarePlanError,
     CheckInRefused,
@@ -63,6 +66,7 @@ from telemedroom.errors import (
     SessionError,
     SignalingError,
     SlotUnavailable,
+    StorageFullError,
     TelemedroomError,
     TokenError,
     UnknownAlert,
@@ -185,6 +189,12 @@ __all__ = [
     "StateChanged",
     "VisitWrappedUp",
     "WaitingRoom",
+    # the health apartment (issue 17)
+    "Apartment",
+    "ApartmentConfig",
+    "ApartmentConfigError",
+    "ApartmentError",
+    "StorageFullError",
     "__version__",
 ]
 

@@ -58,8 +58,11 @@ TelemedroomError
 │   ├── UnknownAlert (KeyError)          no alert with this id
 │   ├── WebhookDeliveryError             the webhook did not take an alert after all retries
 │   └── WebhookSignatureError            a webhook request's signature does not verify
-└── ExamError                            a clinical examination protocol or grading form
-    └── GradingError (ValueError)        answers to a grading form are missing or out of range
+├── ExamError                            a clinical examination protocol or grading form
+│   └── GradingError (ValueError)        answers to a grading form are missing or out of range
+└── ApartmentError                       the health apartment's home gateway
+    ├── ApartmentConfigError             an apartment configuration key is missing or invalid
+    └── StorageFullError                 too little disk left to accept a reading (``free``, ``needed``)
 ```
 
 Examples:
@@ -81,6 +84,8 @@ from enum import StrEnum
 from typing import Any
 
 __all__ = [
+    "ApartmentConfigError",
+    "ApartmentError",
     "AuditIntegrityError",
     "CarePlanError",
     "CheckInRefused",
@@ -128,6 +133,7 @@ __all__ = [
     "SessionError",
     "SignalingError",
     "SlotUnavailable",
+    "StorageFullError",
     "TelemedroomError",
     "TokenError",
     "UnknownAlert",
@@ -1122,3 +1128,60 @@ class CheckInRefused(RoomError):
         self.reason = reason
         self.detail = detail
         super().__init__(f"check-in refused: {reason}" + (f" ({detail})" if detail else ""))
+
+
+class ApartmentError(TelemedroomError):
+    """Something went wrong in the health apartment's home gateway.
+
+    Examples:
+        >>> issubclass(ApartmentConfigError, ApartmentError)
+        True
+    """
+
+
+class ApartmentConfigError(ApartmentError):
+    """An apartment configuration key is missing or has a value that cannot be used.
+
+    Attributes:
+        key: The key, dotted for nested tables (``"devices.0.kind"``); ``None`` when the
+            file as a whole cannot be read.
+        source: The TOML file it came from, or ``"environment"``.
+        reason: What is wrong with it.
+
+    Examples:
+        >>> str(ApartmentConfigError("patient", "apartment.toml", "missing"))
+        'apartment configuration apartment.toml: patient: missing'
+    """
+
+    def __init__(self, key: str | None, source: str, reason: str) -> None:
+        self.key = key
+        self.source = source
+        self.reason = reason
+        where = f"{key}: " if key else ""
+        super().__init__(f"apartment configuration {source}: {where}{reason}")
+
+
+class StorageFullError(ApartmentError):
+    """Too little disk space is left to accept a reading without risking what is already kept.
+
+    The gateway refuses new readings (and raises a ``device`` alert) instead of writing
+    half a record; everything accepted before stays on disk.
+
+    Attributes:
+        path: The data directory.
+        free: Bytes free there.
+        needed: Bytes the gateway keeps in reserve.
+
+    Examples:
+        >>> str(StorageFullError("/var/lib/apartment", 1_000_000, 50_000_000))
+        'disk full at /var/lib/apartment: 1.0 MB free, 50.0 MB needed; new readings are refused'
+    """
+
+    def __init__(self, path: str, free: int, needed: int) -> None:
+        self.path = path
+        self.free = free
+        self.needed = needed
+        super().__init__(
+            f"disk full at {path}: {free / 1e6:.1f} MB free, {needed / 1e6:.1f} MB needed;"
+            " new readings are refused"
+        )

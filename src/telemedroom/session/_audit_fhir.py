@@ -49,6 +49,8 @@ EVENT_TYPES: Final[dict[AuditAction, tuple[str, str, str]]] = {
     AuditAction.ALERT_ESCALATED: ("110100", "Application Activity", "U"),
     AuditAction.ALERT_ACKNOWLEDGED: ("110100", "Application Activity", "U"),
     AuditAction.ALERT_CLEARED: ("110100", "Application Activity", "U"),
+    AuditAction.NOTE_ADDED: ("110100", "Application Activity", "C"),
+    AuditAction.READING_ACCEPTED: ("110110", "Patient Record", "C"),
 }
 
 _REFUSALS: Final = frozenset({AuditAction.TOKEN_REFUSED, AuditAction.CHECK_IN_REFUSED})

@@ -78,6 +78,9 @@ class AuditAction(StrEnum):
     ALERT_ESCALATED = "alert_escalated"
     ALERT_ACKNOWLEDGED = "alert_acknowledged"
     ALERT_CLEARED = "alert_cleared"
+    # the health apartment (telemedroom.apartment)
+    NOTE_ADDED = "note_added"
+    READING_ACCEPTED = "reading_accepted"
 
 
 def _aware(value: datetime) -> datetime:

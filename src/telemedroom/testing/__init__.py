@@ -24,6 +24,7 @@ Examples:
 from __future__ import annotations
 
 from telemedroom.testing._bumble_backend import BumbleBackend
+from telemedroom.testing._clock import SimulatedClock
 from telemedroom.testing._fhir_server import FakeFhirServer
 from telemedroom.testing._virtual_devices import (
     Faults,
@@ -47,6 +48,8 @@ __all__ = [
     "VirtualPulseOximeter",
     "VirtualThermometer",
     "VirtualWeightScale",
+    # the health apartment (issue 17)
+    "SimulatedClock",
 ]
 
 for _cls in (
@@ -60,6 +63,7 @@ for _cls in (
     VirtualPulseOximeter,
     VirtualThermometer,
     VirtualWeightScale,
+    SimulatedClock,
 ):
     _cls.__module__ = __name__
 del _cls
