@@ -9,7 +9,7 @@ import logging
 import shutil
 import sqlite3
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from datetime import datetime, time, timedelta
 from pathlib import Path
 from types import TracebackType
@@ -33,10 +33,12 @@ from telemedroom.monitoring import (
     AlertEvent,
     AlertSink,
     AuditRecord,
+    AuditSink,
     CarePlan,
     FhirAlertSink,
     MissedMeasurementRule,
     Monitor,
+    SeriesSummary,
     WebhookSink,
     audit_log_sink,
     daily_summary,
@@ -150,7 +152,7 @@ class Apartment:
         self._disk_free = disk_free
         self._outbox: Outbox | None = None
         self._audit_log: AuditLog | None = None
-        self._audit: Callable[[AuditRecord], None] | None = None
+        self._audit: AuditSink | None = None
         self._stack = contextlib.AsyncExitStack()
         self._subscribers: list[asyncio.Queue[ApartmentEvent | None]] = []
         self._device_alerts: dict[str, Alert] = {}
@@ -574,20 +576,7 @@ class Apartment:
                 plan.append(
                     {"kind": rule.measurement, "due": rule.due.strftime("%H:%M"), "done": bool(taken)}
                 )
-        summary = daily_summary(self.monitor, today)
-        readings = [
-            {
-                "kind": s.kind,
-                "field": s.field,
-                "value": round(s.latest, 1),
-                "unit": s.unit,
-                "at": s.latest_at.astimezone(zone).isoformat(),
-                "change": None if s.change is None else round(s.change, 1),
-                "points": [round(v, 1) for _t, v in s.points[-14:]],
-            }
-            for s in summary.series
-            if s.field in ("systolic", "diastolic", "spo2_percent", "value", "bpm")
-        ]
+        readings = _readings(daily_summary(self.monitor, today).series, zone)
         alerts = [a for a in self.monitor.alerts if a.active and not a.acknowledged]
         warnings = [
             {
@@ -708,3 +697,30 @@ _FIELD: Final[dict[str, tuple[str, str]]] = {
     "body_weight": ("body_weight", "value"),
     "blood_glucose": ("blood_glucose", "value"),
 }
+
+
+def _readings(series: Sequence[SeriesSummary], zone: Any) -> list[dict[str, Any]]:
+    """The latest reading of each kind for the screen, with its 7-day change ("up", "down", "steady")."""
+    by_key = {(s.kind, s.field): s for s in series}
+    out = []
+    for kind, field in _FIELD.values():
+        main = by_key.get((kind, field))
+        if main is None:
+            continue
+        text = f"{main.latest:.1f}".removesuffix(".0")
+        diastolic = by_key.get((kind, "diastolic"))
+        if kind == "blood_pressure" and diastolic is not None:
+            text = f"{main.latest:.0f}/{diastolic.latest:.0f}"
+        change = main.change
+        steady = change is None or abs(change) < max(0.5, abs(main.latest) * 0.01)
+        out.append(
+            {
+                "kind": kind,
+                "text": text,
+                "unit": main.unit,
+                "at": main.latest_at.astimezone(zone).isoformat(),
+                "change": None if change is None else round(change, 1),
+                "trend": "steady" if steady else "up" if (change or 0) > 0 else "down",
+            }
+        )
+    return out

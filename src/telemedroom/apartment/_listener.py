@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from telemedroom.apartment._apartment import Apartment
     from telemedroom.apartment._config import PairedDevice
     from telemedroom.devices import Connection, DeviceManager, DiscoveredDevice
+    from telemedroom.measurements import Measurement
 
 __all__ = ["Listener"]
 
@@ -36,6 +37,7 @@ _NO_RECORDS_FOUND: Final = 0x06  # RACP response code (GSS RACP)
 # stored reading sent again always gets the same identifier; a drifting clock is set
 # and reported instead.
 _NEVER_CORRECT: Final = timedelta(days=36500)
+_LONGEST_PAUSE: Final = 600.0
 
 
 class Listener:
@@ -47,6 +49,7 @@ class Listener:
 
     Attributes:
         sessions: Completed device sessions (connect, take, let go).
+        accepted: New readings taken.
         adapter_failures: Scans that could not start, in a row.
     """
 
@@ -54,9 +57,11 @@ class Listener:
         self.apartment = apartment
         self.adapter_backoff = adapter_backoff
         self.sessions = 0
+        self.accepted = 0
         self.adapter_failures = 0
         self._busy: set[str] = set()
         self._left: dict[str, float] = {}
+        self._idle: dict[str, int] = {}  # sessions in a row that brought nothing new, per device
         self._tasks: set[asyncio.Task[None]] = set()
 
     async def run(self) -> None:
@@ -73,12 +78,19 @@ class Listener:
         )
         async with manager:
             try:
+                current = asyncio.current_task()
                 while True:
                     await self._scan_once(manager)
+                    if current is not None and current.cancelling():
+                        # asyncio.wait_for in the scan (Python 3.11) can swallow a
+                        # cancellation that lands as an advertisement arrives
+                        raise asyncio.CancelledError
             finally:
                 for task in self._tasks:
                     task.cancel()
-                await asyncio.gather(*self._tasks, return_exceptions=True)
+                if self._tasks:
+                    # a connect cut short may not end at once (see DeviceManager.connect)
+                    await asyncio.wait(self._tasks, timeout=config.device_timeout_s)
 
     async def _scan_once(self, manager: DeviceManager) -> None:
         config = self.apartment.config
@@ -89,7 +101,9 @@ class Listener:
                     paired = config.device(device.address)
                     if paired is None or device.address in self._busy:
                         continue
-                    if loop.time() - self._left.get(device.address, float("-inf")) < config.revisit_after_s:
+                    if loop.time() - self._left.get(device.address, float("-inf")) < self._pause(
+                        device.address
+                    ):
                         continue
                     if self.apartment.storage_full:
                         continue  # the device keeps its readings until there is room
@@ -120,9 +134,20 @@ class Listener:
                 active=False,
             )
 
+    def _pause(self, address: str) -> float:
+        """How long to leave a device alone after a session: doubling while it brings nothing new.
+
+        A device that keeps advertising with nothing to send (many do while switched on)
+        is not connected to again and again; one that brought a reading is listened to
+        again after ``revisit_after_s``.
+        """
+        idle = self._idle.get(address, 0)
+        return min(self.apartment.config.revisit_after_s * 2.0**idle, _LONGEST_PAUSE)
+
     async def _session(self, manager: DeviceManager, device: DiscoveredDevice, paired: PairedDevice) -> None:
         apartment = self.apartment
         address = device.address
+        before = self.accepted
         try:
             async with await manager.connect(device) as connection:
                 apartment._publish(
@@ -149,6 +174,7 @@ class Listener:
             logger.info("%s: session ended early: %s", address, exc)
             apartment._publish(DeviceChanged(at=apartment.clock.now(), address=address, status="failed"))
         finally:
+            self._idle[address] = 0 if self.accepted > before else self._idle.get(address, 0) + 1
             self._busy.discard(address)
             self._left[address] = asyncio.get_running_loop().time()
 
@@ -181,7 +207,7 @@ class Listener:
                 return known.last_sequence
             raise
         for record in records:
-            await self.apartment.accept(record, device=address)
+            await self._accept(record, address)
         return max((r.sequence_number for r in records), default=known.last_sequence)
 
     async def _stream(self, connection: Connection, address: str) -> None:
@@ -193,4 +219,8 @@ class Listener:
                     reading = await asyncio.wait_for(anext(stream), quiet)
                 except (TimeoutError, StopAsyncIteration):
                     return
-                await self.apartment.accept(reading, device=address)
+                await self._accept(reading, address)
+
+    async def _accept(self, reading: Measurement, address: str) -> None:
+        if await self.apartment.accept(reading, device=address):
+            self.accepted += 1

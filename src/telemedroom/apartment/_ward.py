@@ -53,8 +53,12 @@ def token_issuer(apartment: Apartment) -> TokenIssuer:
 
     ward = apartment.config.ward
     if ward.token_signing_key_file is None or ward.token_key_id is None:
-        missing = "ward.token_signing_key_file" if ward.token_signing_key_file is None else "ward.token_key_id"
-        raise ApartmentConfigError(missing, "[ward]", "missing: calling the ward needs the key file and its id")
+        missing = (
+            "ward.token_signing_key_file" if ward.token_signing_key_file is None else "ward.token_key_id"
+        )
+        raise ApartmentConfigError(
+            missing, "[ward]", "missing: calling the ward needs the key file and its id"
+        )
     key = load_private_key(ward.token_signing_key_file, "ward.token_signing_key_file")
     if not isinstance(key, Ed25519PrivateKey):
         raise ApartmentConfigError(

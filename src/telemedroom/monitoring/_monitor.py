@@ -181,8 +181,8 @@ class Monitor:
             self._alerts[alert.id] = alert
             if alert.active:
                 day = alert.condition.partition("@")[2]
-                key = f"{alert.rule_id}@{day}" if alert.rule_type == "missed" else alert.rule_id
-                self._open[key] = alert.id
+                condition = f"{alert.rule_id}@{day}" if alert.rule_type == "missed" else alert.rule_id
+                self._open[condition] = alert.id
 
     # -- readings ----------------------------------------------------------------------
 
