@@ -8,6 +8,7 @@ Commands (``telemedroom COMMAND --help`` tells more; ``docs/cli.md`` is the refe
 - ``outbox status|drain|requeue --config room.toml``: the store-and-forward queue of FHIR bundles.
 - ``audit verify PATH``: check an audit log's hash chain.
 - ``slots --config room.toml``: the free appointment slots.
+- ``apartment serve --config apartment.toml``: run a health apartment's gateway and screen.
 
 Exit codes (:class:`ExitCode`): 0 ok, 1 a check failed (broken audit chain, rows the
 FHIR server rejected), 2 usage error, 3 configuration error (names the key and the
@@ -57,6 +58,8 @@ _audit_app = typer.Typer(help="The hash-chained audit log.", no_args_is_help=Tru
 app.add_typer(_devices_app, name="devices")
 app.add_typer(_outbox_app, name="outbox")
 app.add_typer(_audit_app, name="audit")
+_apartment_app = typer.Typer(help="The health apartment's home gateway.", no_args_is_help=True)
+app.add_typer(_apartment_app, name="apartment")
 
 _Config = Annotated[
     Path,
@@ -268,6 +271,19 @@ def _slots_command(
     found = _run(_slots.find(room.schedule_url, plan, chosen, datetime.now(UTC), days, limit))
     names = {resource.id: resource.name for resource in plan.resources}
     _slots.show(_out(), found, chosen, room.zone, names)
+
+
+@_apartment_app.command("serve")
+def _apartment_serve(
+    config: Annotated[
+        Path, typer.Option("--config", "-c", help="The apartment's configuration file.", dir_okay=False)
+    ] = Path("apartment.toml"),
+) -> None:
+    """Run a health apartment: listen to its devices, show the patient's screen, reach the ward."""
+    from telemedroom._cli import _apartment
+    from telemedroom.apartment import ApartmentConfig
+
+    _run(_apartment.serve(ApartmentConfig.from_toml(config), _out()))
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -46,6 +46,7 @@ EXIT_CODES: Final[dict[type[BaseException], ExitCode]] = {
     errors.AuditIntegrityError: ExitCode.CHECK_FAILED,
     errors.RoomConfigError: ExitCode.CONFIG,
     errors.ApartmentConfigError: ExitCode.CONFIG,
+    errors.CarePlanError: ExitCode.CONFIG,
 }
 
 
