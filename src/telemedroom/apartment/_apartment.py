@@ -376,7 +376,11 @@ class Apartment:
                 "moderate",
                 active=silent,
             )
-        await self.journal.forget_before(now - timedelta(days=self.config.retention_days))
+        # Retention counts back from the newest reading, not from the clock alone: a wall
+        # clock set years ahead must not delete what was never delivered to anyone's eyes.
+        newest = await self.journal.newest()
+        if newest is not None:
+            await self.journal.forget_before(min(now, newest) - timedelta(days=self.config.retention_days))
 
     def next_check(self) -> datetime:
         """When :meth:`check` next has something to do (at the latest in a minute)."""

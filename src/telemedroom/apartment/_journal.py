@@ -287,6 +287,11 @@ class Journal:
         """How many readings the journal holds."""
         return int((await self._execute("SELECT count(*) FROM reading"))[0][0])
 
+    async def newest(self) -> datetime | None:
+        """When the newest reading was accepted, ``None`` for an empty journal."""
+        rows = await self._execute("SELECT max(accepted) FROM reading")
+        return None if rows[0][0] is None else datetime.fromtimestamp(rows[0][0], UTC)
+
     async def forget_before(self, before: datetime) -> int:
         """Delete readings accepted before ``before`` that were forwarded (retention); returns how many."""
         rows = await self._execute(
