@@ -51,7 +51,12 @@ after = "PT30M"
 to = "PractitionerRole/on-call-nurse"
 """
 KEY = base64.b64encode(bytes(range(32))).decode()
-CUFF, OXIMETER, SCALE, GLUCOMETER = "C0:FF:EE:00:00:01", "C0:FF:EE:00:00:02", "C0:FF:EE:00:00:04", "C0:FF:EE:00:00:06"
+CUFF, OXIMETER, SCALE, GLUCOMETER = (
+    "C0:FF:EE:00:00:01",
+    "C0:FF:EE:00:00:02",
+    "C0:FF:EE:00:00:04",
+    "C0:FF:EE:00:00:06",
+)
 DEVICES = [
     {"address": CUFF, "kind": "blood_pressure", "name": "Blutdruckmessgerät"},
     {"address": OXIMETER, "kind": "pulse_oximeter"},

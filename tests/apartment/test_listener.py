@@ -41,9 +41,14 @@ def devices() -> list:
     """A cuff and a scale that queued two readings each while nobody listened, and a glucometer."""
     return [
         VirtualBloodPressureCuff(
-            [BloodPressure(systolic=132 + n, diastolic=84, measured_at=AT + timedelta(days=n)) for n in range(2)]
+            [
+                BloodPressure(systolic=132 + n, diastolic=84, measured_at=AT + timedelta(days=n))
+                for n in range(2)
+            ]
         ),
-        VirtualWeightScale([BodyWeight(value=81.0 + n / 2, measured_at=AT + timedelta(days=n)) for n in range(2)]),
+        VirtualWeightScale(
+            [BodyWeight(value=81.0 + n / 2, measured_at=AT + timedelta(days=n)) for n in range(2)]
+        ),
         VirtualGlucometer(records=[glucose(n) for n in (1, 2, 3)]),
     ]
 
@@ -56,7 +61,9 @@ async def until(condition: Callable[[], bool], timeout: float = 60) -> None:
 
 
 @contextlib.asynccontextmanager
-async def listening(config: ApartmentConfig, radio: BumbleBackend) -> AsyncIterator[tuple[Apartment, Listener]]:
+async def listening(
+    config: ApartmentConfig, radio: BumbleBackend
+) -> AsyncIterator[tuple[Apartment, Listener]]:
     async with Apartment(config, ble_backend=radio) as apartment:
         listener = Listener(apartment, adapter_backoff=0.2)
         task = asyncio.create_task(listener.run())
@@ -160,7 +167,9 @@ async def test_a_lost_bluetooth_adapter_is_an_alert_until_it_is_back(tmp_path: P
 async def test_only_paired_devices_are_listened_to(tmp_path: Path, kind: str) -> None:
     config = make_config(tmp_path, devices=[{"address": SCALE, "kind": "scale"}])
     async with BumbleBackend() as radio:
-        cuff = await radio.add(VirtualBloodPressureCuff([BloodPressure(systolic=120, diastolic=80, measured_at=AT)]))
+        cuff = await radio.add(
+            VirtualBloodPressureCuff([BloodPressure(systolic=120, diastolic=80, measured_at=AT)])
+        )
         scale = await radio.add(VirtualWeightScale([BodyWeight(value=80.0, measured_at=AT)]))
         async with listening(config, radio) as (apartment, listener):
             await until(lambda: scale.finished.is_set() and listener.sessions >= 1)

@@ -43,7 +43,9 @@ async def test_a_week_across_the_clock_change_raises_each_alert_once(tmp_path: P
         for day in range(19, 26):
             await run_until(apartment, clock, local(day, 7, 30), timedelta(minutes=5))
             if day in weights:
-                assert await apartment.accept(BodyWeight(value=weights[day], measured_at=clock.now()), device=SCALE)
+                assert await apartment.accept(
+                    BodyWeight(value=weights[day], measured_at=clock.now()), device=SCALE
+                )
             if day == 25:  # Sunday, the clocks went back at 03:00: 10:00 is still the deadline
                 state = await apartment.state()
                 assert state["today"] == [{"kind": "body_weight", "due": "10:00", "done": True}]
@@ -159,8 +161,13 @@ def test_the_configuration_names_the_key_and_the_file(tmp_path: Path) -> None:
 
 
 async def test_a_care_plan_for_someone_else_is_refused(tmp_path: Path) -> None:
-    config = make_config(tmp_path, plan=(Path(__file__).parent / "conftest.py").read_text().split('"""')[3]
-                         .replace("heart-failure-4711", "someone-else"))
+    config = make_config(
+        tmp_path,
+        plan=(Path(__file__).parent / "conftest.py")
+        .read_text()
+        .split('"""')[3]
+        .replace("heart-failure-4711", "someone-else"),
+    )
     with pytest.raises(ApartmentConfigError, match="the plan is for Patient/someone-else"):
         async with Apartment(config):
             pass
