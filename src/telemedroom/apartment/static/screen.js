@@ -70,7 +70,8 @@
     fill($("readings"), s.readings.map((r) => {
       const trend = r.trend === "steady" || r.change === null ? t("trend_steady")
         : t(`trend_${r.trend}`, { change: number(Math.abs(r.change)), unit: unit(r.unit) });
-      return item("", [["label", t(`kind_${r.kind}`)], ["value", `${r.text} ${unit(r.unit)}`], ["hint", trend], ["hint", when(r.at)]]);
+      const value = r.text.includes("/") ? r.text : number(Number(r.text));
+      return item("", [["label", t(`kind_${r.kind}`)], ["value", `${value} ${unit(r.unit)}`], ["hint", trend], ["hint", when(r.at)]]);
     }), "readings_empty");
 
     fill($("messages"), s.messages.map((m) => item("", [
