@@ -31,10 +31,16 @@ def devices() -> list:
     """What the patient measured since the devices were last read (their memory)."""
     days = [MONDAY + timedelta(days=n) for n in range(3)]
     return [
-        VirtualBloodPressureCuff([BloodPressure(systolic=134, diastolic=84, measured_at=d) for d in days], tz=HOME),
-        VirtualWeightScale([BodyWeight(value=81.0 + n * 1.2, measured_at=d) for n, d in enumerate(days)], tz=HOME),
+        VirtualBloodPressureCuff(
+            [BloodPressure(systolic=134, diastolic=84, measured_at=d) for d in days], tz=HOME
+        ),
+        VirtualWeightScale(
+            [BodyWeight(value=81.0 + n * 1.2, measured_at=d) for n, d in enumerate(days)], tz=HOME
+        ),
         VirtualGlucometer(
-            records=[BloodGlucose(value=104 + n, sequence_number=n, measured_at=d) for n, d in enumerate(days, 1)],
+            records=[
+                BloodGlucose(value=104 + n, sequence_number=n, measured_at=d) for n, d in enumerate(days, 1)
+            ],
             tz=HOME,
         ),
     ]

@@ -61,7 +61,8 @@ def test_serve_shows_the_screen_until_ctrl_c(tmp_path: Path, unused_tcp_port: in
         url = screen.split(": ", 1)[1].strip()
         assert url == f"http://127.0.0.1:{unused_tcp_port}/screen/"
         page = httpx.get(url, timeout=10)
-        assert page.status_code == 200 and "text/html" in page.headers["content-type"]
+        assert page.status_code == 200
+        assert "text/html" in page.headers["content-type"]
         state = httpx.get(url + "state.json", timeout=10).json()
         assert state["name"] == "Gesundheitswohnung 2"
         assert state["today"] == [{"kind": "body_weight", "due": "10:00", "done": False}]
@@ -99,5 +100,6 @@ def test_a_care_plan_with_an_error_names_the_rule(tmp_path: Path) -> None:
         timeout=60,
     )
     assert result.returncode == ExitCode.CONFIG
-    assert "rules.3(glucose-high)" in result.stderr and "abvoe" in result.stderr
+    assert "rules.3(glucose-high)" in result.stderr
+    assert "abvoe" in result.stderr
     assert str(tmp_path / "care-plan.toml") in result.stderr

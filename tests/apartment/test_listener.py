@@ -143,7 +143,8 @@ async def test_garbage_a_low_battery_and_a_wrong_clock_raise_device_alerts(tmp_p
     assert abs(oximeter.clock_offset) < timedelta(minutes=1)  # the gateway set the device's clock
     assert all(a.rule_type == "device" for a in alerts.values())
     (device,) = [d for d in state["devices"] if d["address"] == OXIMETER]
-    assert device["battery"] == 12 and device["problems"] == ["battery-low", "device-clock", "device-data"]
+    assert device["battery"] == 12
+    assert device["problems"] == ["battery-low", "device-clock", "device-data"]
     assert kept == 3  # the garbage is skipped, the readings are kept
 
 
@@ -160,7 +161,8 @@ async def test_a_lost_bluetooth_adapter_is_an_alert_until_it_is_back(tmp_path: P
             await until(lambda: cuff.finished.is_set() and listener.sessions >= 1)
             await until(lambda: "gateway.bluetooth" not in apartment._device_alerts)  # at the scan's end
             cleared = [a for a in await apartment.journal.alerts() if a.rule_id == "bluetooth-adapter"]
-    assert len(cleared) == 1 and cleared[0].cleared_at is not None
+    assert len(cleared) == 1
+    assert cleared[0].cleared_at is not None
 
 
 @pytest.mark.parametrize("kind", ["cuff"])
@@ -173,6 +175,7 @@ async def test_only_paired_devices_are_listened_to(tmp_path: Path, kind: str) ->
         scale = await radio.add(VirtualWeightScale([BodyWeight(value=80.0, measured_at=AT)]))
         async with listening(config, radio) as (apartment, listener):
             await until(lambda: scale.finished.is_set() and listener.sessions >= 1)
-            assert not cuff.connected.is_set() and cuff.sent == 0
+            assert not cuff.connected.is_set()
+            assert cuff.sent == 0
             assert await apartment.journal.count() == 1
     assert CUFF not in {d.address for d in config.devices}

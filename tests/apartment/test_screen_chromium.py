@@ -28,7 +28,10 @@ from telemedroom.session.signaling import LocalServer
 async def test_a_day_on_the_screen(tmp_path: Path, browser_page: Any, language: str) -> None:  # noqa: F811
     page, texts = browser_page, TEXTS[language]
     checked: list[dict[str, Any]] = []
-    async with ward_and_apartment(tmp_path) as (apartment, url, token), LocalServer(screen_app(apartment)) as server:
+    async with (
+        ward_and_apartment(tmp_path) as (apartment, url, token),
+        LocalServer(screen_app(apartment)) as server,
+    ):
         await page.emulate_media(reduced_motion="reduce")
         await page.goto(f"{server.http_url}/screen/?lang={language}")
         await shows(page, "#today", texts["plan_body_weight"])
@@ -45,7 +48,9 @@ async def test_a_day_on_the_screen(tmp_path: Path, browser_page: Any, language: 
         await shows(page, "#announce", texts["announce_reading"].format(kind=texts["kind_body_weight"]))
 
         # a blood pressure the care plan says to call about: a large warning
-        assert await apartment.accept(BloodPressure(systolic=186, diastolic=101, measured_at=datetime.now(UTC)))
+        assert await apartment.accept(
+            BloodPressure(systolic=186, diastolic=101, measured_at=datetime.now(UTC))
+        )
         await shows(page, "#warnings", texts["warning_call"])
         assert await page.is_visible("#warnings")
         assert await page.is_visible("#call-ward")
@@ -56,7 +61,10 @@ async def test_a_day_on_the_screen(tmp_path: Path, browser_page: Any, language: 
             await nurse.admit((await nurse.next_waiting()).id)
             await shows(page, "#call-status", texts["call_ringing"])
             await until(page, "document.activeElement && document.activeElement.id === 'call-accept'")
-            assert await page.evaluate("getComputedStyle(document.getElementById('call')).animationName") == "none"
+            assert (
+                await page.evaluate("getComputedStyle(document.getElementById('call')).animationName")
+                == "none"
+            )
             checked += await page.evaluate(contrast_script())
             assert await unlabelled_controls(page) == []
             sizes = await page.evaluate(

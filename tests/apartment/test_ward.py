@@ -35,7 +35,9 @@ async def ward_and_apartment(tmp_path: Path) -> AsyncIterator[tuple[Apartment, s
     key = Ed25519PrivateKey.generate()
     key_file = tmp_path / "join-token-key.pem"
     key_file.write_bytes(
-        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+        key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
     )
     issuer = TokenIssuer(key, "clinic-2026")
     app = create_app(SignalingConfig(verifier=TokenVerifier(issuer.public_keys())))

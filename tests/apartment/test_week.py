@@ -7,7 +7,6 @@ in ``test_listener.py`` on the bumble radio); time comes from a
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -55,7 +54,8 @@ async def test_a_week_across_the_clock_change_raises_each_alert_once(tmp_path: P
         assert [a.condition for a in missed] == ["body_weight@2026-10-24"]
         assert missed[0].raised_at == local(24, 10)  # 10:00 local on the day before the change
         (gain,) = [a for a in alerts if a.rule_id == "weight-gain"]
-        assert gain.raised_at == local(22, 7, 30) and gain.escalation_level == 1  # nobody acknowledged it
+        assert gain.raised_at == local(22, 7, 30)
+        assert gain.escalation_level == 1
         assert not [a for a in alerts if a.rule_type == "device"]
         drained = await apartment.outbox.drain(FileSink(tmp_path / "fhir"))
     observations = (tmp_path / "fhir" / "Observation.ndjson").read_text().splitlines()
@@ -72,7 +72,8 @@ async def test_a_device_not_seen_for_days_raises_an_alert_until_it_is_back(tmp_p
         assert "device.C0:FF:EE:00:00:04.seen" not in apartment._device_alerts
         await run_until(apartment, clock, local(4, 9, month=11), timedelta(minutes=30))
         alert = apartment._device_alerts["device.C0:FF:EE:00:00:04.seen"]
-        assert alert.rule_id == "device-not-seen" and "Waage" in alert.message
+        assert alert.rule_id == "device-not-seen"
+        assert "Waage" in alert.message
         state = await apartment.state()
         (scale,) = [d for d in state["devices"] if d["address"] == SCALE]
         assert scale["problems"] == ["device-not-seen"]
@@ -90,18 +91,23 @@ async def test_a_full_disk_refuses_new_readings_and_keeps_the_old_ones(tmp_path:
     free = [10**9]
     clock = SimulatedClock(local(2, 8, month=11))
     config = make_config(tmp_path, health={"min_free_mb": 50})
-    disk: Callable[[Path], int] = lambda _path: free[0]
+
+    def disk(_path: Path) -> int:
+        return free[0]
+
     async with Apartment(config, clock=clock, disk_free=disk) as apartment:
         assert await apartment.accept(BloodPressure(systolic=130, diastolic=80, measured_at=clock.now()))
         free[0] = 10 * 10**6
         clock.advance(timedelta(minutes=5))
         with pytest.raises(StorageFullError) as refused:
             await apartment.accept(BloodPressure(systolic=190, diastolic=95, measured_at=clock.now()))
-        assert refused.value.free == 10 * 10**6 and refused.value.needed == 50 * 10**6
+        assert refused.value.free == 10 * 10**6
+        assert refused.value.needed == 50 * 10**6
         assert apartment.storage_full
         state = await apartment.state()
         assert state["gateway"] == ["storage-full"]
-        assert await apartment.journal.count() == 1 and await apartment.outbox.pending() >= 1
+        assert await apartment.journal.count() == 1
+        assert await apartment.outbox.pending() >= 1
         free[0] = 10**9
         await apartment.check()
         assert not apartment.storage_full

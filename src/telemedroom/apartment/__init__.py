@@ -25,6 +25,8 @@ Examples:
 
 from __future__ import annotations
 
+import typing
+
 from telemedroom.apartment._apartment import Apartment
 from telemedroom.apartment._clock import Clock, SystemClock
 from telemedroom.apartment._config import (
@@ -43,6 +45,9 @@ from telemedroom.apartment._events import (
     ReadingAccepted,
 )
 from telemedroom.apartment._journal import DeviceState, Journal, StoredReading, reading_key
+
+if typing.TYPE_CHECKING:
+    from starlette.applications import Starlette
 
 __all__ = [
     "AlertChanged",
@@ -67,17 +72,29 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> object:
-    # The screen needs the ``server`` extra: imported on first use.
-    if name == "screen_app":
-        from telemedroom.apartment._screen import screen_app
+def screen_app(apartment: Apartment, *, allow_remote: bool = False) -> Starlette:
+    """The patient's screen of ``apartment`` as an ASGI app under ``/screen/`` (extra ``server``).
 
-        return screen_app
-    raise AttributeError(name)
+    Serves the page, ``texts.json``, ``state.json``, the events WebSocket and the call
+    button's endpoint, to loopback clients only unless ``allow_remote``.
+
+    Raises:
+        MissingExtraError: Starlette is not installed (``pip install 'telemedroom[server]'``).
+
+    Examples:
+        >>> import base64
+        >>> config = ApartmentConfig(apartment_id="apt-2", patient="Patient/p1", care_plan="plan.toml",
+        ...     data_dir="/var/lib/apartment", encryption_key=base64.b64encode(bytes(32)).decode())
+        >>> sorted(r.path for r in screen_app(Apartment(config)).routes)
+        ['/', '/screen', '/screen/call', '/screen/events', '/screen/state.json', '/screen/texts.json']
+    """
+    from telemedroom.apartment._screen import screen_app as create
+
+    return create(apartment, allow_remote=allow_remote)
 
 
 for _name in __all__:
-    _obj = globals().get(_name)
+    _obj = globals()[_name]
     if isinstance(_obj, type) or callable(_obj):
         _obj.__module__ = __name__
 del _name, _obj
