@@ -69,5 +69,7 @@ def test_every_error_of_the_tree_has_an_exit_code() -> None:
             errors.RoomConfigError: ExitCode.CONFIG,
             errors.MissingExtraError: ExitCode.MISSING_EXTRA,
             errors.AuditIntegrityError: ExitCode.CHECK_FAILED,
+            errors.ApartmentConfigError: ExitCode.CONFIG,
+            errors.CarePlanError: ExitCode.CONFIG,
         }.get(cls, ExitCode.FAILED)
         assert exit_code_for(cls.__new__(cls)) == expected, cls

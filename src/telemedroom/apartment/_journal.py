@@ -50,7 +50,7 @@ _TYPES: Final[dict[str, type[Measurement]]] = {
 }
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS reading (
-    key TEXT PRIMARY KEY,               -- sha-256 of the Observation identifiers
+    key TEXT PRIMARY KEY,               -- sha-256 of the reading's FHIR identifiers
     accepted REAL NOT NULL,             -- when the gateway accepted it (unix time)
     forwarded INTEGER NOT NULL DEFAULT 0,  -- its Bundle is in the outbox
     evaluated INTEGER NOT NULL DEFAULT 0,  -- the care plan has seen it
