@@ -146,3 +146,39 @@ async def test_the_patient_declines_a_call(tmp_path: Path) -> None:
             again = await nurse.next_waiting()  # the apartment waits in standby again
             assert again.name.endswith("(standby)")
         await events.aclose()  # type: ignore[attr-defined]
+
+
+async def test_the_apartment_rejoins_the_waiting_room_once_the_server_is_back(
+    tmp_path: Path, unused_tcp_port: int
+) -> None:
+    key = Ed25519PrivateKey.generate()
+    key_file = tmp_path / "join-token-key.pem"
+    key_file.write_bytes(
+        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    )
+    issuer = TokenIssuer(key, "clinic-2026")
+    ward = {
+        "signaling_url": f"ws://127.0.0.1:{unused_tcp_port}",
+        "token_signing_key_file": str(key_file),
+        "token_key_id": "clinic-2026",
+    }
+    async with Apartment(make_config(tmp_path / "data", ward=ward)) as apartment:
+        assert apartment.call_state.reason == "ward_unreachable"  # the clinic's server is down
+        assert apartment.ward is not None
+        app = create_app(SignalingConfig(verifier=TokenVerifier(issuer.public_keys())))
+        async with LocalServer(app, port=unused_tcp_port) as server:
+            await apartment.check()  # the first retry is due at once
+            assert apartment.call_state.state == "idle"
+            assert apartment.call_state.reason is None
+            now = datetime.now(UTC)
+            token = issuer.issue(
+                room=APARTMENT,
+                appointment="ward",
+                role="physician",
+                subject="dr-weber",
+                not_before=now - timedelta(minutes=1),
+                expires_at=now + timedelta(hours=1),
+            )
+            async with PhysicianPeer(f"{server.ws_url}/ws/{APARTMENT}/ward", token) as nurse:
+                standby = await nurse.next_waiting()
+            assert standby.name.endswith("(standby)")

@@ -362,6 +362,8 @@ class Apartment:
             await self.monitor.check(now)
             await self.journal.set(_CHECKED_UNTIL, now.isoformat())
         await self._check_disk(refuse=False)
+        if self.ward is not None:
+            await self.ward.keep_standby(mono)
         for paired in self.config.devices:
             state = await self.journal.device(paired.address)
             silent = state.last_seen is not None and now - state.last_seen > timedelta(

@@ -38,6 +38,7 @@ logger = logging.getLogger("telemedroom.apartment")
 
 WARD_APPOINTMENT: Final = "ward"
 _RING_FOR: Final = 60.0  # seconds the screen rings before the call counts as missed
+_RETRY_EVERY: Final = 60.0  # seconds between tries to rejoin the waiting room
 
 
 def token_issuer(apartment: Apartment) -> TokenIssuer:
@@ -87,6 +88,7 @@ class WardLine:
         self._ring: asyncio.Task[None] | None = None
         self._hang_up = asyncio.Event()
         self._closed = False
+        self._tried = float("-inf")
 
     def _token(self, kind: str, hours: float) -> str:
         config = self.apartment.config
@@ -104,7 +106,7 @@ class WardLine:
     # -- standby ---------------------------------------------------------------------
 
     async def standby(self) -> None:
-        """Wait in the ward's waiting room, so the ward can call; quietly retried later if unreachable."""
+        """Wait in the ward's waiting room, so the ward can call (:meth:`keep_standby` retries)."""
         from telemedroom.session._client import SignalingClient
 
         if self._closed or self._standby is not None or self._call is not None:
@@ -118,6 +120,21 @@ class WardLine:
             return
         self._standby = client
         self.apartment._set_call("idle")
+
+    async def keep_standby(self, now: float) -> None:
+        """Join the waiting room again if the standby connection is gone (at most once a minute).
+
+        ``now`` is monotonic seconds; the apartment's :meth:`~Apartment.check` calls this.
+        """
+        if self._standby is not None and self._standby.closed.is_set():
+            self._standby = None  # the server restarted, or the visit was ended
+            if self.apartment.call_state.state == "ringing":
+                self.apartment._set_call("ended", reason="missed")
+        busy = self._call is not None or self.apartment.call_state.state in ("ringing", "calling", "in_call")
+        if self._closed or self._standby is not None or busy or now - self._tried < _RETRY_EVERY:
+            return
+        self._tried = now
+        await self.standby()
 
     async def _on_standby(self, message: p.ServerMessage) -> None:
         from telemedroom.session import protocol as p
