@@ -29,6 +29,12 @@ from telemedroom.session.signaling import LocalServer, SignalingConfig, create_a
 APARTMENT = "apartment-2"
 
 
+def pem(key: Ed25519PrivateKey) -> bytes:
+    """The clinic's join-token key as the apartment reads it: PKCS#8 PEM."""
+    encoding, pkcs8 = serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8
+    return key.private_bytes(encoding, pkcs8, serialization.NoEncryption())
+
+
 @asynccontextmanager
 async def ward_and_apartment(tmp_path: Path) -> AsyncIterator[tuple[Apartment, str, str]]:
     """The clinic's signaling server, and an apartment waiting in its ward's waiting room."""
@@ -153,9 +159,7 @@ async def test_the_apartment_rejoins_the_waiting_room_once_the_server_is_back(
 ) -> None:
     key = Ed25519PrivateKey.generate()
     key_file = tmp_path / "join-token-key.pem"
-    key_file.write_bytes(
-        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
-    )
+    key_file.write_bytes(pem(key))
     issuer = TokenIssuer(key, "clinic-2026")
     ward = {
         "signaling_url": f"ws://127.0.0.1:{unused_tcp_port}",
