@@ -72,6 +72,8 @@ def test_every_error_of_the_tree_has_an_exit_code() -> None:
             errors.AuditIntegrityError: ExitCode.CHECK_FAILED,
             errors.RecordRejectedError: ExitCode.CHECK_FAILED,
             errors.BookingConfigError: ExitCode.CONFIG,
+            errors.ApartmentConfigError: ExitCode.CONFIG,
+            errors.CarePlanError: ExitCode.CONFIG,
         }.get(cls, ExitCode.FAILED)
         assert exit_code_for(cls.__new__(cls)) == expected, cls
 

@@ -80,7 +80,14 @@ EXPECTED = {
         "Media.ndjson: 8",
         "QuestionnaireResponse.ndjson: 2",
     ],
-    "health_apartment.py": [
+    "health_apartment/try_it.py": [
+        "apartment apartment-2 for Patient/heart-failure-4711: 3 paired devices",
+        "alert: high body weight rose by 2.4 kg within 3 days (now 83.4 kg)",
+        "first start: 9 readings taken in 3 device sessions",
+        "second start: 0 new readings (the devices sent their memory again)",
+        "FHIR record: 9 Observations in fhir/Observation.ndjson",
+    ],
+    "health_apartment/week.py": [
         "Monday: 3 readings from 3 virtual devices",
         "Fri 27 Nov 07:00  raised       high     body weight rose by 2.2 kg within 3 days (now 83.4 kg)",
         "Fri 27 Nov 07:30  escalated    high     body weight rose by 2.2 kg within 3 days (now 83.4 kg)"

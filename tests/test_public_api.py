@@ -11,6 +11,7 @@ import telemedroom
 
 PUBLIC_PACKAGES = [
     "telemedroom",
+    "telemedroom.apartment",
     "telemedroom.devices",
     "telemedroom.devices.gatt",
     "telemedroom.devices.media",

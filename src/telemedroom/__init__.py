@@ -15,7 +15,10 @@ Examples:
 from __future__ import annotations
 
 from telemedroom._version import __version__
+from telemedroom.apartment import Apartment, ApartmentConfig
 from telemedroom.errors import (
+    ApartmentConfigError,
+    ApartmentError,
     AuditIntegrityError,
     BookingConfigError,
     BookingError,
@@ -74,6 +77,7 @@ from telemedroom.errors import (
     SeveralFacesFound,
     SignalingError,
     SlotUnavailable,
+    StorageFullError,
     TelemedroomError,
     TokenError,
     UnknownAlert,
@@ -202,6 +206,12 @@ __all__ = [
     "StateChanged",
     "VisitWrappedUp",
     "WaitingRoom",
+    # the health apartment (issue 17)
+    "Apartment",
+    "ApartmentConfig",
+    "ApartmentConfigError",
+    "ApartmentError",
+    "StorageFullError",
     "__version__",
     # the booking page's errors
     "BookingConfigError",

@@ -10,6 +10,7 @@ Commands (``telemedroom COMMAND --help`` tells more; ``docs/cli.md`` is the refe
 - ``audit verify PATH``: check an audit log's hash chain.
 - ``slots --config room.toml``: the free appointment slots.
 - ``booking serve|purge --config booking.toml``: the residents' booking page; its retention.
+- ``apartment serve --config apartment.toml``: run a health apartment's gateway and screen.
 
 Exit codes (:class:`ExitCode`): 0 ok, 1 a check failed (broken audit chain, rows the
 FHIR server rejected), 2 usage error, 3 configuration error (names the key and the
@@ -63,6 +64,8 @@ app.add_typer(_audit_app, name="audit")
 app.add_typer(_fhir_app, name="fhir")
 _booking_app = typer.Typer(help="The residents' booking page.", no_args_is_help=True)
 app.add_typer(_booking_app, name="booking")
+_apartment_app = typer.Typer(help="The health apartment's home gateway.", no_args_is_help=True)
+app.add_typer(_apartment_app, name="apartment")
 
 _Config = Annotated[
     Path,
@@ -339,6 +342,19 @@ def _booking_purge(config: _BookingConfig = Path("booking.toml")) -> None:
 
     count = _run(_booking.purge(_booking.load(config)))
     _out().print(f"purged the details of {count} appointment(s)")
+
+
+@_apartment_app.command("serve")
+def _apartment_serve(
+    config: Annotated[
+        Path, typer.Option("--config", "-c", help="The apartment's configuration file.", dir_okay=False)
+    ] = Path("apartment.toml"),
+) -> None:
+    """Run a health apartment: listen to its devices, show the patient's screen, reach the ward."""
+    from telemedroom._cli import _apartment
+    from telemedroom.apartment import ApartmentConfig
+
+    _run(_apartment.serve(ApartmentConfig.from_toml(config), _out()))
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -67,11 +67,14 @@ TelemedroomError
 │       ├── SeveralFacesFound            more than one face in the still (``faces``)
 │       ├── FaceTooSmall                 the face is too small to measure (``ipd_px``)
 │       └── FaceTurned                   the head is turned or tipped too far (``yaw``, ``pitch``)
-└── BookingError                         the residents' booking page and its records
-    ├── BookingConfigError               a booking configuration key is missing or invalid (key, file)
-    ├── BookingInputError (ValueError)   a resident's form field is missing or invalid (``field``, ``reason``)
-    ├── BookingRefused                   a request was refused: rate limit, hold limit, CSRF, bot (``reason``)
-    └── EmailDeliveryError               the SMTP server did not take a confirmation e-mail
+├── BookingError                         the residents' booking page and its records
+│   ├── BookingConfigError               a booking configuration key is missing or invalid (key, file)
+│   ├── BookingInputError (ValueError)   a resident's form field is missing or invalid (``field``, ``reason``)
+│   ├── BookingRefused                   a request was refused: rate limit, hold limit, CSRF, bot (``reason``)
+│   └── EmailDeliveryError               the SMTP server did not take a confirmation e-mail
+└── ApartmentError                       the health apartment's home gateway
+    ├── ApartmentConfigError             an apartment configuration key is missing or invalid
+    └── StorageFullError                 too little disk left to accept a reading (``free``, ``needed``)
 ```
 
 Examples:
@@ -93,6 +96,8 @@ from enum import StrEnum
 from typing import Any
 
 __all__ = [
+    "ApartmentConfigError",
+    "ApartmentError",
     "AuditIntegrityError",
     "BookingConfigError",
     "BookingError",
@@ -152,6 +157,7 @@ __all__ = [
     "SfuError",
     "SignalingError",
     "SlotUnavailable",
+    "StorageFullError",
     "TelemedroomError",
     "TokenError",
     "UnknownAlert",
@@ -1390,3 +1396,63 @@ class EmailDeliveryError(BookingError):
         self.server = server
         self.reason = reason
         super().__init__(f"e-mail not delivered to {server}: {reason}")
+
+
+# -- the health apartment's home gateway ------------------------------------------------------
+
+
+class ApartmentError(TelemedroomError):
+    """Something went wrong in the health apartment's home gateway.
+
+    Examples:
+        >>> issubclass(ApartmentConfigError, ApartmentError)
+        True
+    """
+
+
+class ApartmentConfigError(ApartmentError):
+    """An apartment configuration key is missing or has a value that cannot be used.
+
+    Attributes:
+        key: The key, dotted for nested tables (``"devices.0.kind"``); ``None`` when the
+            file as a whole cannot be read.
+        source: The TOML file it came from, or ``"environment"``.
+        reason: What is wrong with it.
+
+    Examples:
+        >>> str(ApartmentConfigError("patient", "apartment.toml", "missing"))
+        'apartment configuration apartment.toml: patient: missing'
+    """
+
+    def __init__(self, key: str | None, source: str, reason: str) -> None:
+        self.key = key
+        self.source = source
+        self.reason = reason
+        where = f"{key}: " if key else ""
+        super().__init__(f"apartment configuration {source}: {where}{reason}")
+
+
+class StorageFullError(ApartmentError):
+    """Too little disk space is left to accept a reading without risking what is already kept.
+
+    The gateway refuses new readings (and raises a ``device`` alert) instead of writing
+    half a record; everything accepted before stays on disk.
+
+    Attributes:
+        path: The data directory.
+        free: Bytes free there.
+        needed: Bytes the gateway keeps in reserve.
+
+    Examples:
+        >>> str(StorageFullError("/var/lib/apartment", 1_000_000, 50_000_000))
+        'disk full at /var/lib/apartment: 1.0 MB free, 50.0 MB needed; new readings are refused'
+    """
+
+    def __init__(self, path: str, free: int, needed: int) -> None:
+        self.path = path
+        self.free = free
+        self.needed = needed
+        super().__init__(
+            f"disk full at {path}: {free / 1e6:.1f} MB free, {needed / 1e6:.1f} MB needed;"
+            " new readings are refused"
+        )

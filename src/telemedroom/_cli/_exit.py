@@ -47,6 +47,8 @@ EXIT_CODES: Final[dict[type[BaseException], ExitCode]] = {
     errors.RecordRejectedError: ExitCode.CHECK_FAILED,  # the record is kept: a check, not a crash
     errors.RoomConfigError: ExitCode.CONFIG,
     errors.BookingConfigError: ExitCode.CONFIG,
+    errors.ApartmentConfigError: ExitCode.CONFIG,
+    errors.CarePlanError: ExitCode.CONFIG,
 }
 
 

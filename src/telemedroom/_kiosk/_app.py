@@ -21,21 +21,18 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import ipaddress
-import json
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any, Final
-from urllib.parse import urlsplit
 
 from telemedroom.errors import CheckInRefused, MissingExtraError, RoomStateError
 
 try:
     from starlette.applications import Starlette
     from starlette.middleware import Middleware
-    from starlette.requests import HTTPConnection, Request
-    from starlette.responses import JSONResponse, PlainTextResponse, RedirectResponse, Response
+    from starlette.requests import Request
+    from starlette.responses import JSONResponse, RedirectResponse, Response
     from starlette.routing import Mount, Route, WebSocketRoute
     from starlette.staticfiles import StaticFiles
     from starlette.websockets import WebSocket
@@ -45,6 +42,7 @@ except ImportError as _exc:
 from telemedroom._kiosk._backend import KioskBackend
 from telemedroom._kiosk._texts import LANGUAGES, TEXTS, Language
 from telemedroom._kiosk._webrtc import KioskPeers, OfferError
+from telemedroom._web import LoopbackOnly, json_body, same_origin, with_headers
 
 __all__ = ["close_kiosk", "create_kiosk_app"]
 
@@ -67,48 +65,12 @@ _PAGE_HEADERS: Final[dict[str, str]] = {
 
 # CheckInRefused.reason -> HTTP status; any other reason is a plain 400.
 _REFUSAL_STATUS: Final[dict[str, int]] = {"too_many_attempts": 429, "busy": 409}
-_MAX_BODY: Final = 64 * 1024  # an SDP offer of two video m-lines is ~5 kB
+_REFUSAL: Final = "the kiosk serves only this machine"
 _MAX_CODE: Final = 64
-
-Scope = MutableMapping[str, Any]
-Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
-Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
-
-
-def _is_loopback(host: str) -> bool:
-    try:
-        address = ipaddress.ip_address(host)
-    except ValueError:
-        return False
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
-        address = address.ipv4_mapped
-    return address.is_loopback
-
-
-def _same_origin(connection: HTTPConnection) -> bool:
-    """No ``Origin`` (not a browser) or the page's own origin (RFC 6454 §7)."""
-    origin = connection.headers.get("origin")
-    if origin is None:
-        return True
-    return urlsplit(origin).netloc == connection.headers.get("host")
 
 
 def _refuse(status: int, reason: str) -> JSONResponse:
     return JSONResponse({"reason": reason}, status_code=status, headers=_PAGE_HEADERS)
-
-
-async def _json_body(request: Request) -> dict[str, Any] | None:
-    """The request's JSON object, or ``None`` when it is not one (or not same-origin JSON)."""
-    if request.headers.get("content-type", "").split(";")[0].strip() != "application/json":
-        return None
-    body = await request.body()
-    if len(body) > _MAX_BODY:
-        return None
-    try:
-        data = json.loads(body)
-    except ValueError:
-        return None
-    return data if isinstance(data, dict) else None
 
 
 class _Kiosk:
@@ -124,9 +86,9 @@ class _Kiosk:
         )
 
     async def check_in(self, request: Request) -> Response:
-        if not _same_origin(request):
+        if not same_origin(request):
             return _refuse(403, "cross_origin")
-        data = await _json_body(request)
+        data = await json_body(request)
         if data is None:
             return _refuse(400, "bad_request")
         code = data.get("code")
@@ -141,9 +103,9 @@ class _Kiosk:
         return Response(status_code=204, headers=_PAGE_HEADERS)
 
     async def webrtc(self, request: Request) -> Response:
-        if not _same_origin(request):
+        if not same_origin(request):
             return _refuse(403, "cross_origin")
-        data = await _json_body(request)
+        data = await json_body(request)
         if data is None or data.get("type") != "offer" or not isinstance(data.get("sdp"), str):
             return _refuse(400, "invalid_offer")
         try:
@@ -156,7 +118,7 @@ class _Kiosk:
         return JSONResponse(answer, headers=_PAGE_HEADERS)
 
     async def events(self, websocket: WebSocket) -> None:
-        if not _same_origin(websocket):
+        if not same_origin(websocket):
             await websocket.close(1008)
             return
         await websocket.accept()
@@ -189,41 +151,6 @@ class _Kiosk:
         # The page sends only pings; reading them is how a closed page is noticed.
         while (await websocket.receive())["type"] != "websocket.disconnect":
             pass
-
-
-class _LoopbackOnly:
-    """ASGI middleware: refuse clients that are not on this machine (unless ``allow_remote``)."""
-
-    def __init__(self, app: Any, allow_remote: bool) -> None:
-        self.app = app
-        self.allow_remote = allow_remote
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        client = scope.get("client")
-        local = self.allow_remote or client is None or _is_loopback(client[0])
-        if local or scope["type"] not in ("http", "websocket"):
-            await self.app(scope, receive, send)
-        elif scope["type"] == "http":
-            await PlainTextResponse("the kiosk serves only this machine", status_code=403)(
-                scope, receive, send
-            )
-        else:
-            await WebSocket(scope, receive, send).close(1008)
-
-
-def _with_headers(app: Any, headers: dict[str, str]) -> Any:
-    """Wrap an ASGI app so every HTTP response carries ``headers``."""
-    raw = [(name.encode(), value.encode()) for name, value in headers.items()]
-
-    async def wrapped(scope: Scope, receive: Receive, send: Send) -> None:
-        async def send_with_headers(message: MutableMapping[str, Any]) -> None:
-            if message["type"] == "http.response.start":
-                message = {**message, "headers": [*message.get("headers", []), *raw]}
-            await send(message)
-
-        await app(scope, receive, send_with_headers)
-
-    return wrapped
 
 
 def create_kiosk_app(
@@ -272,7 +199,7 @@ def create_kiosk_app(
         yield
         await kiosk.peers.aclose()
 
-    page = _with_headers(StaticFiles(directory=_STATIC, html=True), _PAGE_HEADERS)
+    page = with_headers(StaticFiles(directory=_STATIC, html=True), _PAGE_HEADERS)
     app = Starlette(
         routes=[
             Route("/", root),
@@ -282,7 +209,7 @@ def create_kiosk_app(
             WebSocketRoute("/kiosk/events", kiosk.events),
             Mount("/kiosk", page, name="kiosk"),
         ],
-        middleware=[Middleware(_LoopbackOnly, allow_remote=allow_remote)],
+        middleware=[Middleware(LoopbackOnly, allow_remote=allow_remote, refusal=_REFUSAL)],
         lifespan=lifespan,
     )
     app.state.kiosk = kiosk

@@ -18,7 +18,7 @@ def _aware(value: datetime | None) -> datetime | None:
 
 Aware = Annotated[datetime, AfterValidator(_aware)]
 
-RuleType = Literal["threshold", "trend", "missed"]
+RuleType = Literal["threshold", "trend", "missed", "device"]
 EventType = Literal["raised", "escalated", "acknowledged", "cleared"]
 
 
@@ -29,7 +29,9 @@ class Alert(BaseModel):
         id: Unique id (a UUID); FHIR resources about the alert derive their ids from it.
         patient: FHIR reference of the patient.
         rule_id: The care-plan rule that fired.
-        rule_type: ``"threshold"``, ``"trend"`` or ``"missed"``.
+        rule_type: ``"threshold"``, ``"trend"`` or ``"missed"`` (the care plan's rules), or
+            ``"device"``: a device needs attention (battery, not seen, clock), raised by
+            the health apartment's gateway, not by a care-plan rule.
         condition: What fired, e.g. ``"blood_pressure.systolic"`` or ``"blood_pressure@2026-11-25"``.
         severity: The rule's severity.
         message: A sentence for clinic staff.

@@ -27,6 +27,7 @@ _RULE_TYPE_DISPLAY: Final = {
     "threshold": "Value outside the care plan's limits",
     "trend": "Change beyond the care plan's limit within a time window",
     "missed": "Planned measurement not taken",
+    "device": "A measuring device needs attention",
 }
 # Communication.priority (R4B value set request-priority): routine | urgent | asap | stat.
 _RAISED_PRIORITY: Final = {"high": "urgent", "moderate": "routine", "low": "routine"}
@@ -159,7 +160,7 @@ def alert_resources(event: AlertEvent, *, sender: str = "Device/telemedroom-moni
     resources: list[Resource] = []
     if event.type in ("raised", "cleared"):
         resources.append(_flag(event.alert))
-    if event.type == "raised" and event.alert.rule_type != "missed":
+    if event.type == "raised" and event.alert.rule_type not in ("missed", "device"):
         resources.append(_detected_issue(event.alert))
     resources.append(_communication(event, sender))
     return resources

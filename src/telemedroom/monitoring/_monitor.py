@@ -6,7 +6,7 @@ import asyncio
 import bisect
 import contextlib
 import uuid
-from collections.abc import AsyncIterable, Callable, Sequence
+from collections.abc import AsyncIterable, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Final
@@ -146,6 +146,44 @@ class Monitor:
     def series(self, kind: str, field: str) -> list[tuple[datetime, float]]:
         """The kept ``(taken at, value)`` pairs of one field, oldest first, in the rule unit."""
         return list(self._series.get((kind, field), ()))
+
+    def restore(self, readings: Iterable[Measurement], alerts: Iterable[Alert]) -> None:
+        """Take back what this patient's monitor knew before a restart, raising nothing again.
+
+        ``readings`` rebuild the series for trends and summaries (no rule is evaluated);
+        ``alerts`` (as the sinks last saw them) are known again, and those still active
+        hold their condition open, so the same condition raises no second alert.
+        Alerts that are not of a care-plan rule (``rule_type`` ``"device"``) are skipped.
+
+        Examples:
+            >>> from datetime import datetime, UTC
+            >>> from telemedroom import BodyWeight
+            >>> plan = CarePlan.parse({"patient": "Patient/p1", "care_team": "CareTeam/c", "rules": []})
+            >>> at = datetime(2026, 11, 25, 8, tzinfo=UTC)
+            >>> monitor = Monitor(plan, clock=lambda: at)
+            >>> monitor.restore([BodyWeight(value=81.5, measured_at=at)], [])
+            >>> monitor.series("body_weight", "value")[0][1]
+            81.5
+        """
+        for measurement in readings:
+            kind = getattr(measurement, "kind", None)
+            if kind is None or getattr(measurement, "intermediate", False):
+                continue
+            at = measurement.measured_at or self.clock()
+            bisect.insort(self._taken.setdefault(kind, []), at)
+            for key in FIELDS:
+                value = read_value(measurement, *key) if key[0] == kind else None
+                if value is not None:
+                    bisect.insort(self._series.setdefault(key, []), (at, value))
+        self._prune(self.clock())
+        for alert in alerts:
+            if alert.rule_type == "device":
+                continue
+            self._alerts[alert.id] = alert
+            if alert.active:
+                day = alert.condition.partition("@")[2]
+                condition = f"{alert.rule_id}@{day}" if alert.rule_type == "missed" else alert.rule_id
+                self._open[condition] = alert.id
 
     # -- readings ----------------------------------------------------------------------
 

@@ -62,6 +62,9 @@ class AuditAction(StrEnum):
     SFU_STARTED = "sfu_started"
     SFU_FALLBACK = "sfu_fallback"
     SFU_ENDED = "sfu_ended"
+    # the health apartment (telemedroom.apartment)
+    NOTE_ADDED = "note_added"
+    READING_ACCEPTED = "reading_accepted"
 
 
 def _aware(value: datetime) -> datetime:

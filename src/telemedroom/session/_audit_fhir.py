@@ -54,6 +54,8 @@ EVENT_TYPES: Final[dict[AuditAction, tuple[str, str, str]]] = {
     AuditAction.SFU_STARTED: ("110100", "Application Activity", "E"),
     AuditAction.SFU_FALLBACK: ("110100", "Application Activity", "E"),
     AuditAction.SFU_ENDED: ("110100", "Application Activity", "E"),
+    AuditAction.NOTE_ADDED: ("110100", "Application Activity", "C"),
+    AuditAction.READING_ACCEPTED: ("110110", "Patient Record", "C"),
 }
 
 _REFUSALS: Final = frozenset({AuditAction.TOKEN_REFUSED, AuditAction.CHECK_IN_REFUSED})

@@ -29,6 +29,7 @@ Examples:
 from __future__ import annotations
 
 from telemedroom.testing._bumble_backend import BumbleBackend
+from telemedroom.testing._clock import SimulatedClock
 from telemedroom.testing._fhir_server import FakeFhirServer
 from telemedroom.testing._janus import LocalJanus
 from telemedroom.testing._virtual_devices import (
@@ -48,6 +49,7 @@ __all__ = [
     "FakeFhirServer",
     "Faults",
     "LocalJanus",
+    "SimulatedClock",
     "VirtualBloodPressureCuff",
     "VirtualDevice",
     "VirtualGlucometer",

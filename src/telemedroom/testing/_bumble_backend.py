@@ -72,6 +72,7 @@ class BumbleBackend:
         self._centrals = 0
         self._tasks: set[asyncio.Task[Any]] = set()
         self._controllers: dict[Device, Controller] = {}
+        self.adapter_present = True
 
     @property
     def devices(self) -> list[VirtualDevice]:
@@ -111,9 +112,25 @@ class BumbleBackend:
         self._controllers[device] = controller
         return device
 
+    def unplug(self) -> None:
+        """The host's Bluetooth adapter goes away: scanning and connecting fail until :meth:`plug_in`.
+
+        bleak raises ``BleakError`` then, as BlueZ does when its adapter is removed.
+        """
+        self.adapter_present = False
+
+    def plug_in(self) -> None:
+        """The adapter is back."""
+        self.adapter_present = True
+
     async def central(self, role: str) -> Device:
         """Bring a fresh central (controller + host) onto the link, powered on."""
         from bumble.pairing import PairingConfig
+
+        if not self.adapter_present:
+            from bleak.exc import BleakError
+
+            raise BleakError("Bluetooth adapter not available (hci0 was removed)")
 
         self._centrals += 1
         address = f"F0:00:00:00:{self._centrals >> 8 & 0xFF:02X}:{self._centrals & 0xFF:02X}"

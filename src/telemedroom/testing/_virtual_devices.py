@@ -405,6 +405,37 @@ class VirtualDevice:
                 return False
         return True
 
+    def measure(self, *readings: Measurement) -> None:
+        """Take readings now, as the patient does: they queue in the device's memory.
+
+        They go to the central that is connected, or to the next one that connects.
+
+        Examples:
+            >>> from telemedroom import BodyWeight
+            >>> scale = VirtualWeightScale()
+            >>> scale.measure(BodyWeight(value=80.4)); len(scale.readings)
+            1
+        """
+        for reading in readings:
+            self.encode(reading)  # a reading the profile cannot carry fails here
+        self.readings.extend(readings)
+        if readings:
+            self.finished.clear()
+        if self._connection is not None:
+            self._maybe_play()
+
+    async def go_away(self) -> None:
+        """Out of range, or switched off: drop the link and stop advertising.
+
+        Readings taken meanwhile (:meth:`measure`) queue until :meth:`come_back`.
+        """
+        await self.aclose()
+
+    async def come_back(self) -> None:
+        """Back in range: advertise again on the same radio."""
+        if self._device is None and self._radio is not None:
+            await self.start(self._radio)
+
     async def send(self, measurement: Measurement) -> bool:
         """Take a reading now (outside the script); ``False`` if no central listens.
 

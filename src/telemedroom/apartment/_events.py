@@ -1,0 +1,101 @@
+"""What happens in the apartment, as the patient's screen (and an integrator) hears it."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from telemedroom.monitoring import Alert
+
+__all__ = [
+    "AlertChanged",
+    "ApartmentEvent",
+    "CallChanged",
+    "CallState",
+    "DeviceChanged",
+    "NoteAdded",
+    "ReadingAccepted",
+]
+
+CallState = Literal["unavailable", "idle", "calling", "ringing", "in_call", "ended", "failed"]
+
+
+class _Event(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    at: datetime
+
+
+class ReadingAccepted(_Event):
+    """A reading is in the journal (and on its way to the clinic).
+
+    Attributes:
+        kind: The measurement kind (``"body_weight"``).
+        device: The paired device's address, ``None`` for a reading entered otherwise.
+    """
+
+    type: Literal["reading"] = "reading"
+    kind: str
+    device: str | None = None
+
+
+class AlertChanged(_Event):
+    """An alert was raised, escalated, acknowledged or cleared (care plan or device).
+
+    Attributes:
+        change: What happened to it.
+        alert: The alert as it is now.
+    """
+
+    type: Literal["alert"] = "alert"
+    change: Literal["raised", "escalated", "acknowledged", "cleared"]
+    alert: Alert
+
+
+class DeviceChanged(_Event):
+    """A paired device connected, was let go, or reported its battery.
+
+    Attributes:
+        address: Its Bluetooth address.
+        status: ``"connected"``, ``"done"`` or ``"failed"``.
+        battery: Its battery level, when it was read.
+    """
+
+    type: Literal["device"] = "device"
+    address: str
+    status: Literal["connected", "done", "failed"]
+    battery: int | None = None
+
+
+class NoteAdded(_Event):
+    """The ward left a message for the patient.
+
+    Attributes:
+        text: The message.
+        by: Who wrote it.
+    """
+
+    type: Literal["note"] = "note"
+    text: str
+    by: str
+
+
+class CallChanged(_Event):
+    """The video line to the ward changed state.
+
+    Attributes:
+        state: ``idle``, ``calling`` (waiting for the ward), ``ringing`` (the ward calls),
+            ``in_call``, ``ended``, ``failed`` or ``unavailable`` (no ward configured).
+        reason: Why it ended or failed, if known.
+    """
+
+    type: Literal["call"] = "call"
+    state: CallState
+    reason: str | None = None
+
+
+ApartmentEvent = Annotated[
+    ReadingAccepted | AlertChanged | DeviceChanged | NoteAdded | CallChanged, Field(discriminator="type")
+]

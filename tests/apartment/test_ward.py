@@ -1,0 +1,188 @@
+"""Calling the ward, and the ward calling the apartment, through the session layer's waiting room.
+
+A real signaling server (``create_app`` on loopback) and real WebRTC peers (aiortc):
+the apartment joins as a participant with join tokens it signs with the clinic's key;
+the ward is a scripted :class:`~telemedroom.session.peer.PhysicianPeer`, as in the
+room's tests. The patient acts through the screen's HTTP endpoint.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import httpx
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from tests.apartment.conftest import make_config
+
+from telemedroom import BloodPressure
+from telemedroom.apartment import Apartment, CallChanged
+from telemedroom.apartment._screen import screen_app
+from telemedroom.session import TokenIssuer, TokenVerifier
+from telemedroom.session.peer import PhysicianPeer
+from telemedroom.session.signaling import LocalServer, SignalingConfig, create_app
+
+APARTMENT = "apartment-2"
+
+
+def pem(key: Ed25519PrivateKey) -> bytes:
+    """The clinic's join-token key as the apartment reads it: PKCS#8 PEM."""
+    encoding, pkcs8 = serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8
+    return key.private_bytes(encoding, pkcs8, serialization.NoEncryption())
+
+
+@asynccontextmanager
+async def ward_and_apartment(tmp_path: Path) -> AsyncIterator[tuple[Apartment, str, str]]:
+    """The clinic's signaling server, and an apartment waiting in its ward's waiting room."""
+    key = Ed25519PrivateKey.generate()
+    key_file = tmp_path / "join-token-key.pem"
+    key_file.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
+    )
+    issuer = TokenIssuer(key, "clinic-2026")
+    app = create_app(SignalingConfig(verifier=TokenVerifier(issuer.public_keys())))
+    async with LocalServer(app) as server:
+        config = make_config(
+            tmp_path / "data",
+            ward={
+                "signaling_url": server.ws_url,
+                "token_signing_key_file": str(key_file),
+                "token_key_id": "clinic-2026",
+            },
+        )
+        now = datetime.now(UTC)
+        physician = issuer.issue(
+            room=APARTMENT,
+            appointment="ward",
+            role="physician",
+            subject="dr-weber",
+            name="Dr. Weber",
+            not_before=now - timedelta(minutes=1),
+            expires_at=now + timedelta(hours=1),
+        )
+        async with Apartment(config) as apartment:
+            assert apartment.call_state.state == "idle"  # waiting in standby
+            yield apartment, f"{server.ws_url}/ws/{APARTMENT}/ward", physician
+
+
+async def call_state(events: AsyncIterator[object], wanted: str) -> CallChanged:
+    async with asyncio.timeout(90):
+        async for event in events:
+            if isinstance(event, CallChanged) and event.state == wanted:
+                return event
+    raise AssertionError(f"the line never got to {wanted}")
+
+
+async def press(apartment: Apartment, action: str) -> int:
+    transport = httpx.ASGITransport(screen_app(apartment))
+    async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1") as http:
+        return (await http.post("/screen/call", json={"action": action})).status_code
+
+
+async def test_the_patient_calls_the_ward_and_the_nurse_sees_the_vitals(tmp_path: Path) -> None:
+    async with ward_and_apartment(tmp_path) as (apartment, url, token):
+        events = apartment.events()
+        async with PhysicianPeer(url, token) as nurse:
+            standby = await nurse.next_waiting()
+            assert standby.name == "Gesundheitswohnung 2 (standby)"
+            assert await press(apartment, "call") == 204
+            await call_state(events, "calling")
+            async with asyncio.timeout(60):
+                while not any(p.name.endswith("(call)") for p in nurse.waiting.values()):
+                    await nurse.next_waiting()
+                    await asyncio.sleep(0.05)
+            assert [p.name for p in nurse.waiting.values()] == ["Gesundheitswohnung 2 (call)"]  # standby left
+            caller = next(iter(nurse.waiting))
+            await nurse.admit(caller)
+            await call_state(events, "in_call")
+            frame = await nurse.first_video_frame(timeout=60)
+            assert frame.width > 0
+            reading = BloodPressure(systolic=186, diastolic=101, measured_at=datetime.now(UTC))
+            assert await apartment.accept(reading)
+            async with asyncio.timeout(60):
+                live = await anext(nurse.measurements())
+            assert (live.systolic, live.diastolic) == (186, 101)  # type: ignore[attr-defined]
+            await nurse.end()
+            ended = await call_state(events, "ended")
+            assert ended.reason == "ended_by_ward"
+            await call_state(events, "idle")  # back in standby
+        await events.aclose()  # type: ignore[attr-defined]
+        assert (await apartment.state())["warnings"][0]["call"] is True  # 186 mmHg: call the ward
+
+
+async def test_the_ward_calls_and_the_patient_answers_on_the_screen(tmp_path: Path) -> None:
+    async with ward_and_apartment(tmp_path) as (apartment, url, token):
+        events = apartment.events()
+        async with PhysicianPeer(url, token) as nurse:
+            standby = await nurse.next_waiting()
+            assert await press(apartment, "accept") == 409  # nothing rings yet
+            await nurse.admit(standby.id)  # the ward calls the apartment
+            await call_state(events, "ringing")
+            assert (await apartment.state())["call"]["state"] == "ringing"
+            assert await press(apartment, "accept") == 204
+            await call_state(events, "calling")
+            async with asyncio.timeout(60):
+                while not any(p.name.endswith("(call)") for p in nurse.waiting.values()):
+                    await nurse.next_waiting()
+                    await asyncio.sleep(0.05)
+            await nurse.admit(next(iter(nurse.waiting)))
+            await call_state(events, "in_call")
+            assert await press(apartment, "hang_up") == 204
+            ended = await call_state(events, "ended")
+            assert ended.reason == "hung_up"
+        await events.aclose()  # type: ignore[attr-defined]
+
+
+async def test_the_patient_declines_a_call(tmp_path: Path) -> None:
+    async with ward_and_apartment(tmp_path) as (apartment, url, token):
+        events = apartment.events()
+        async with PhysicianPeer(url, token) as nurse:
+            await nurse.admit((await nurse.next_waiting()).id)
+            await call_state(events, "ringing")
+            assert await press(apartment, "decline") == 204
+            ended = await call_state(events, "ended")
+            assert ended.reason == "declined"
+            await call_state(events, "idle")
+            again = await nurse.next_waiting()  # the apartment waits in standby again
+            assert again.name.endswith("(standby)")
+        await events.aclose()  # type: ignore[attr-defined]
+
+
+async def test_the_apartment_rejoins_the_waiting_room_once_the_server_is_back(
+    tmp_path: Path, unused_tcp_port: int
+) -> None:
+    key = Ed25519PrivateKey.generate()
+    key_file = tmp_path / "join-token-key.pem"
+    key_file.write_bytes(pem(key))
+    issuer = TokenIssuer(key, "clinic-2026")
+    ward = {
+        "signaling_url": f"ws://127.0.0.1:{unused_tcp_port}",
+        "token_signing_key_file": str(key_file),
+        "token_key_id": "clinic-2026",
+    }
+    async with Apartment(make_config(tmp_path / "data", ward=ward)) as apartment:
+        assert apartment.call_state.reason == "ward_unreachable"  # the clinic's server is down
+        assert apartment.ward is not None
+        app = create_app(SignalingConfig(verifier=TokenVerifier(issuer.public_keys())))
+        async with LocalServer(app, port=unused_tcp_port) as server:
+            await apartment.check()  # the first retry is due at once
+            assert apartment.call_state.state == "idle"
+            assert apartment.call_state.reason is None
+            now = datetime.now(UTC)
+            token = issuer.issue(
+                room=APARTMENT,
+                appointment="ward",
+                role="physician",
+                subject="dr-weber",
+                not_before=now - timedelta(minutes=1),
+                expires_at=now + timedelta(hours=1),
+            )
+            async with PhysicianPeer(f"{server.ws_url}/ws/{APARTMENT}/ward", token) as nurse:
+                standby = await nurse.next_waiting()
+            assert standby.name.endswith("(standby)")
