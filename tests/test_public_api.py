@@ -21,6 +21,7 @@ PUBLIC_PACKAGES = [
     "telemedroom.scheduling",
     "telemedroom.session",
     "telemedroom.testing",
+    "telemedroom.hub",
 ]
 
 

@@ -78,6 +78,13 @@ class AuditAction(StrEnum):
     ALERT_ESCALATED = "alert_escalated"
     ALERT_ACKNOWLEDGED = "alert_acknowledged"
     ALERT_CLEARED = "alert_cleared"
+    # the clinic hub (telemedroom.hub): staff logins and sessions, refused requests, room reports
+    LOGIN = "login"
+    LOGIN_REFUSED = "login_refused"
+    LOGOUT = "logout"
+    SESSION_EXPIRED = "session_expired"
+    REQUEST_REFUSED = "request_refused"
+    HEARTBEAT_REFUSED = "heartbeat_refused"
 
 
 def _aware(value: datetime) -> datetime:
