@@ -197,7 +197,8 @@ def _database(path: Path, issuer: str) -> None:
         db.execute("UPDATE g_scope SET gs_password_required=1 WHERE gs_name='openid'")
         db.execute(
             "INSERT INTO g_plugin_module_instance"
-            " (gpmi_module, gpmi_name, gpmi_display_name, gpmi_parameters) VALUES ('oidc', 'oidc', 'OpenID Connect', ?)",
+            " (gpmi_module, gpmi_name, gpmi_display_name, gpmi_parameters)"
+            " VALUES ('oidc', 'oidc', 'OpenID Connect', ?)",
             (json.dumps(plugin),),
         )
         db.commit()

@@ -150,6 +150,7 @@ class Room:
         scheduler: The schedule (once the room is open).
         outbox: The outbox (once open).
         audit: The session audit log (``data_dir/audit.jsonl``, once open).
+        heartbeats: The reporter to the clinic hub when ``[hub]`` is configured (``HeartbeatReporter``).
 
     Examples:
         >>> import base64, tempfile
@@ -209,6 +210,7 @@ class Room:
         self.scheduler: Scheduler | None = scheduler
         self.outbox: Outbox | None = None
         self.audit: AuditLog | None = None
+        self.heartbeats: Any = None  # the HeartbeatReporter to the clinic hub, with [hub]
 
     # -- state and events --------------------------------------------------------------
 
@@ -339,6 +341,11 @@ class Room:
         await self._open_media(stack)
         stack.push_async_callback(self._close_visit)
         await self._recover()
+        # -- clinic hub: heartbeats (the reporter lives in _room/_heartbeat.py; this is its one call)
+        if config.hub is not None:
+            from telemedroom._room._heartbeat import HeartbeatReporter
+
+            self.heartbeats = await stack.enter_async_context(HeartbeatReporter.for_room(self))
 
     async def _start_signaling(self, stack: AsyncExitStack) -> None:
         from telemedroom.session.signaling import LocalServer, SignalingConfig, create_app
