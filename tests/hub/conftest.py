@@ -102,6 +102,12 @@ def keys(tmp_path_factory: pytest.TempPathFactory) -> Keys:
             )
         )
         rooms[room] = private
+    clinic = Ed25519PrivateKey.generate()  # the clinic's join-token key ([tokens])
+    (folder / "join-token.pem").write_bytes(
+        clinic.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
+    )
     accounts = folder / "accounts.toml"
     accounts.write_text(
         f'[accounts."op.local"]\nname = "Local Operator"\nroles = ["operator"]\n'
@@ -151,6 +157,12 @@ def hub_toml(*, port: int, dsn: str, keys: Keys, issuer: str | None, accounts: b
     if issuer is not None:
         lines += ["[oidc]", f'issuer = "{issuer}"', 'client_id = "hub"', 'roles_claim = "roles"']
     lines += ["[session]", "idle_minutes = 30", "lifetime_hours = 8"]
+    lines += [
+        "[tokens]",
+        'signing_key_file = "join-token.pem"',
+        'key_id = "clinic-1"',
+        "physician_minutes = 60",
+    ]
     for room in ROOMS:
         lines += [
             "[[rooms]]",

@@ -11,6 +11,7 @@ from contextlib import AsyncExitStack
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Final, Self
+from zoneinfo import ZoneInfo
 
 import httpx
 
@@ -20,10 +21,12 @@ from telemedroom.hub._accounts import LocalAccounts
 from telemedroom.hub._config import HubConfig
 from telemedroom.hub._fleet import fleet_view
 from telemedroom.hub._oidc import OidcClient, pkce_pair
-from telemedroom.hub._pages import SECURITY_HEADERS, error_page, fleet_page, login_page
+from telemedroom.hub._pages import SECURITY_HEADERS, error_page, fleet_page, login_page, worklist_page
 from telemedroom.hub._store import HubStore, StaffSession
-from telemedroom.session.audit import AuditAction
+from telemedroom.hub._worklist import WorklistItem, fetch_appointments, worklist
+from telemedroom.session.audit import AuditAction, AuditLog
 from telemedroom.session.heartbeat import HeartbeatVerifier
+from telemedroom.session.tokens import TokenIssuer, TokenVerifier
 
 try:
     from starlette.applications import Starlette
@@ -88,6 +91,23 @@ class Hub:
         self._verifier: HeartbeatVerifier | None = None
         self._stack: AsyncExitStack | None = None
         self.counters: Counter[str] = Counter()
+        self._schedule_pool: Any = None
+        # physicians' join tokens and the signaling they join, with [tokens]
+        self.issuer: TokenIssuer | None = None
+        self.signaling_audit = AuditLog()
+        self.signaling: Any = None
+        key = config.signing_key()
+        if key is not None and config.tokens is not None:
+            from telemedroom.session.signaling import SignalingConfig, create_app
+
+            self.issuer = TokenIssuer(key, config.tokens.key_id)
+            self.signaling = create_app(
+                SignalingConfig(
+                    verifier=TokenVerifier(self.issuer.public_keys()),
+                    allowed_origins=[config.origin],
+                    audit=self.signaling_audit,
+                )
+            )
         self.app = self._build()
 
     # -- lifetime ----------------------------------------------------------------------------------
@@ -99,6 +119,10 @@ class Hub:
             if self.config.accounts_file is not None:
                 self.accounts = LocalAccounts.from_file(self.config.accounts_file)
             await stack.enter_async_context(self.store)
+            self._schedule_pool = self.store.pool
+            if self.config.schedule_url and self.config.schedule_url != self.config.database_url:
+                schedule = HubStore(self.config.schedule_url, max_size=4)
+                self._schedule_pool = (await stack.enter_async_context(schedule)).pool
             if self.config.oidc is not None:
                 http = self._given_http
                 if http is None:
@@ -143,9 +167,20 @@ class Hub:
             Route("/fleet", self._guarded(self._fleet_page, role="operator")),
             Route("/api/fleet", self._guarded(self._fleet_api, role="operator")),
             Route("/api/rooms/{room}/heartbeats", self._heartbeats, methods=["POST"]),
+            Route("/worklist", self._guarded(self._worklist_page, role="physician")),
+            Route("/api/worklist", self._guarded(self._worklist_api, role="physician")),
+            Route(
+                "/worklist/{appointment}/join",
+                self._guarded(self._join, role="physician"),
+                methods=["POST"],
+            ),
             Mount("/static", StaticFiles(directory=_STATIC), name="static"),
         ]
+        # the seam for more products (the booking API...): mounted under their own paths
         routes.extend(Mount(path, app) for path, app in self._mounts.items())
+        if self.signaling is not None:
+            # last: /ws/{room}/{appointment} and /console/ of the signaling app
+            routes.append(Mount("", self.signaling))
         app = Starlette(routes=routes)
         app.state.hub = self
         return app
@@ -282,9 +317,9 @@ class Hub:
             session = await self._session(request)
         except AccessRefused:
             return RedirectResponse("/login", status_code=303)
-        if "operator" in session.roles:
-            return RedirectResponse("/fleet", status_code=303)
-        return self._html(fleet_page([], session).replace("<h1>Rooms</h1>", "<h1>Welcome</h1>"))
+        if "physician" in session.roles:
+            return RedirectResponse("/worklist", status_code=303)
+        return RedirectResponse("/fleet", status_code=303)
 
     async def _login_page(self, _request: Request) -> Response:
         token = secrets.token_urlsafe(24)
@@ -421,6 +456,77 @@ class Hub:
             )
         self.counters["heartbeats_accepted"] += results["current"] + results["late"]
         return JSONResponse(dict(results))
+
+    # -- the worklist ------------------------------------------------------------------------------
+
+    async def worklist(
+        self, *, service: str | None = None, practitioner: str | None = None
+    ) -> list[WorklistItem]:
+        """Today's appointments (in the hub's time zone) with the rooms' live states."""
+        zone = ZoneInfo(self.config.timezone)
+        today = self.now().astimezone(zone).replace(hour=0, minute=0, second=0, microsecond=0)
+        rows = await fetch_appointments(self._schedule_pool, today, today + timedelta(days=1))
+        rooms = {room.id for room in self.config.rooms}
+        return worklist(rows, rooms, await self.store.rooms(), service=service, practitioner=practitioner)
+
+    def _filters(self, request: Request) -> tuple[str | None, str | None]:
+        service = request.query_params.get("service") or None
+        practitioner = request.query_params.get("practitioner") or None
+        return service, practitioner
+
+    async def _worklist_page(self, request: Request, session: StaffSession) -> Response:
+        service, practitioner = self._filters(request)
+        everything = await self.worklist()
+        items = await self.worklist(service=service, practitioner=practitioner)
+        return self._html(
+            worklist_page(
+                items,
+                session,
+                services=sorted({item.service for item in everything}),
+                practitioners=sorted({p for item in everything for p in item.practitioners}),
+                service=service,
+                practitioner=practitioner,
+            )
+        )
+
+    async def _worklist_api(self, request: Request, _session: StaffSession) -> Response:
+        service, practitioner = self._filters(request)
+        items = await self.worklist(service=service, practitioner=practitioner)
+        return JSONResponse({"worklist": [item.as_dict() for item in items]})
+
+    async def _join(self, request: Request, session: StaffSession) -> Response:
+        """Issue the physician's join token for one of today's visits and open the console."""
+        appointment = request.path_params["appointment"]
+        item = next((i for i in await self.worklist() if i.appointment == appointment), None)
+        if self.issuer is None or self.config.tokens is None:
+            return self._html(error_page("Not available", "this hub issues no join tokens ([tokens])"), 404)
+        if item is None or item.room is None:
+            return await self._refused(
+                request,
+                AccessRefused("not_assigned", "no visit of today in a known room has this id"),
+                session,
+            )
+        now = self.now()
+        token = self.issuer.issue(
+            room=item.room,
+            appointment=item.appointment,
+            role="physician",
+            subject=session.subject,
+            name=session.name,
+            not_before=now - timedelta(minutes=1),
+            expires_at=now + timedelta(minutes=self.config.tokens.physician_minutes),
+        )
+        await self.store.audit(
+            AuditAction.TOKEN_ISSUED,
+            actor=session.subject,
+            role="physician",
+            room=item.room,
+            appointment=item.appointment,
+            detail={"via": "worklist"},
+            at=now,
+        )
+        # the token travels in the fragment, which the browser never sends to a server
+        return RedirectResponse(f"/console/#token={token}", status_code=303)
 
     # -- metrics -----------------------------------------------------------------------------------
 

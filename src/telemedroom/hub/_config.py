@@ -113,6 +113,7 @@ class HubConfig(_Table):
         public_url: The hub's ``https://`` address as browsers see it (behind the
             reverse proxy); the OIDC redirect URI is ``{public_url}/auth/callback``.
         database_url: PostgreSQL DSN; all hub state lives there (two replicas share it).
+        timezone: IANA zone of "today" on the worklist.
         schedule_url: The shared schedule's PostgreSQL DSN (defaults to ``database_url``).
         accounts_file: Local accounts (argon2 hashes), for deployments without an IdP.
         signaling_url: Where the consultation's signaling runs (``wss://``); the
@@ -132,6 +133,7 @@ class HubConfig(_Table):
 
     public_url: str
     database_url: str
+    timezone: str = "Europe/Berlin"
     schedule_url: str | None = None
     accounts_file: Path | None = None
     signaling_url: str | None = None

@@ -8,8 +8,9 @@ from typing import Final
 
 from telemedroom.hub._fleet import RoomView
 from telemedroom.hub._store import StaffSession
+from telemedroom.hub._worklist import WorklistItem
 
-__all__ = ["error_page", "fleet_page", "login_page", "page"]
+__all__ = ["error_page", "fleet_page", "login_page", "page", "worklist_page"]
 
 SECURITY_HEADERS: Final = {
     "content-security-policy": (
@@ -24,7 +25,7 @@ SECURITY_HEADERS: Final = {
 }
 
 
-def page(title: str, body: str, session: StaffSession | None = None) -> str:
+def page(title: str, body: str, session: StaffSession | None = None, *, refresh: int | None = None) -> str:
     """A whole page; with a session, a header with the user's name and a logout button."""
     header = ""
     if session is not None:
@@ -38,7 +39,8 @@ def page(title: str, body: str, session: StaffSession | None = None) -> str:
     return (
         '<!doctype html><html lang="en"><head><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
-        f'<title>{escape(title)} · telemedroom hub</title><link rel="stylesheet" href="/static/hub.css">'
+        + (f'<meta http-equiv="refresh" content="{refresh}">' if refresh else "")
+        + f'<title>{escape(title)} · telemedroom hub</title><link rel="stylesheet" href="/static/hub.css">'
         f"</head><body>{header}<main><h1>{escape(title)}</h1>{body}</main></body></html>"
     )
 
@@ -75,6 +77,56 @@ def _when(value: datetime | None) -> str:
     return escape(value.isoformat(timespec="minutes")) if value else "—"
 
 
+def worklist_page(
+    items: list[WorklistItem],
+    session: StaffSession,
+    *,
+    services: list[str],
+    practitioners: list[str],
+    service: str | None,
+    practitioner: str | None,
+) -> str:
+    """The physicians' worklist, refreshed every 5 s, with one Join button per visit."""
+
+    def options(values: list[str], chosen: str | None) -> str:
+        return '<option value="">all</option>' + "".join(
+            f'<option value="{escape(v)}"{" selected" if v == chosen else ""}>{escape(v)}</option>'
+            for v in values
+        )
+
+    who = practitioner
+    filters = (
+        '<form method="get" action="/worklist" id="filters">'
+        f'<label>Service <select name="service">{options(services, service)}</select></label> '
+        f'<label>Physician <select name="practitioner">{options(practitioners, who)}</select></label> '
+        '<button type="submit">Filter</button></form>'
+    )
+    lines = []
+    for item in items:
+        join = ""
+        if item.room is not None:
+            join = (
+                f'<form method="post" action="/worklist/{escape(item.appointment)}/join">'
+                f'<input type="hidden" name="csrf" value="{escape(session.csrf)}">'
+                '<button type="submit" class="join">Join</button></form>'
+            )
+        lines.append(
+            f'<tr data-appointment="{escape(item.appointment)}" data-live="{escape(item.live)}">'
+            f"<td>{escape(item.start.isoformat(timespec='minutes'))}</td>"
+            f"<td>{escape(item.room or '—')}</td><td>{escape(item.service)}</td>"
+            f"<td>{escape(', '.join(item.practitioners))}</td>"
+            f'<td class="live">{escape(item.live or item.status)}</td>'
+            f'<td class="readings">{escape("; ".join(item.readings))}</td>'
+            f"<td>{_when(item.waiting_since)}</td><td>{join}</td></tr>"
+        )
+    table = (
+        '<table id="worklist"><thead><tr><th>Start</th><th>Room</th><th>Service</th><th>Physician</th>'
+        "<th>State</th><th>Readings</th><th>Waiting since</th><th></th></tr></thead>"
+        f"<tbody>{''.join(lines)}</tbody></table>"
+    )
+    return page("Worklist", filters + table, session, refresh=5)
+
+
 def fleet_page(rows: list[RoomView], session: StaffSession) -> str:
     """The operator's fleet table."""
     lines = []
@@ -102,4 +154,4 @@ def fleet_page(rows: list[RoomView], session: StaffSession) -> str:
         "<th>Outbox</th><th>Refused</th><th>Last visit</th><th>Cleaning until</th><th>Version</th>"
         f"<th>Alerts</th></tr></thead><tbody>{''.join(lines)}</tbody></table>"
     )
-    return page("Rooms", table, session)
+    return page("Rooms", table, session, refresh=10)
