@@ -18,6 +18,7 @@ DIRECTORIES = sorted(p for p in EXAMPLES.iterdir() if p.is_dir() and not p.name.
 # Directory examples with their own test (they need a server, a package install...).
 TESTED_ELSEWHERE = {
     "booking_service": "tests/scheduling/test_example_booking_service.py",
+    "clinic_hub": "tests/hub/test_cli_hub.py",
     "driver_plugin": "tests/devices/test_registry.py",
     "physician_console": "tests/session/test_example_physician_console.py",
 }

@@ -45,6 +45,7 @@ EXIT_CODES: Final[dict[type[BaseException], ExitCode]] = {
     errors.MissingExtraError: ExitCode.MISSING_EXTRA,
     errors.AuditIntegrityError: ExitCode.CHECK_FAILED,
     errors.RoomConfigError: ExitCode.CONFIG,
+    errors.HubConfigError: ExitCode.CONFIG,
 }
 
 
