@@ -295,9 +295,8 @@ async def main() -> None:
         )
         hub_port, baseline_port = free_port(), free_port()
         (base / "hub.toml").write_text(
-            f'public_url = "https://127.0.0.1:{hub_port}"\ndatabase_url = "{dsn}"\naccounts_file = "accounts.toml"\n'
-            + "\n".join(lines)
-            + "\n"
+            f'public_url = "https://127.0.0.1:{hub_port}"\ndatabase_url = "{dsn}"\n'
+            'accounts_file = "accounts.toml"\n' + "\n".join(lines) + "\n"
         )
         signers = [HeartbeatSigner(room, key) for room, key in keys.items()]
         results = {}
@@ -332,26 +331,21 @@ async def main() -> None:
             process.wait(timeout=30)
         hub, bare = results["hub"], results["baseline"]
         print(
-            f"{args.rooms} rooms every {INTERVAL:.0f} s, {args.screens} screens every 1 s, {args.seconds:.0f} s each"
+            f"{args.rooms} rooms every {INTERVAL:.0f} s, {args.screens} screens every 1 s, "
+            f"{args.seconds:.0f} s each"
         )
         print("| case | hub | bare Starlette (same run) | ratio |")
         print("|---|---:|---:|---:|")
-        print(
-            f"| server CPU, cores | {hub['cores']:.3f} | {bare['cores']:.3f} | {hub['cores'] / bare['cores']:.2f}x |"
-        )
-        print(
-            f"| server CPU per room, ms/s | {hub['cpu_ms_per_room_s']:.3f} | {bare['cpu_ms_per_room_s']:.3f} | "
-            f"{hub['cpu_ms_per_room_s'] / bare['cpu_ms_per_room_s']:.2f}x |"
-        )
-        print(
-            f"| server RSS, MiB | {hub['rss_mib']:.0f} | {bare['rss_mib']:.0f} | {hub['rss_mib'] / bare['rss_mib']:.2f}x |"
-        )
-        print(
-            f"| update latency p50, ms | {hub['p50_ms']:.1f} | {bare['p50_ms']:.1f} | {hub['p50_ms'] / bare['p50_ms']:.2f}x |"
-        )
-        print(
-            f"| update latency p99, ms | {hub['p99_ms']:.1f} | {bare['p99_ms']:.1f} | {hub['p99_ms'] / bare['p99_ms']:.2f}x |"
-        )
+        for label, key, digits in (
+            ("server CPU, cores", "cores", 3),
+            ("server CPU per room, ms/s", "cpu_ms_per_room_s", 3),
+            ("server RSS, MiB", "rss_mib", 0),
+            ("update latency p50, ms", "p50_ms", 1),
+            ("update latency p99, ms", "p99_ms", 1),
+        ):
+            print(
+                f"| {label} | {hub[key]:.{digits}f} | {bare[key]:.{digits}f} | {hub[key] / bare[key]:.2f}x |"
+            )
         print(
             f"latency probes: hub {hub['probes']:.0f}, baseline {bare['probes']:.0f}; "
             f"target p99 < 500 ms: {'met' if hub['p99_ms'] < 500 else 'NOT met'}"
