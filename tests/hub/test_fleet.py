@@ -113,7 +113,9 @@ async def test_heartbeats_alerts_and_forgeries(hub_factory: HubFactory, keys: Ke
         hub.clock.advance(timedelta(seconds=31))
         page = (await http.get("/fleet")).text
         assert page.count('<td class="online">offline</td>') == 2
-        assert "offline for 31 s" in page
+        silent = re.search(r"offline for (\d+) s", page)  # 31 s plus however long the test took
+        assert silent is not None
+        assert int(silent.group(1)) >= 31
         assert "telemedroom_hub_rooms_online 0" in (await http.get("/metrics")).text
 
         entries = await hub.hub.store.audit_entries()
