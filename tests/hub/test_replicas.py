@@ -64,3 +64,26 @@ async def test_two_replicas_share_sessions_fleet_and_audit(hub_factory: HubFacto
                 "logout",
                 "request_refused",
             ]
+
+
+async def test_more_apps_mount_behind_the_hub(keys: Keys, postgres_dsn: str, hub_port: int) -> None:
+    """The seam for the booking API (``telemedroom.booking``, built in parallel): ``Hub(mounts=...)``."""
+    from starlette.applications import Starlette
+    from starlette.responses import JSONResponse
+    from starlette.routing import Route
+
+    from .conftest import hub_toml
+
+    async def slots(_request: object) -> JSONResponse:
+        return JSONResponse({"slots": []})
+
+    booking = Starlette(routes=[Route("/slots", slots)])
+    config_file = keys.folder / "mounts-hub.toml"
+    config_file.write_text(hub_toml(port=hub_port, dsn=postgres_dsn, keys=keys, issuer=None))
+    async with (
+        Hub(HubConfig.from_toml(config_file), mounts={"/booking": booking}) as hub,
+        LocalServer(hub.app) as server,
+        httpx.AsyncClient(base_url=server.http_url) as http,
+    ):
+        assert (await http.get("/booking/slots")).json() == {"slots": []}
+        assert (await http.get("/healthz")).text == "ok"  # the hub's own routes come first
