@@ -74,6 +74,7 @@ def test_every_error_of_the_tree_has_an_exit_code() -> None:
             errors.BookingConfigError: ExitCode.CONFIG,
             errors.ApartmentConfigError: ExitCode.CONFIG,
             errors.CarePlanError: ExitCode.CONFIG,
+            errors.HubConfigError: ExitCode.CONFIG,
         }.get(cls, ExitCode.FAILED)
         assert exit_code_for(cls.__new__(cls)) == expected, cls
 

@@ -21,6 +21,7 @@ DIRECTORIES = sorted(p for p in EXAMPLES.iterdir() if p.is_dir() and not p.name.
 TESTED_ELSEWHERE = {
     "booking_page": "tests/booking/test_example_booking_page.py",
     "booking_service": "tests/scheduling/test_example_booking_service.py",
+    "clinic_hub": "tests/hub/test_cli_hub.py",
     "driver_plugin": "tests/devices/test_registry.py",
     "physician_console": "tests/session/test_example_physician_console.py",
     "multi_party": "tests/session/test_example_multi_party.py",

@@ -23,6 +23,7 @@ PUBLIC_PACKAGES = [
     "telemedroom.session",
     "telemedroom.testing",
     "telemedroom.booking",
+    "telemedroom.hub",
 ]
 
 

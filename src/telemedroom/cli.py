@@ -177,6 +177,41 @@ def _serve_command(config: _Config = Path("room.toml")) -> None:
     _run(_serve.serve(_config(config), _out()))
 
 
+# -- the clinic hub (telemedroom.hub, extra hub) -------------------------------------------------
+_hub_app = typer.Typer(help="The clinic hub: staff login, worklist, fleet view.")
+app.add_typer(_hub_app, name="hub")
+
+
+@_hub_app.callback(invoke_without_command=True)
+def _hub_serve(
+    ctx: typer.Context,
+    config: Annotated[
+        Path, typer.Option("--config", "-c", help="The hub's configuration file.", dir_okay=False)
+    ] = Path("hub.toml"),
+    host: Annotated[
+        str, typer.Option(help="Address to listen on (the reverse proxy's upstream).")
+    ] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.", min=1, max=65535)] = 8600,
+    log_level: Annotated[str, typer.Option(help="debug, info, warning or error.")] = "info",
+) -> None:
+    """Serve the clinic hub (JSON log lines on stderr): ``telemedroom hub --config hub.toml``."""
+    if ctx.invoked_subcommand is not None:
+        return
+    from telemedroom._cli import _hub
+
+    _run(_hub.serve(config, host=host, port=port, log_level=log_level))
+
+
+@_hub_app.command("hash-password")
+def _hub_hash_password(
+    password: Annotated[str, typer.Option(prompt=True, hide_input=True, confirmation_prompt=True)],
+) -> None:
+    """Print an argon2id hash for a local account (``password_hash`` in the accounts file)."""
+    from telemedroom.hub import hash_password
+
+    print(hash_password(password))
+
+
 @_devices_app.command("scan")
 def _devices_scan(
     timeout: Annotated[float, typer.Option(help="Seconds to listen.", min=0.1)] = 5.0,

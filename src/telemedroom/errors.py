@@ -72,9 +72,14 @@ TelemedroomError
 │   ├── BookingInputError (ValueError)   a resident's form field is missing or invalid (``field``, ``reason``)
 │   ├── BookingRefused                   a request was refused: rate limit, hold limit, CSRF, bot (``reason``)
 │   └── EmailDeliveryError               the SMTP server did not take a confirmation e-mail
-└── ApartmentError                       the health apartment's home gateway
-    ├── ApartmentConfigError             an apartment configuration key is missing or invalid
-    └── StorageFullError                 too little disk left to accept a reading (``free``, ``needed``)
+├── ApartmentError                       the health apartment's home gateway
+│   ├── ApartmentConfigError             an apartment configuration key is missing or invalid
+│   └── StorageFullError                 too little disk left to accept a reading (``free``, ``needed``)
+└── HubError                             the clinic hub: login, staff sessions, room heartbeats
+    ├── HubConfigError                   a hub configuration key is missing or invalid (names key and file)
+    ├── LoginRefused                     a staff login was refused (``reason``: state, code, ID token, role)
+    ├── AccessRefused                    a request was refused (``reason``: no session, expired, CSRF, role)
+    └── HeartbeatRefused                 a room heartbeat was refused (``room``, ``reason``)
 ```
 
 Examples:
@@ -166,6 +171,12 @@ __all__ = [
     "UnsupportedCharacteristic",
     "WebhookDeliveryError",
     "WebhookSignatureError",
+    # the clinic hub (telemedroom.hub)
+    "AccessRefused",
+    "HeartbeatRefused",
+    "HubConfigError",
+    "HubError",
+    "LoginRefused",
 ]
 
 
@@ -1456,3 +1467,99 @@ class StorageFullError(ApartmentError):
             f"disk full at {path}: {free / 1e6:.1f} MB free, {needed / 1e6:.1f} MB needed;"
             " new readings are refused"
         )
+
+
+# -- the clinic hub (telemedroom.hub) -----------------------------------------------------------
+
+
+class HubError(TelemedroomError):
+    """Something went wrong in the clinic hub: its configuration, a login, a request, a heartbeat.
+
+    Examples:
+        >>> issubclass(LoginRefused, HubError)
+        True
+    """
+
+
+class HubConfigError(HubError):
+    """A hub configuration key is missing or invalid.
+
+    Attributes:
+        key: The dotted key (``oidc.issuer``), or ``""`` for the file as a whole.
+        source: The file (or ``"environment"``) it came from.
+        reason: What is wrong.
+
+    Examples:
+        >>> str(HubConfigError("oidc.issuer", "hub.toml", "missing"))
+        'hub configuration hub.toml: oidc.issuer: missing'
+    """
+
+    def __init__(self, key: str, source: str, reason: str) -> None:
+        self.key = key
+        self.source = source
+        self.reason = reason
+        where = f"{key}: " if key else ""
+        super().__init__(f"hub configuration {source}: {where}{reason}")
+
+
+class LoginRefused(HubError):
+    """A staff member's login was refused.
+
+    Attributes:
+        reason: ``"unknown_state"`` (an unknown, used or expired login attempt: a replayed
+            callback), ``"idp_error"``, ``"code_refused"`` (the IdP would not exchange the
+            code), ``"id_token"`` (the ID token does not verify), ``"no_role"``,
+            ``"bad_credentials"`` (local accounts), ``"idp_unreachable"``.
+        detail: More words; never a password, code or token.
+
+    Examples:
+        >>> str(LoginRefused("no_role", "the roles claim names neither physician nor operator"))
+        'login refused (no_role): the roles claim names neither physician nor operator'
+    """
+
+    def __init__(self, reason: str, detail: str = "") -> None:
+        self.reason = reason
+        self.detail = detail
+        super().__init__(f"login refused ({reason})" + (f": {detail}" if detail else ""))
+
+
+class AccessRefused(HubError):
+    """A request to the hub was refused.
+
+    Attributes:
+        reason: ``"no_session"``, ``"session_expired"``, ``"csrf"``, ``"origin"``,
+            ``"forbidden_role"``, ``"not_assigned"``.
+        status: The HTTP status the hub answers with (401 or 403).
+
+    Examples:
+        >>> err = AccessRefused("csrf", "no CSRF token in the form")
+        >>> err.status, str(err)
+        (403, 'request refused (csrf): no CSRF token in the form')
+    """
+
+    def __init__(self, reason: str, detail: str = "") -> None:
+        self.reason = reason
+        self.detail = detail
+        self.status = 401 if reason in ("no_session", "session_expired") else 403
+        super().__init__(f"request refused ({reason})" + (f": {detail}" if detail else ""))
+
+
+class HeartbeatRefused(HubError):
+    """A room's heartbeat was refused by the hub.
+
+    Attributes:
+        room: The room it claimed to come from.
+        reason: ``"malformed"``, ``"unknown_room"``, ``"bad_signature"``,
+            ``"room_mismatch"`` (signed for another room), ``"replayed"``, ``"from_future"``.
+        detail: More words about it.
+
+    Examples:
+        >>> str(HeartbeatRefused("nord-1", "bad_signature", "not signed with the key of nord-1"))
+        'heartbeat from nord-1 refused (bad_signature): not signed with the key of nord-1'
+    """
+
+    def __init__(self, room: str, reason: str, detail: str = "") -> None:
+        self.room = room
+        self.reason = reason
+        self.detail = detail
+        super().__init__(f"heartbeat from {room} refused ({reason})" + (f": {detail}" if detail else ""))

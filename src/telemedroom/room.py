@@ -23,6 +23,7 @@ from contextlib import suppress as _suppress
 
 from telemedroom._room._config import (
     FhirSettings,
+    HubLinkSettings,
     IceServerSettings,
     KioskSettings,
     MediaSettings,
@@ -69,6 +70,7 @@ __all__ = [
     "DeviceStep",
     "ExamStep",
     "FhirSettings",
+    "HubLinkSettings",
     "IceServerSettings",
     "KioskSettings",
     "KioskTracks",

@@ -49,6 +49,7 @@ EXIT_CODES: Final[dict[type[BaseException], ExitCode]] = {
     errors.BookingConfigError: ExitCode.CONFIG,
     errors.ApartmentConfigError: ExitCode.CONFIG,
     errors.CarePlanError: ExitCode.CONFIG,
+    errors.HubConfigError: ExitCode.CONFIG,
 }
 
 

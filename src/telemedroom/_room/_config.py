@@ -35,6 +35,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "FhirSettings",
+    "HubLinkSettings",
     "IceServerSettings",
     "KioskSettings",
     "MediaSettings",
@@ -247,6 +248,24 @@ class KioskSettings(_Table):
     port: int = Field(default=8080, ge=0, le=65535)
 
 
+class HubLinkSettings(_Table):
+    """``[hub]``: the clinic hub this room reports to (heartbeats signed with the room's own key).
+
+    ``key_file`` is the room's Ed25519 private key (PKCS#8 PEM, mode 0600); the hub knows
+    its public half. ``ca_file`` trusts a private CA (or a test certificate) for the hub's TLS.
+
+    Examples:
+        >>> HubLinkSettings(url="https://hub.example.org", key_file="room.pem").interval_s
+        5.0
+    """
+
+    url: str
+    key_file: Path
+    ca_file: Path | None = None
+    interval_s: float = Field(default=5.0, gt=0)
+    queue_max: int = Field(default=2000, ge=1)
+
+
 class RoomConfig(BaseSettings):
     """Everything a room needs, from a TOML file and ``TELEMEDROOM_*`` environment variables.
 
@@ -302,6 +321,7 @@ class RoomConfig(BaseSettings):
     schedule: ScheduleSettings = Field(default_factory=ScheduleSettings)
     session: SessionSettings = Field(default_factory=SessionSettings)
     kiosk: KioskSettings = Field(default_factory=KioskSettings)
+    hub: HubLinkSettings | None = None
 
     @field_validator("timezone")
     @classmethod

@@ -148,6 +148,7 @@ class RoomCore:
         self.scheduler: Scheduler | None = scheduler
         self.outbox: Outbox | None = None
         self.audit: AuditLog | None = None
+        self.heartbeats: Any = None  # the HeartbeatReporter to the clinic hub, with [hub]
 
     @property
     def state(self) -> RoomState:

@@ -8,7 +8,7 @@ import logging
 from contextlib import AsyncExitStack
 from datetime import UTC, datetime
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, Final, Self
+from typing import TYPE_CHECKING, Any, Final, Self, cast
 
 from telemedroom._room._config import RoomConfig
 from telemedroom._room._ending import Ending
@@ -80,6 +80,11 @@ class Lifetime(Ending):
         await self._open_media(stack)
         stack.push_async_callback(self._close_visit)
         await self._recover()
+        if config.hub is not None:  # the clinic hub: signed heartbeats (_room/_heartbeat.py)
+            from telemedroom._room._heartbeat import HeartbeatReporter, ReportingRoom
+
+            room = cast("ReportingRoom", self)  # the Room facade adds events() to this mixin
+            self.heartbeats = await stack.enter_async_context(HeartbeatReporter.for_room(room))
 
     async def _start_signaling(self, stack: AsyncExitStack) -> None:
         from telemedroom.session.signaling import LocalServer, SignalingConfig, create_app

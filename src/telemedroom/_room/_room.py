@@ -66,6 +66,7 @@ class Room(Lifetime, CheckIn, Guide):
         scheduler: The schedule (once the room is open).
         outbox: The outbox (once open).
         audit: The session audit log (``data_dir/audit.jsonl``, once open).
+        heartbeats: The reporter to the clinic hub when ``[hub]`` is configured (``HeartbeatReporter``).
 
     Examples:
         >>> import base64, tempfile

@@ -8,6 +8,8 @@
   :data:`~telemedroom.session.protocol.PROTOCOL_VERSION`), one pydantic model each.
 - :mod:`telemedroom.session.channels`: the ``vitals`` and ``control`` data-channel messages.
 - :mod:`telemedroom.session.turn`: ICE servers and time-limited TURN credentials.
+- :mod:`telemedroom.session.heartbeat`: rooms' status reports to the clinic hub, signed
+  with each room's own Ed25519 key.
 - :mod:`telemedroom.session.signaling`: ``create_app(config)``, the Starlette app
   (extra ``server``; imported on first use).
 - :mod:`telemedroom.session.peer`: :class:`~telemedroom.session.peer.RoomPeer` and
@@ -35,7 +37,14 @@ import types
 import typing
 
 from telemedroom.errors import TokenRefusal
-from telemedroom.session import audit, channels, protocol, tokens, turn
+from telemedroom.session import (
+    audit,
+    channels,
+    heartbeat,  # room heartbeats for the clinic hub
+    protocol,
+    tokens,
+    turn,
+)
 from telemedroom.session.audit import AuditAction, AuditEntry, AuditLog
 from telemedroom.session.tokens import (
     ActiveTokens,
@@ -70,6 +79,7 @@ __all__ = [
     "tokens",
     "turn",
     "turn_credentials",
+    "heartbeat",
 ]
 
 for _obj in (

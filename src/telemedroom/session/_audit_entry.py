@@ -65,6 +65,13 @@ class AuditAction(StrEnum):
     # the health apartment (telemedroom.apartment)
     NOTE_ADDED = "note_added"
     READING_ACCEPTED = "reading_accepted"
+    # the clinic hub (telemedroom.hub): staff logins and sessions, refused requests, room reports
+    LOGIN = "login"
+    LOGIN_REFUSED = "login_refused"
+    LOGOUT = "logout"
+    SESSION_EXPIRED = "session_expired"
+    REQUEST_REFUSED = "request_refused"
+    HEARTBEAT_REFUSED = "heartbeat_refused"
 
 
 def _aware(value: datetime) -> datetime:
