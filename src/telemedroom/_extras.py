@@ -24,6 +24,10 @@ EXTRA_MODULES: Final[Mapping[str, tuple[str, ...]]] = {
     "postgres": ("asyncpg",),
     "sim": ("bumble",),
     "browser": ("playwright.async_api",),
+    "booking": ("starlette", "uvicorn", "jinja2", "segno"),
+    "hub": ("starlette", "uvicorn", "asyncpg", "argon2", "python_multipart"),
+    # not in `all`: MediaPipe's face mesh is heavy (see pyproject.toml)
+    "landmarks": ("mediapipe",),
 }
 
 

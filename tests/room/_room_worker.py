@@ -27,7 +27,9 @@ from telemedroom.testing import BumbleBackend
 
 
 def reached(state: str) -> None:
-    print("reached", state, os.getpid(), flush=True)
+    # one write(2) below PIPE_BUF is atomic: the forked rooms share the pipe, and print()
+    # (unbuffered under PYTHONUNBUFFERED) writes word by word, so two lines could interleave
+    os.write(sys.stdout.fileno(), f"reached {state} {os.getpid()}\n".encode())
 
 
 async def hang() -> None:

@@ -304,8 +304,12 @@ class DeviceManager:
         deadline = loop.time() + timeout
         try:
             while (remaining := deadline - loop.time()) > 0:
+                # asyncio.timeout, not wait_for: Python 3.11's wait_for drops a cancellation
+                # that lands as an advertisement arrives, and the scan then ran to its end
+                # (a room leaving its consultation waited up to the whole device timeout)
                 try:
-                    ble_device, advertisement = await asyncio.wait_for(found.get(), remaining)
+                    async with asyncio.timeout(remaining):
+                        ble_device, advertisement = await found.get()
                 except TimeoutError:
                     break
                 if ble_device.address in seen:

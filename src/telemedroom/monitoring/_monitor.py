@@ -395,8 +395,9 @@ class Monitor:
             while True:
                 due = self.next_deadline()
                 timeout = None if due is None else max(0.0, (due - self.clock()).total_seconds())
-                try:
-                    item = await asyncio.wait_for(queue.get(), timeout)
+                try:  # asyncio.timeout: wait_for (3.11) can drop a cancellation
+                    async with asyncio.timeout(timeout):
+                        item = await queue.get()
                 except TimeoutError:
                     await self.check()
                     continue

@@ -164,7 +164,8 @@ async def record_clip(track: MediaStreamTrack, seconds: float = 2.0, *, timeout:
     try:
         while True:
             try:
-                frame = await asyncio.wait_for(track.recv(), timeout)
+                async with asyncio.timeout(timeout):  # not wait_for: 3.11's can drop a cancellation
+                    frame = await track.recv()
             except MediaStreamError as exc:
                 raise MediaDeviceError(name, "video", "the track ended during the clip") from exc
             except TimeoutError as exc:

@@ -129,7 +129,8 @@ async def take_snapshot(
     if track.kind != "video":
         raise MediaDeviceError(name, track.kind, "a snapshot needs a video track")
     try:
-        frame = await asyncio.wait_for(track.recv(), timeout)
+        async with asyncio.timeout(timeout):  # not wait_for: 3.11's can drop a cancellation
+            frame = await track.recv()
     except MediaStreamError as exc:
         raise MediaDeviceError(name, "video", "the track ended before a frame arrived") from exc
     except TimeoutError as exc:
