@@ -328,7 +328,7 @@ def _slots_command(
     from datetime import UTC, datetime
 
     from telemedroom._cli import _slots
-    from telemedroom._cli._schedule import load_schedule
+    from telemedroom.scheduling import load_schedule
 
     room = _config(config)
     plan = load_schedule(schedule or config.parent / "schedule.toml")

@@ -10,9 +10,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from telemedroom._cli._schedule import load_schedule
 from telemedroom.errors import RoomConfigError
-from telemedroom.scheduling import Requirement, Service
+from telemedroom.scheduling import Requirement, Service, load_schedule
 
 ROOM = '[[resources]]\nid = "nord-1"\nkind = "room"\nname = "Room"\n'
 SERVICE = '[[services]]\nid = "s"\nname = "S"\n'

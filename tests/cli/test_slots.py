@@ -11,9 +11,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from telemedroom._cli._schedule import load_schedule
 from telemedroom.cli import ExitCode
-from telemedroom.scheduling import Scheduler, SqliteStore
+from telemedroom.scheduling import Scheduler, SqliteStore, load_schedule
 
 from .conftest import KEY
 

@@ -8,10 +8,9 @@ from zoneinfo import ZoneInfo
 from rich.console import Console
 from rich.table import Table
 
-from telemedroom._cli._schedule import ScheduleFile
 from telemedroom._cli._stores import open_store
 from telemedroom.errors import RoomConfigError
-from telemedroom.scheduling import Scheduler, Service, Slot
+from telemedroom.scheduling import ScheduleFile, Scheduler, Service, Slot
 
 
 def pick_service(schedule: ScheduleFile, service_id: str | None) -> Service:

@@ -611,8 +611,8 @@ async def open_booking(
 
 
 def _load_schedule(config: BookingConfig) -> tuple[list[Resource], dict[str, Service]]:
-    from telemedroom._cli._schedule import load_schedule
     from telemedroom.errors import RoomConfigError
+    from telemedroom.scheduling import load_schedule
 
     try:
         plan = load_schedule(config.schedule_file)

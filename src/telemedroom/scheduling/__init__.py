@@ -37,6 +37,7 @@ from telemedroom.scheduling._fhir import (
     slot_from_fhir,
     slot_to_fhir,
 )
+from telemedroom.scheduling._file import ScheduleFile, load_schedule
 from telemedroom.scheduling._hooks import Clock, JoinTokenIssuer, ParticipantRole, system_clock
 from telemedroom.scheduling._icalendar import appointments_to_ical, resource_feed
 from telemedroom.scheduling._models import (
@@ -79,6 +80,7 @@ __all__ = [
     "Resource",
     "ResourceKind",
     "ScheduleStore",
+    "ScheduleFile",
     "Scheduler",
     "Service",
     "Slot",
@@ -88,6 +90,7 @@ __all__ = [
     "appointments_to_ical",
     "bulk_publish",
     "fhir_slot_id",
+    "load_schedule",
     "local_to_utc",
     "new_booking_code",
     "normalize_booking_code",

@@ -40,7 +40,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from telemedroom.errors import RoomConfigError, SchedulingError
-from telemedroom.scheduling import AvailabilityRule, Closure, Requirement, Resource, Service
+from telemedroom.scheduling._models import AvailabilityRule, Closure, Requirement, Resource, Service
 
 __all__ = ["ScheduleFile", "load_schedule"]
 
@@ -49,7 +49,20 @@ _T = TypeVar("_T")
 
 @dataclass(frozen=True)
 class ScheduleFile:
-    """What ``schedule.toml`` holds."""
+    """What ``schedule.toml`` holds: the bookable resources and the services, by id.
+
+    Examples:
+        >>> import pathlib, tempfile
+        >>> path = pathlib.Path(tempfile.mkdtemp()) / "schedule.toml"
+        >>> _ = path.write_text(
+        ...     '[[resources]]\\nid = "nord-1"\\nkind = "room"\\nname = "Room Nord 1"\\n'
+        ...     'timezone = "Europe/Berlin"\\n'
+        ...     '[[services]]\\nid = "gp-20"\\nname = "GP"\\nduration_minutes = 20\\n'
+        ...     'requires = [{kind = "room"}]\\n')
+        >>> plan = load_schedule(path)
+        >>> [r.id for r in plan.resources], list(plan.services)
+        (['nord-1'], ['gp-20'])
+    """
 
     path: Path
     resources: tuple[Resource, ...]
