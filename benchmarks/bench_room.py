@@ -39,12 +39,7 @@ from pathlib import Path
 from typing import Any
 
 from telemedroom import (
-    BloodGlucose,
-    BloodPressure,
-    BodyTemperature,
-    BodyWeight,
     Measurement,
-    OxygenSaturation,
 )
 from telemedroom.devices import DeviceManager
 from telemedroom.devices.media import MediaSource, Role
@@ -53,15 +48,7 @@ from telemedroom.room import DEVICE_GUIDE, DeviceKind, Room, RoomConfig, Session
 from telemedroom.session import TokenIssuer, TokenVerifier
 from telemedroom.session.peer import PhysicianPeer, RoomPeer
 from telemedroom.session.signaling import LocalServer, SignalingConfig, create_app
-from telemedroom.testing import (
-    BumbleBackend,
-    VirtualBloodPressureCuff,
-    VirtualDevice,
-    VirtualGlucometer,
-    VirtualPulseOximeter,
-    VirtualThermometer,
-    VirtualWeightScale,
-)
+from telemedroom.testing import BumbleBackend, VirtualDevice, virtual_devices
 
 KEY = base64.b64encode(bytes(range(32))).decode()
 AT = datetime(2026, 11, 25, 9, 15, tzinfo=UTC)
@@ -69,20 +56,9 @@ KINDS: tuple[DeviceKind, ...] = ("blood_pressure", "pulse_oximeter", "thermomete
 CAMERA = {"width": 640, "height": 480, "frame_rate": 30}
 
 
-def virtual_devices() -> list[VirtualDevice]:
-    """One device per kind, in KINDS order, each with what a patient produces."""
-    return [
-        VirtualBloodPressureCuff(
-            [
-                BloodPressure(systolic=152, diastolic=None, intermediate=True),
-                BloodPressure(systolic=128, diastolic=82, pulse_rate=64, measured_at=AT),
-            ]
-        ),
-        VirtualPulseOximeter([OxygenSaturation(spo2_percent=97, pulse_rate=65, measured_at=AT)]),
-        VirtualThermometer([BodyTemperature(value=36.8, site="tympanum", measured_at=AT)]),
-        VirtualWeightScale([BodyWeight(value=72.4, measured_at=AT)]),
-        VirtualGlucometer(records=[BloodGlucose(value=104, sequence_number=42, measured_at=AT)]),
-    ]
+def devices() -> list[VirtualDevice]:
+    """One device per kind, in KINDS order: the demo's and the tests' (telemedroom.testing)."""
+    return virtual_devices(UTC, list(KINDS), at=AT)
 
 
 def config(data_dir: Path) -> RoomConfig:
@@ -103,7 +79,7 @@ def count_lines(folder: Path) -> dict[str, int]:
 
 async def visit_room(data_dir: Path) -> tuple[float, float, dict[str, int]]:
     async with BumbleBackend() as radio:
-        for device in virtual_devices():
+        for device in devices():
             await radio.add(device)
         async with Room(config(data_dir), ble_backend=radio) as room:
             appointment = await room.book_walk_in("pat-bench")
@@ -136,7 +112,7 @@ async def read_one(manager: DeviceManager, kind: DeviceKind) -> list[Measurement
 
 async def visit_bare(data_dir: Path) -> tuple[float, float, dict[str, int]]:
     async with BumbleBackend() as radio:
-        for device in virtual_devices():
+        for device in devices():
             await radio.add(device)
         async with DeviceManager(backend=radio, timeout=10) as manager:
             wall, cpu = time.perf_counter(), time.process_time()
@@ -173,8 +149,8 @@ async def bench_visit(repeats: int) -> dict[str, Any]:
 
 def check_files(files: dict[str, dict[str, int]]) -> None:
     """Both paths wrote the same readings; the room adds the Encounter, the Media and Provenance."""
-    # BP + its pulse, SpO2 + its pulse, temperature, weight, glucose
-    assert files["room"]["Observation"] == files["bare"]["Observation"] == 7, files
+    # BP + its pulse, SpO2 + its pulse, temperature, weight + height + BMI, glucose
+    assert files["room"]["Observation"] == files["bare"]["Observation"] == 9, files
     assert files["room"]["Encounter"] == 1, files
     assert files["room"]["Media"] == 1, files
     assert files["room"]["Provenance"] == 1, files

@@ -121,7 +121,7 @@ async def test_room_benchmark_visits_write_what_they_claim(tmp_path: Path) -> No
     sys.modules["bench_room"] = bench
     spec.loader.exec_module(bench)
     # each virtual device is the kind the room looks for, in the same order
-    services = [device.service for device in bench.virtual_devices()]
+    services = [device.service for device in bench.devices()]
     assert services == [bench.DEVICE_GUIDE[kind].service for kind in bench.KINDS]
     room_wall, room_cpu, room_files = await bench.visit_room(tmp_path / "room")
     bare_wall, bare_cpu, bare_files = await bench.visit_bare(tmp_path / "bare")

@@ -16,46 +16,16 @@ from typing import Any
 
 import pytest
 
-from telemedroom import BloodGlucose, BloodPressure, BodyTemperature, BodyWeight, OxygenSaturation
 from telemedroom.room import DeviceKind, RoomConfig, RoomEvent, SessionSettings
-from telemedroom.testing import (
-    VirtualBloodPressureCuff,
-    VirtualDevice,
-    VirtualGlucometer,
-    VirtualPulseOximeter,
-    VirtualThermometer,
-    VirtualWeightScale,
-)
+from telemedroom.testing import VirtualDevice, virtual_devices
 
 KEY = base64.b64encode(bytes(range(32))).decode()
 AT = datetime(2026, 11, 25, 9, 15, tzinfo=UTC)
 
-# One virtual device per kind, each with the readings a patient would produce.
-SCRIPTS: dict[DeviceKind, Any] = {
-    "blood_pressure": lambda: VirtualBloodPressureCuff(
-        [
-            BloodPressure(systolic=152, diastolic=None, intermediate=True),
-            BloodPressure(systolic=128, diastolic=82, mean_arterial=97.3, pulse_rate=64, measured_at=AT),
-        ]
-    ),
-    "pulse_oximeter": lambda: VirtualPulseOximeter(
-        [OxygenSaturation(spo2_percent=97, pulse_rate=65, measured_at=AT)]
-    ),
-    "thermometer": lambda: VirtualThermometer(
-        [
-            BodyTemperature(value=36.4, intermediate=True),
-            BodyTemperature(value=36.8, site="tympanum", measured_at=AT),
-        ]
-    ),
-    "scale": lambda: VirtualWeightScale([BodyWeight(value=72.4, measured_at=AT)]),
-    "glucometer": lambda: VirtualGlucometer(
-        records=[BloodGlucose(value=104, sequence_number=42, measured_at=AT, sample_type="capillary_plasma")]
-    ),
-}
-
 
 def devices_for(kinds: Sequence[DeviceKind]) -> list[VirtualDevice]:
-    return [SCRIPTS[kind]() for kind in kinds]
+    """One virtual device per kind with a plausible visit (the demo's and the benchmarks' own)."""
+    return virtual_devices(UTC, list(kinds), at=AT)
 
 
 def make_config(

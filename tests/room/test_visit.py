@@ -148,9 +148,13 @@ async def test_without_a_fhir_server_the_record_goes_to_ndjson_files(data_dir: P
     (encounter,) = [json.loads(line) for line in (folder / "Encounter.ndjson").read_text().splitlines()]
     assert encounter["id"] == summary.encounter_id
     assert encounter["class"]["code"] == "VR"
-    (weight,) = [json.loads(line) for line in (folder / "Observation.ndjson").read_text().splitlines()]
+    observations = [json.loads(line) for line in (folder / "Observation.ndjson").read_text().splitlines()]
+    # the scale sends weight, height and BMI (LOINC 29463-7, 8302-2, 39156-5)
+    by_code = {o["code"]["coding"][0]["code"]: o for o in observations}
+    assert sorted(by_code) == ["29463-7", "39156-5", "8302-2"]
+    weight = by_code["29463-7"]
     assert weight["valueQuantity"]["value"] == 72.4
-    assert weight["encounter"]["reference"] == f"Encounter/{summary.encounter_id}"
+    assert {o["encounter"]["reference"] for o in observations} == {f"Encounter/{summary.encounter_id}"}
     assert summary.media == 1
 
 

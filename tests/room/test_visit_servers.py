@@ -14,14 +14,14 @@ from typing import Any
 
 from tests._fhir_servers import ServerUnderTest
 from tests._medplum_server import MedplumServer
-from tests.room.conftest import SCRIPTS, devices_for, make_config
+from tests.room.conftest import devices_for, make_config
 
 from telemedroom.fhir import FhirClient, Retry, ServerProfile
 from telemedroom.room import FhirSettings, Room, VisitSummary
 from telemedroom.session.peer import PhysicianPeer
 from telemedroom.testing import BumbleBackend
 
-KINDS = tuple(SCRIPTS)  # every device the tests script: cuff, oximeter, thermometer, scale, glucometer
+KINDS = ("blood_pressure", "pulse_oximeter", "thermometer", "scale", "glucometer")  # every kind a room guides
 KVNR = "http://fhir.de/sid/gkv/kvid-10"
 RECORD_TYPES = (
     "Patient", "Encounter", "Observation", "Device", "Media", "Provenance", "QuestionnaireResponse"
@@ -77,8 +77,9 @@ async def test_a_whole_visit_lands_on_the_server_and_every_reference_resolves(
     assert encounter["identifier"][0]["value"].endswith(summary.visit_id)
     assert encounter["appointment"][0]["identifier"]["value"] == summary.appointment_id
     observations = fhir_server.resources("Observation")
-    # five devices' readings (cuff and oximeter each with a pulse) and the exam's grade
-    assert len(observations) == summary.observations + 1 == 8
+    # five devices' readings (cuff and oximeter each with a pulse, the scale with height and
+    # BMI) and the exam's grade
+    assert len(observations) == summary.observations + 1 == 10
     assert {o["subject"]["reference"] for o in observations} == {f"Patient/{patient['id']}"}
     assert {o["encounter"]["reference"] for o in observations} == {f"Encounter/{encounter['id']}"}
     media = fhir_server.resources("Media")
