@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import base64
-import binascii
-import contextvars
 import os
-import tomllib
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal, Self, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, Literal, Self
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
@@ -16,19 +14,16 @@ from pydantic import (
     ConfigDict,
     Field,
     SecretStr,
-    ValidationError,
     field_validator,
     model_validator,
 )
 from pydantic_settings import (
-    BaseSettings,
-    PydanticBaseSettingsSource,
     SettingsConfigDict,
-    TomlConfigSettingsSource,
 )
 
 from telemedroom._room._events import DeviceKind, Language
-from telemedroom.errors import RoomConfigError
+from telemedroom._settings import TomlSettings, check_key
+from telemedroom.errors import RoomConfigError, TelemedroomError
 
 if TYPE_CHECKING:
     from telemedroom.fhir._plan import ServerProfile
@@ -44,11 +39,6 @@ __all__ = [
     "SessionSettings",
 ]
 
-# The TOML file being loaded by RoomConfig.from_toml (a context variable, so two rooms
-# loading two files in two tasks never see each other's).
-_TOML_FILE: contextvars.ContextVar[Path | None] = contextvars.ContextVar(
-    "telemedroom_room_toml", default=None
-)
 ENV_PREFIX = "TELEMEDROOM_"
 DEMO_DEVICES: tuple[DeviceKind, ...] = (
     "blood_pressure",
@@ -57,9 +47,6 @@ DEMO_DEVICES: tuple[DeviceKind, ...] = (
     "scale",
     "glucometer",
 )
-
-
-_C = TypeVar("_C", bound="RoomConfig")
 
 
 class _Table(BaseModel):
@@ -266,7 +253,7 @@ class HubLinkSettings(_Table):
     queue_max: int = Field(default=2000, ge=1)
 
 
-class RoomConfig(BaseSettings):
+class RoomConfig(TomlSettings):
     """Everything a room needs, from a TOML file and ``TELEMEDROOM_*`` environment variables.
 
     Environment variables override the file: ``TELEMEDROOM_ROOM_ID``,
@@ -303,6 +290,7 @@ class RoomConfig(BaseSettings):
         extra="forbid",
         frozen=True,
     )
+    config_error: ClassVar[Callable[[str | None, str, str], TelemedroomError]] = RoomConfigError
 
     room_id: str = Field(min_length=1, pattern=r"^[A-Za-z0-9\-.]{1,64}$")
     name: str = "telemedroom"
@@ -335,13 +323,7 @@ class RoomConfig(BaseSettings):
     @field_validator("encryption_key")
     @classmethod
     def _key(cls, value: SecretStr) -> SecretStr:
-        try:
-            raw = base64.b64decode(value.get_secret_value(), validate=True)
-        except (binascii.Error, ValueError):
-            raise ValueError("not base64") from None
-        if len(raw) != 32:
-            raise ValueError(f"must be base64 of 32 bytes, not {len(raw)}")
-        return value
+        return check_key(value)
 
     @field_validator("devices")
     @classmethod
@@ -349,22 +331,6 @@ class RoomConfig(BaseSettings):
         if len(set(value)) != len(value):
             raise ValueError("a device kind is listed twice")
         return value
-
-    @classmethod
-    def settings_customise_sources(
-        cls,
-        settings_cls: type[BaseSettings],
-        init_settings: PydanticBaseSettingsSource,
-        env_settings: PydanticBaseSettingsSource,
-        dotenv_settings: PydanticBaseSettingsSource,
-        file_secret_settings: PydanticBaseSettingsSource,
-    ) -> tuple[PydanticBaseSettingsSource, ...]:
-        """Arguments, then the environment, then the TOML file of :meth:`from_toml`."""
-        toml = _TOML_FILE.get()
-        sources: tuple[PydanticBaseSettingsSource, ...] = (init_settings, env_settings)
-        if toml is not None:
-            sources += (TomlConfigSettingsSource(settings_cls, toml_file=toml),)
-        return sources
 
     @property
     def key(self) -> bytes:
@@ -391,7 +357,7 @@ class RoomConfig(BaseSettings):
             ...
             telemedroom.RoomConfigError: room configuration environment: encryption_key: missing
         """
-        return _validated(cls, values, None)
+        return cls._validated(values, None)
 
     @classmethod
     def from_toml(cls, path: str | os.PathLike[str]) -> Self:
@@ -411,14 +377,7 @@ class RoomConfig(BaseSettings):
             telemedroom.RoomConfigError: room configuration .../room.toml: encryption_key: missing
         """
         file = Path(path)
-        try:
-            with file.open("rb") as handle:
-                tomllib.load(handle)
-        except OSError as exc:
-            raise RoomConfigError(None, str(file), f"cannot read: {exc.strerror or exc}") from exc
-        except tomllib.TOMLDecodeError as exc:
-            raise RoomConfigError(None, str(file), f"not valid TOML: {exc}") from exc
-        return _validated(cls, {}, file)
+        return cls._validated({}, cls._read_toml(file))
 
     @classmethod
     def demo(cls, data_dir: str | os.PathLike[str]) -> Self:
@@ -452,24 +411,3 @@ class RoomConfig(BaseSettings):
             # creates the Patient by it (docs/fhir-servers.md)
             fhir=FhirSettings(patient_identifier_system="http://fhir.de/sid/gkv/kvid-10"),
         )
-
-
-def _validated(cls: type[_C], values: dict[str, Any], file: Path | None) -> _C:
-    token = _TOML_FILE.set(file)
-    try:
-        return cls(**values)
-    except ValidationError as exc:
-        error = exc.errors()[0]
-        key = ".".join(str(part) for part in error["loc"]) or None
-        reason = "missing" if error["type"] == "missing" else error["msg"]
-        source = str(file) if file is not None else "environment"
-        if key is not None and file is not None and _from_environment(key):
-            source = f"environment ({ENV_PREFIX}{key.upper().replace('.', '__')})"
-        raise RoomConfigError(key, source, reason) from exc
-    finally:
-        _TOML_FILE.reset(token)
-
-
-def _from_environment(key: str) -> bool:
-    name = ENV_PREFIX + key.upper().replace(".", "__")
-    return any(candidate.upper() == name for candidate in os.environ)

@@ -3,23 +3,19 @@
 from __future__ import annotations
 
 import base64
-import binascii
-import contextvars
 import os
-import tomllib
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Literal, Self, TypeVar
+from typing import Any, ClassVar, Literal, Self
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 from pydantic_settings import (
-    BaseSettings,
-    PydanticBaseSettingsSource,
     SettingsConfigDict,
-    TomlConfigSettingsSource,
 )
 
-from telemedroom.errors import ApartmentConfigError
+from telemedroom._settings import TomlSettings, check_key
+from telemedroom.errors import ApartmentConfigError, TelemedroomError
 
 __all__ = [
     "ApartmentConfig",
@@ -30,11 +26,7 @@ __all__ = [
 ]
 
 ENV_PREFIX = "TELEMEDROOM_APARTMENT_"
-_TOML_FILE: contextvars.ContextVar[Path | None] = contextvars.ContextVar(
-    "telemedroom_apartment_toml", default=None
-)
 
-_C = TypeVar("_C", bound="ApartmentConfig")
 
 DeviceKind = Literal["blood_pressure", "pulse_oximeter", "thermometer", "scale", "glucometer", "heart_rate"]
 
@@ -153,7 +145,7 @@ class WardSettings(_Table):
     admission_timeout_s: float = Field(default=900.0, gt=0)
 
 
-class ApartmentConfig(BaseSettings):
+class ApartmentConfig(TomlSettings):
     """Everything a health apartment's gateway needs, from a TOML file and the environment.
 
     ``TELEMEDROOM_APARTMENT_PATIENT``, ``TELEMEDROOM_APARTMENT_FHIR__BASE_URL`` (nested
@@ -189,6 +181,7 @@ class ApartmentConfig(BaseSettings):
         extra="forbid",
         frozen=True,
     )
+    config_error: ClassVar[Callable[[str | None, str, str], TelemedroomError]] = ApartmentConfigError
 
     apartment_id: str = Field(min_length=1, pattern=r"^[A-Za-z0-9\-.]{1,64}$")
     patient: str = Field(pattern=r"^Patient/[A-Za-z0-9\-.]{1,64}$")
@@ -222,13 +215,7 @@ class ApartmentConfig(BaseSettings):
     @field_validator("encryption_key")
     @classmethod
     def _key(cls, value: SecretStr) -> SecretStr:
-        try:
-            raw = base64.b64decode(value.get_secret_value(), validate=True)
-        except (binascii.Error, ValueError):
-            raise ValueError("not base64") from None
-        if len(raw) != 32:
-            raise ValueError(f"must be base64 of 32 bytes, not {len(raw)}")
-        return value
+        return check_key(value)
 
     @field_validator("devices")
     @classmethod
@@ -237,22 +224,6 @@ class ApartmentConfig(BaseSettings):
         if len(set(addresses)) != len(addresses):
             raise ValueError("a device address is listed twice")
         return value
-
-    @classmethod
-    def settings_customise_sources(
-        cls,
-        settings_cls: type[BaseSettings],
-        init_settings: PydanticBaseSettingsSource,
-        env_settings: PydanticBaseSettingsSource,
-        dotenv_settings: PydanticBaseSettingsSource,
-        file_secret_settings: PydanticBaseSettingsSource,
-    ) -> tuple[PydanticBaseSettingsSource, ...]:
-        """Arguments, then the environment, then the TOML file of :meth:`from_toml`."""
-        toml = _TOML_FILE.get()
-        sources: tuple[PydanticBaseSettingsSource, ...] = (init_settings, env_settings)
-        if toml is not None:
-            sources += (TomlConfigSettingsSource(settings_cls, toml_file=toml),)
-        return sources
 
     @property
     def key(self) -> bytes:
@@ -288,7 +259,7 @@ class ApartmentConfig(BaseSettings):
             ...
             telemedroom.ApartmentConfigError: apartment configuration environment: encryption_key: missing
         """
-        return _validated(cls, values, None)
+        return cls._validated(values, None)
 
     @classmethod
     def from_toml(cls, path: str | os.PathLike[str]) -> Self:
@@ -308,14 +279,7 @@ class ApartmentConfig(BaseSettings):
             telemedroom.ApartmentConfigError: apartment configuration .../apartment.toml: care_plan: missing
         """
         file = Path(path)
-        try:
-            with file.open("rb") as handle:
-                tomllib.load(handle)
-        except OSError as exc:
-            raise ApartmentConfigError(None, str(file), f"cannot read: {exc.strerror or exc}") from exc
-        except tomllib.TOMLDecodeError as exc:
-            raise ApartmentConfigError(None, str(file), f"not valid TOML: {exc}") from exc
-        config = _validated(cls, {}, file)
+        config = cls._validated({}, cls._read_toml(file))
         return config._relative_to(file.parent)
 
     def _relative_to(self, folder: Path) -> Self:
@@ -332,24 +296,3 @@ class ApartmentConfig(BaseSettings):
         if key_file is not None and not key_file.is_absolute():
             update["ward"] = self.ward.model_copy(update={"token_signing_key_file": resolve(key_file)})
         return self.model_copy(update=update)
-
-
-def _validated(cls: type[_C], values: dict[str, Any], file: Path | None) -> _C:
-    token = _TOML_FILE.set(file)
-    try:
-        return cls(**values)
-    except ValidationError as exc:
-        error = exc.errors()[0]
-        key = ".".join(str(part) for part in error["loc"]) or None
-        reason = "missing" if error["type"] == "missing" else error["msg"]
-        source = str(file) if file is not None else "environment"
-        if key is not None and file is not None and _from_environment(key):
-            source = f"environment ({ENV_PREFIX}{key.upper().replace('.', '__')})"
-        raise ApartmentConfigError(key, source, reason) from exc
-    finally:
-        _TOML_FILE.reset(token)
-
-
-def _from_environment(key: str) -> bool:
-    name = ENV_PREFIX + key.upper().replace(".", "__")
-    return any(candidate.upper() == name for candidate in os.environ)

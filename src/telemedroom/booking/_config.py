@@ -10,21 +10,18 @@ from __future__ import annotations
 
 import base64
 import binascii
-import contextvars
 import os
-import tomllib
+from collections.abc import Callable
 from pathlib import Path
-from typing import Literal, Self, get_args
+from typing import ClassVar, Literal, Self, get_args
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 from pydantic_settings import (
-    BaseSettings,
-    PydanticBaseSettingsSource,
     SettingsConfigDict,
-    TomlConfigSettingsSource,
 )
 
-from telemedroom.errors import BookingConfigError
+from telemedroom._settings import TomlSettings
+from telemedroom.errors import BookingConfigError, TelemedroomError
 
 __all__ = ["BookingConfig", "LimitSettings", "SmtpSettings"]
 
@@ -33,9 +30,6 @@ Language = Literal["de", "en"]
 # resident at the fallback "booking code + date of birth" and on the FHIR Patient).
 OptionalField = Literal["phone", "email", "insurance_number"]
 
-_TOML_FILE: contextvars.ContextVar[Path | None] = contextvars.ContextVar(
-    "telemedroom_booking_toml", default=None
-)
 ENV_PREFIX = "TELEMEDROOM_BOOKING_"
 
 
@@ -78,7 +72,7 @@ class LimitSettings(_Table):
     lookups_per_hour_per_ip: int = Field(default=10, ge=1)
 
 
-class BookingConfig(BaseSettings):
+class BookingConfig(TomlSettings):
     """Everything the booking page needs, from ``booking.toml`` and the environment.
 
     Attributes:
@@ -113,6 +107,7 @@ class BookingConfig(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix=ENV_PREFIX, env_nested_delimiter="__", extra="forbid", frozen=True
     )
+    config_error: ClassVar[Callable[[str | None, str, str], TelemedroomError]] = BookingConfigError
 
     clinic_name: str = Field(min_length=1, max_length=200)
     public_url: str = "http://127.0.0.1:8020"
@@ -165,22 +160,6 @@ class BookingConfig(BaseSettings):
         return list(dict.fromkeys(value))
 
     @classmethod
-    def settings_customise_sources(
-        cls,
-        settings_cls: type[BaseSettings],
-        init_settings: PydanticBaseSettingsSource,
-        env_settings: PydanticBaseSettingsSource,
-        dotenv_settings: PydanticBaseSettingsSource,
-        file_secret_settings: PydanticBaseSettingsSource,
-    ) -> tuple[PydanticBaseSettingsSource, ...]:
-        """Arguments, then the environment, then the TOML file of :meth:`from_toml`."""
-        toml = _TOML_FILE.get()
-        sources: tuple[PydanticBaseSettingsSource, ...] = (init_settings, env_settings)
-        if toml is not None:
-            sources += (TomlConfigSettingsSource(settings_cls, toml_file=toml),)
-        return sources
-
-    @classmethod
     def from_toml(cls, path: str | os.PathLike[str]) -> Self:
         """Load ``path``; relative paths in it are relative to its folder.
 
@@ -197,24 +176,8 @@ class BookingConfig(BaseSettings):
             ...
             telemedroom.BookingConfigError: booking configuration .../booking.toml: data_dir: missing
         """
-        file = Path(path)
-        try:
-            with file.open("rb") as handle:
-                tomllib.load(handle)
-        except OSError as exc:
-            raise BookingConfigError(None, str(file), f"cannot read: {exc.strerror or exc}") from exc
-        except tomllib.TOMLDecodeError as exc:
-            raise BookingConfigError(None, str(file), f"not valid TOML: {exc}") from exc
-        marker = _TOML_FILE.set(file)
-        try:
-            config = cls()  # the fields come from the file
-        except ValidationError as exc:
-            error = exc.errors()[0]
-            key = ".".join(str(part) for part in error["loc"]) or None
-            reason = "missing" if error["type"] == "missing" else error["msg"]
-            raise BookingConfigError(key, str(file), reason) from None
-        finally:
-            _TOML_FILE.reset(marker)
+        file = cls._read_toml(path)
+        config = cls._validated({}, file)  # the fields come from the file (and the environment)
         base = file.parent
         return config.model_copy(
             update={
