@@ -222,25 +222,29 @@ async def test_the_wards_acknowledgement_and_note_reach_the_patients_screen(
         await shows(page, "#warnings", texts["warning_call"])
         alert = next(a for a in apartment.open_alerts() if a.rule_id == "systolic")
 
-        # the physician sees the alert on /apartments and acknowledges it there (a form post)
+        # the physician sees the alert on /ward/apartments and acknowledges it there (a form post)
         async with asyncio.timeout(60):
-            while f'data-alert="{alert.id}"' not in (listing := (await physician.get("/apartments")).text):
+            while f'data-alert="{alert.id}"' not in (
+                listing := (await physician.get("/ward/apartments")).text
+            ):
                 await asyncio.sleep(0.1)
         csrf = re.search(r'name="csrf" value="([^"]+)"', listing)
         assert csrf is not None
         answer = await physician.post(
-            f"/apartments/{APARTMENT}/alerts/{alert.id}/acknowledge", data={"csrf": csrf.group(1)}
+            f"/ward/apartments/{APARTMENT}/alerts/{alert.id}/acknowledge", data={"csrf": csrf.group(1)}
         )
         assert answer.status_code == 303, answer.text
         answer = await physician.post(
-            f"/apartments/{APARTMENT}/notes",
+            f"/ward/apartments/{APARTMENT}/notes",
             data={"csrf": csrf.group(1), "text": "Bitte morgen früh noch einmal messen."},
         )
         assert answer.status_code == 303, answer.text
         # without the CSRF token, or for an alert the apartment never reported: refused
-        assert (await physician.post(f"/apartments/{APARTMENT}/notes", data={"text": "x"})).status_code == 403
+        assert (
+            await physician.post(f"/ward/apartments/{APARTMENT}/notes", data={"text": "x"})
+        ).status_code == 403
         unknown = await physician.post(
-            f"/apartments/{APARTMENT}/alerts/not-an-alert/acknowledge",
+            f"/ward/apartments/{APARTMENT}/alerts/not-an-alert/acknowledge",
             headers={"x-csrf-token": csrf.group(1)},
         )
         assert unknown.status_code == 404

@@ -6,7 +6,7 @@ alerts (rule and severity only: the values stay in the clinic's records), its de
 with battery, its outbox backlog; the hub adds the last contact.
 
 The ward answers through the hub: a physician acknowledges an open alert or writes a
-note on the ``/apartments`` page; the message is kept in PostgreSQL with a number per
+note on the ``/ward/apartments`` page; the message is kept in PostgreSQL with a number per
 apartment, and the answer to the apartment's next heartbeat POST carries every message
 after the apartment's ``ward_cursor``. The apartment shows them on the patient's screen
 and reports the new cursor, so a message waits in the hub until it has arrived
@@ -250,7 +250,7 @@ def apartments_table(rows: list[ApartmentView], session: StaffSession, *, action
             button = ""
             if actions and not alert.acknowledged:
                 button = (
-                    f'<form method="post" action="/apartments/{escape(row.id)}/alerts/'
+                    f'<form method="post" action="/ward/apartments/{escape(row.id)}/alerts/'
                     f'{escape(alert.id)}/acknowledge">'
                     f'{csrf}<button type="submit" class="acknowledge">Acknowledge</button></form>'
                 )
@@ -263,7 +263,7 @@ def apartments_table(rows: list[ApartmentView], session: StaffSession, *, action
         note = ""
         if actions:
             note = (
-                f'<form method="post" action="/apartments/{escape(row.id)}/notes" class="note">{csrf}'
+                f'<form method="post" action="/ward/apartments/{escape(row.id)}/notes" class="note">{csrf}'
                 f'<label>Note to the patient <input name="text" maxlength="{_NOTE_MAX}" required></label>'
                 '<button type="submit">Send</button></form>'
             )
@@ -310,7 +310,7 @@ async def ward_answer(hub: _HubParts, apartment: str, beats: list[Heartbeat]) ->
 
 
 def apartment_routes(hub: _HubParts) -> list[BaseRoute]:
-    """``/apartments`` (physicians: acknowledge, write a note) and its two form posts."""
+    """``/ward/apartments`` (physicians: acknowledge, write a note) and its two form posts."""
     from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse
     from starlette.routing import Route
 
@@ -332,7 +332,7 @@ def apartment_routes(hub: _HubParts) -> list[BaseRoute]:
     def done(request: Request, seq: int) -> Response:
         if request.headers.get("content-type", "").startswith("application/json"):
             return JSONResponse({"seq": seq})
-        return RedirectResponse("/apartments", status_code=303)
+        return RedirectResponse("/ward/apartments", status_code=303)
 
     def refused(detail: str, status: int) -> Response:
         return JSONResponse({"error": "refused", "detail": detail}, status_code=status)
@@ -376,11 +376,11 @@ def apartment_routes(hub: _HubParts) -> list[BaseRoute]:
         return done(request, seq)
 
     return [
-        Route("/apartments", hub._guarded(listing, role="physician")),
+        Route("/ward/apartments", hub._guarded(listing, role="physician")),
         Route(
-            "/apartments/{apartment}/alerts/{alert}/acknowledge",
+            "/ward/apartments/{apartment}/alerts/{alert}/acknowledge",
             hub._guarded(acknowledge, role="physician"),
             methods=["POST"],
         ),
-        Route("/apartments/{apartment}/notes", hub._guarded(note, role="physician"), methods=["POST"]),
+        Route("/ward/apartments/{apartment}/notes", hub._guarded(note, role="physician"), methods=["POST"]),
     ]

@@ -425,7 +425,10 @@ class Hub:
         return apartment_view(self.config.apartments, statuses, self.config.alerts, self.now(), newest)
 
     async def _fleet_page(self, _request: Request, session: StaffSession) -> Response:
-        apartments = apartments_table(await self.apartments(), session, actions=False)
+        apartments = ""
+        if self.config.apartments:
+            table = apartments_table(await self.apartments(), session, actions=False)
+            apartments = f"<h2>Health apartments</h2>{table}"
         return self._html(fleet_page(await self.fleet(), session, after=apartments))
 
     async def _fleet_api(self, _request: Request, _session: StaffSession) -> Response:
