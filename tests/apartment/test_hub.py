@@ -2,7 +2,8 @@
 and the ward's acknowledgements and notes reaching the patient's screen.
 
 The hub (``telemedroom.hub.Hub`` over TLS on loopback), its PostgreSQL and the apartment
-are real; staff log in with local accounts (argon2), as on a hub without an IdP.
+are real; staff log in with local accounts (argon2), as on a hub without an IdP. The
+physician's page and the patient's screen are two tabs of one headless Chromium.
 """
 
 from __future__ import annotations
@@ -23,10 +24,9 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from tests.apartment.conftest import CUFF, make_config
 from tests.hub._glewlwyd import free_port
-from tests.hub.conftest import Keys, MovableClock, keys  # noqa: F401 (keys is a fixture)
+from tests.hub.conftest import Keys, MovableClock, browser, keys  # noqa: F401 (fixtures)
 from tests.kiosk.test_kiosk_chromium import shows
 from tests.scheduling.conftest import postgres_dsn, postgres_server  # noqa: F401 (fixtures)
-from tests.session.conftest import browser_page  # noqa: F401 (a fixture)
 
 from telemedroom import BloodPressure, BodyWeight
 from telemedroom.apartment import Apartment
@@ -202,9 +202,9 @@ async def test_the_fleet_shows_the_apartment_and_it_catches_up_after_the_hub_was
 async def test_the_wards_acknowledgement_and_note_reach_the_patients_screen(
     tmp_path: Path,
     clinic: ClinicHub,
-    browser_page: Any,  # noqa: F811
+    browser: Any,  # noqa: F811  (Chromium that accepts the hub's test certificate)
 ) -> None:
-    page, texts = browser_page, TEXTS["en"]
+    page, texts = browser, TEXTS["en"]
     config = apartment_config(tmp_path, clinic).model_copy(update={"language": "en"})
     async with (
         clinic.running() as hub,
@@ -222,23 +222,31 @@ async def test_the_wards_acknowledgement_and_note_reach_the_patients_screen(
         await shows(page, "#warnings", texts["warning_call"])
         alert = next(a for a in apartment.open_alerts() if a.rule_id == "systolic")
 
-        # the physician sees the alert on /ward/apartments and acknowledges it there (a form post)
+        # the physician logs in (Chromium), sees the alert on /ward/apartments, acknowledges
+        # it and writes a note there
+        ward = await page.context.new_page()
+        await ward.goto(f"{clinic.url}/login")
+        await ward.fill('input[name="username"]', "ward.doc")
+        await ward.fill('input[name="password"]', PASSWORD)
+        async with ward.expect_response(lambda r: r.url.endswith("/auth/local")) as login:
+            await ward.click('#local-login button[type="submit"]')
+        assert (await login.value).status == 303
+        await ward.goto(f"{clinic.url}/ward/apartments")
         async with asyncio.timeout(60):
-            while f'data-alert="{alert.id}"' not in (
-                listing := (await physician.get("/ward/apartments")).text
-            ):
-                await asyncio.sleep(0.1)
+            while await ward.locator(f'li[data-alert="{alert.id}"]').count() == 0:
+                await ward.reload()
+        async with ward.expect_response(lambda r: r.url.endswith("/acknowledge")) as acknowledged:
+            await ward.click(f'li[data-alert="{alert.id}"] button.acknowledge')
+        assert (await acknowledged.value).status == 303
+        await ward.fill(
+            f'tr[data-apartment="{APARTMENT}"] input[name="text"]', "Bitte morgen früh noch einmal messen."
+        )
+        async with ward.expect_response(lambda r: r.url.endswith("/notes")) as noted:
+            await ward.click(f'tr[data-apartment="{APARTMENT}"] form.note button')
+        assert (await noted.value).status == 303
+        listing = (await physician.get("/ward/apartments")).text
         csrf = re.search(r'name="csrf" value="([^"]+)"', listing)
         assert csrf is not None
-        answer = await physician.post(
-            f"/ward/apartments/{APARTMENT}/alerts/{alert.id}/acknowledge", data={"csrf": csrf.group(1)}
-        )
-        assert answer.status_code == 303, answer.text
-        answer = await physician.post(
-            f"/ward/apartments/{APARTMENT}/notes",
-            data={"csrf": csrf.group(1), "text": "Bitte morgen früh noch einmal messen."},
-        )
-        assert answer.status_code == 303, answer.text
         # without the CSRF token, or for an alert the apartment never reported: refused
         assert (
             await physician.post(f"/ward/apartments/{APARTMENT}/notes", data={"text": "x"})
