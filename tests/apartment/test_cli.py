@@ -67,6 +67,7 @@ def test_serve_shows_the_screen_until_ctrl_c(tmp_path: Path, unused_tcp_port: in
         assert state["name"] == "Gesundheitswohnung 2"
         assert state["today"] == [{"kind": "body_weight", "due": "10:00", "done": False}]
         assert "ward line: not configured" in "".join(lines)
+        assert "clinic hub: not configured" in "".join(lines)
         process.send_signal(signal.SIGINT)
         _, err = process.communicate(timeout=60)
     finally:

@@ -118,3 +118,18 @@ def test_packages_import_without_the_optional_extras() -> None:
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert result.stdout.split() == ["TM", "Cuff", "10.0"]
+
+
+async def test_a_slowly_advertising_device_is_reported_the_same_every_time(radio: BumbleBackend) -> None:
+    """A device switched on with nothing to send advertises about once a second; each of its
+    advertisements is reported whole (name, services), also when parsed from the cache."""
+    await radio.add(VirtualBloodPressureCuff(advertising_interval_ms=1022.5))
+    seen: asyncio.Queue[tuple[str | None, list[str]]] = asyncio.Queue()
+    scanner = BleakScanner(
+        lambda _device, adv: seen.put_nowait((adv.local_name, adv.service_uuids)),
+        backend=radio.scanner_backend,
+    )
+    async with scanner, asyncio.timeout(30):
+        first, second = await seen.get(), await seen.get()
+    assert first == second == ("TM Cuff", ["00001810-0000-1000-8000-00805f9b34fb"])
+    assert first[1] is not second[1]  # each report has its own list: a caller may change it

@@ -56,6 +56,8 @@ async def serve(config: ApartmentConfig, console: Console, *, listening: asyncio
                 console.print(f"paired devices: {devices}")
                 ward = "not configured" if apartment.ward is None else apartment.ward.url
                 console.print(f"ward line: {ward}", soft_wrap=True)
+                hub = "not configured" if config.hub is None else config.hub.url
+                console.print(f"clinic hub: {hub}", soft_wrap=True)
                 console.print("Ctrl-C stops the apartment.")
                 if listening is not None:
                     listening.set()

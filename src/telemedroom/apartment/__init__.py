@@ -32,6 +32,7 @@ from telemedroom.apartment._clock import Clock, SystemClock
 from telemedroom.apartment._config import (
     ApartmentConfig,
     DeviceHealthSettings,
+    HubLinkSettings,
     PairedDevice,
     ScreenSettings,
     WardSettings,
@@ -58,6 +59,7 @@ __all__ = [
     "Clock",
     "DeviceChanged",
     "DeviceHealthSettings",
+    "HubLinkSettings",
     "DeviceState",
     "Journal",
     "NoteAdded",

@@ -49,6 +49,7 @@ from telemedroom.monitoring import (
 if TYPE_CHECKING:
     import httpx
 
+    from telemedroom.apartment._hub import HubLink
     from telemedroom.apartment._ward import WardLine
     from telemedroom.devices import Backend
     from telemedroom.fhir import DrainResult, FhirSink, Outbox
@@ -61,6 +62,8 @@ logger = logging.getLogger("telemedroom.apartment")
 # A wall clock that moves this much more (or less) than monotonic time was set, not run.
 CLOCK_JUMP: Final = timedelta(minutes=5)
 _CHECKED_UNTIL: Final = "checked_until"
+_NOTES: Final = "notes"
+_NOTES_KEPT: Final = 20
 
 
 def _disk_free(path: Path) -> int:
@@ -138,6 +141,7 @@ class Apartment:
         self.sinks: list[AlertSink] = []
         self.failures: list[tuple[AlertEvent, TelemedroomError]] = []
         self.ward: WardLine | None = None
+        self.hub: HubLink | None = None
         self.last_delivery_error: str | None = None
         self._fhir_sink = fhir_sink
         self._http = http
@@ -217,6 +221,8 @@ class Apartment:
         for alert in await self.journal.alerts():
             if alert.rule_type == "device" and alert.active:
                 self._device_alerts[alert.condition] = alert
+        notes = await self.journal.get_sealed(_NOTES) or []
+        self._notes = [NoteAdded.model_validate(note) for note in notes]
         since = await self.journal.get(_CHECKED_UNTIL)
         self.monitor = await self._new_monitor(datetime.fromisoformat(since) if since else self.clock.now())
         await self._recover()
@@ -226,6 +232,10 @@ class Apartment:
             self.ward = WardLine(self)
             self._stack.push_async_callback(self.ward.aclose)
             await self.ward.standby()
+        if self.config.hub is not None:
+            from telemedroom.apartment._hub import HubLink
+
+            self.hub = await self._stack.enter_async_context(HubLink(self, self.config.hub))
 
     async def aclose(self) -> None:
         """Close everything; event streams end."""
@@ -524,7 +534,8 @@ class Apartment:
         if not text or len(text) > 500:
             raise ValueError("a note has 1 to 500 characters")
         note = NoteAdded(at=self.clock.now(), text=text, by=by)
-        self._notes.append(note)
+        self._notes = [*self._notes, note][-_NOTES_KEPT:]
+        await self.journal.set_sealed(_NOTES, [n.model_dump(mode="json") for n in self._notes])
         if self._audit_log is not None:
             from telemedroom.session import AuditAction
 
@@ -539,6 +550,12 @@ class Apartment:
             )
         self._publish(note)
         return note
+
+    def open_alerts(self) -> list[Alert]:
+        """The alerts staff still have to see: not cleared, or cleared but not acknowledged (for the hub)."""
+        return [
+            a for a in [*self.monitor.alerts, *self._device_alerts.values()] if a.active or not a.acknowledged
+        ]
 
     # -- what the screen shows -------------------------------------------------------------
 
@@ -611,7 +628,12 @@ class Apartment:
             a.rule_id for a in self._device_alerts.values() if a.condition.startswith("gateway.")
         )
         messages = [
-            {"at": a.acknowledged_at.astimezone(zone).isoformat(), "kind": "acknowledged", "rule": a.rule_id}
+            {
+                "at": a.acknowledged_at.astimezone(zone).isoformat(),
+                "kind": "acknowledged",
+                "rule": a.rule_id,
+                "by": a.acknowledged_by,
+            }
             for a in [*self.monitor.alerts, *self._device_alerts.values()]
             if a.acknowledged_at is not None and now - a.acknowledged_at < timedelta(days=2)
         ]

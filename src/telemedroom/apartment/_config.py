@@ -145,6 +145,26 @@ class WardSettings(_Table):
     admission_timeout_s: float = Field(default=900.0, gt=0)
 
 
+class HubLinkSettings(_Table):
+    """``[hub]``: the clinic hub this apartment reports to, as a room does (signed heartbeats).
+
+    ``key_file`` is the apartment's own Ed25519 private key (PKCS#8 PEM, mode 0600); the
+    hub lists its public half under ``[[apartments]]``. ``ca_file`` trusts a private CA
+    (or a test certificate) for the hub's TLS. The hub's answers carry the ward's
+    messages (acknowledged alerts, notes) to the patient's screen.
+
+    Examples:
+        >>> HubLinkSettings(url="https://hub.example.org", key_file="apartment.pem").interval_s
+        30.0
+    """
+
+    url: str
+    key_file: Path
+    ca_file: Path | None = None
+    interval_s: float = Field(default=30.0, gt=0)
+    queue_max: int = Field(default=2000, ge=1)
+
+
 class ApartmentConfig(TomlSettings):
     """Everything a health apartment's gateway needs, from a TOML file and the environment.
 
@@ -165,6 +185,7 @@ class ApartmentConfig(TomlSettings):
         quiet_after_s: A connected device that sends nothing this long is let go.
         revisit_after_s: A device just let go is not connected again for this long.
         device_timeout_s: Seconds one connect, read or record answer may take.
+        hub: The clinic hub the apartment reports to (its fleet view), if any.
 
     Examples:
         >>> import base64
@@ -202,6 +223,7 @@ class ApartmentConfig(TomlSettings):
     health: DeviceHealthSettings = Field(default_factory=DeviceHealthSettings)
     screen: ScreenSettings = Field(default_factory=ScreenSettings)
     ward: WardSettings = Field(default_factory=WardSettings)
+    hub: HubLinkSettings | None = None
 
     @field_validator("timezone")
     @classmethod
@@ -295,4 +317,7 @@ class ApartmentConfig(TomlSettings):
         key_file = self.ward.token_signing_key_file
         if key_file is not None and not key_file.is_absolute():
             update["ward"] = self.ward.model_copy(update={"token_signing_key_file": resolve(key_file)})
+        if self.hub is not None:
+            files = {"key_file": resolve(self.hub.key_file), "ca_file": resolve(self.hub.ca_file)}
+            update["hub"] = self.hub.model_copy(update={k: v for k, v in files.items() if v is not None})
         return self.model_copy(update=update)

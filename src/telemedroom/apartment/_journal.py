@@ -14,6 +14,7 @@ last glucose sequence number) live here too, so a restart continues where it sto
 from __future__ import annotations
 
 import asyncio
+import base64
 import concurrent.futures
 import hashlib
 import json
@@ -361,3 +362,20 @@ class Journal:
             " ON CONFLICT (name) DO UPDATE SET value = excluded.value",
             (name, value),
         )
+
+    async def set_sealed(self, name: str, value: Any) -> None:
+        """Keep a small named value encrypted (the ward's notes to the patient are health data)."""
+        nonce, sealed = self._seal(f"meta:{name}", value)
+        await self.set(name, base64.b64encode(nonce + sealed).decode())
+
+    async def get_sealed(self, name: str) -> Any:
+        """A value kept with :meth:`set_sealed`, or ``None``.
+
+        Raises:
+            ApartmentError: It does not open with this key.
+        """
+        stored = await self.get(name)
+        if stored is None:
+            return None
+        raw = base64.b64decode(stored)
+        return self._open(f"meta:{name}", raw[:12], raw[12:])

@@ -18,6 +18,14 @@ import httpx
 from telemedroom._version import __version__
 from telemedroom.errors import AccessRefused, HeartbeatRefused, LoginRefused, MissingExtraError
 from telemedroom.hub._accounts import LocalAccounts
+from telemedroom.hub._apartments import (
+    ApartmentView,
+    WardMessages,
+    apartment_routes,
+    apartment_view,
+    apartments_table,
+    ward_answer,
+)
 from telemedroom.hub._config import HubConfig
 from telemedroom.hub._fleet import fleet_view
 from telemedroom.hub._oidc import OidcClient, pkce_pair
@@ -86,6 +94,7 @@ class Hub:
         self._given_http = http
         self._mounts = dict(mounts or {})
         self.store = HubStore(config.database_url)
+        self.ward_messages = WardMessages(self.store)  # health apartments (hub/_apartments.py)
         self.oidc: OidcClient | None = None
         self.accounts: LocalAccounts | None = None
         self._verifier: HeartbeatVerifier | None = None
@@ -119,6 +128,7 @@ class Hub:
             if self.config.accounts_file is not None:
                 self.accounts = LocalAccounts.from_file(self.config.accounts_file)
             await stack.enter_async_context(self.store)
+            await self.ward_messages.create()
             self._schedule_pool = self.store.pool
             if self.config.schedule_url and self.config.schedule_url != self.config.database_url:
                 schedule = HubStore(self.config.schedule_url, max_size=4)
@@ -175,6 +185,7 @@ class Hub:
                 methods=["POST"],
             ),
             Mount("/static", StaticFiles(directory=_STATIC), name="static"),
+            *apartment_routes(self),
         ]
         # the seam for more products (the booking API...): mounted under their own paths
         routes.extend(Mount(path, app) for path, app in self._mounts.items())
@@ -407,11 +418,23 @@ class Hub:
         """The fleet view's rows (rooms with alerts first)."""
         return fleet_view(self.config.rooms, await self.store.rooms(), self.config.alerts, self.now())
 
+    async def apartments(self) -> list[ApartmentView]:
+        """The fleet view's health apartments (those with a high alert first)."""
+        statuses = await self.store.rooms()
+        newest = await self.ward_messages.newest()
+        return apartment_view(self.config.apartments, statuses, self.config.alerts, self.now(), newest)
+
     async def _fleet_page(self, _request: Request, session: StaffSession) -> Response:
-        return self._html(fleet_page(await self.fleet(), session))
+        apartments = ""
+        if self.config.apartments:
+            table = apartments_table(await self.apartments(), session, actions=False)
+            apartments = f"<h2>Health apartments</h2>{table}"
+        return self._html(fleet_page(await self.fleet(), session, after=apartments))
 
     async def _fleet_api(self, _request: Request, _session: StaffSession) -> Response:
-        return JSONResponse({"rooms": [row.as_dict() for row in await self.fleet()]})
+        rooms = [row.as_dict() for row in await self.fleet()]
+        apartments = [row.as_dict() for row in await self.apartments()]
+        return JSONResponse({"rooms": rooms, "apartments": apartments})
 
     async def _heartbeats(self, request: Request) -> Response:
         room = request.path_params["room"]
@@ -455,7 +478,10 @@ class Hub:
                 at=self.now(),
             )
         self.counters["heartbeats_accepted"] += results["current"] + results["late"]
-        return JSONResponse(dict(results))
+        answer: dict[str, Any] = dict(results)
+        if any(apartment.id == room for apartment in self.config.apartments):
+            answer |= await ward_answer(self, room, beats)
+        return JSONResponse(answer)
 
     # -- the worklist ------------------------------------------------------------------------------
 

@@ -10,7 +10,7 @@ from urllib.parse import urlsplit
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from cryptography.hazmat.primitives.serialization import load_pem_private_key, load_pem_public_key
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, ValidationInfo, field_validator
 
 from telemedroom.errors import HubConfigError
 
@@ -123,6 +123,8 @@ class HubConfig(_Table):
         tokens: The join-token key for physicians' join tokens.
         alerts: Fleet alert thresholds.
         rooms: The rooms and their heartbeat keys.
+        apartments: The health apartments and their heartbeat keys (``[[apartments]]``,
+            the same keys as a room's; an id is a room or an apartment, not both).
 
     Examples:
         >>> config = HubConfig(public_url="https://hub.example.org", database_url="postgresql:///hub",
@@ -142,6 +144,7 @@ class HubConfig(_Table):
     tokens: TokenSettings | None = None
     alerts: AlertSettings = Field(default_factory=AlertSettings)
     rooms: list[RoomKey] = Field(default_factory=list)
+    apartments: list[RoomKey] = Field(default_factory=list)
 
     @field_validator("public_url")
     @classmethod
@@ -157,6 +160,15 @@ class HubConfig(_Table):
         ids = [room.id for room in value]
         if len(set(ids)) != len(ids):
             raise ValueError("a room id is listed twice")
+        return value
+
+    @field_validator("apartments")
+    @classmethod
+    def _unique_apartments(cls, value: list[RoomKey], info: ValidationInfo) -> list[RoomKey]:
+        ids = [apartment.id for apartment in value]
+        rooms = {room.id for room in info.data.get("rooms", [])}
+        if len(set(ids)) != len(ids) or rooms & set(ids):
+            raise ValueError("an apartment id is listed twice, or also as a room")
         return value
 
     @property
@@ -222,7 +234,11 @@ class HubConfig(_Table):
             "rooms": [
                 room.model_copy(update={"public_key_file": resolve(room.public_key_file)})
                 for room in self.rooms
-            ]
+            ],
+            "apartments": [
+                apartment.model_copy(update={"public_key_file": resolve(apartment.public_key_file)})
+                for apartment in self.apartments
+            ],
         }
         if self.accounts_file is not None:
             update["accounts_file"] = resolve(self.accounts_file)
@@ -233,14 +249,16 @@ class HubConfig(_Table):
         return self.model_copy(update=update)
 
     def room_keys(self) -> dict[str, Ed25519PublicKey]:
-        """``{room id: public key}`` read from each room's PEM file.
+        """``{room or apartment id: public key}`` read from each one's PEM file.
 
         Raises:
             HubConfigError: A key file is missing or holds no Ed25519 public key.
         """
         keys: dict[str, Ed25519PublicKey] = {}
-        for index, room in enumerate(self.rooms):
-            where = f"rooms.{index}.public_key_file"
+        listed = [("rooms", index, room) for index, room in enumerate(self.rooms)]
+        listed += [("apartments", index, apartment) for index, apartment in enumerate(self.apartments)]
+        for table, index, room in listed:
+            where = f"{table}.{index}.public_key_file"
             try:
                 key = load_pem_public_key(room.public_key_file.read_bytes())
             except OSError as exc:

@@ -127,8 +127,8 @@ def worklist_page(
     return page("Worklist", filters + table, session, refresh=5)
 
 
-def fleet_page(rows: list[RoomView], session: StaffSession) -> str:
-    """The operator's fleet table."""
+def fleet_page(rows: list[RoomView], session: StaffSession, *, after: str = "") -> str:
+    """The operator's fleet table (``after``: the health apartments' table, see ``_apartments``)."""
     lines = []
     for row in rows:
         report = row.status.report if row.status else None
@@ -154,4 +154,4 @@ def fleet_page(rows: list[RoomView], session: StaffSession) -> str:
         "<th>Outbox</th><th>Refused</th><th>Last visit</th><th>Cleaning until</th><th>Version</th>"
         f"<th>Alerts</th></tr></thead><tbody>{''.join(lines)}</tbody></table>"
     )
-    return page("Rooms", table, session, refresh=10)
+    return page("Rooms", table + after, session, refresh=10)

@@ -35,7 +35,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
-from typing import Annotated, Final
+from typing import Annotated, Final, Literal
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from joserfc import jws
@@ -48,6 +48,7 @@ from telemedroom.errors import HeartbeatRefused
 __all__ = [
     "HEARTBEAT_ALGORITHM",
     "MAX_HEARTBEAT_LENGTH",
+    "AlertStatus",
     "DeviceStatus",
     "Heartbeat",
     "HeartbeatSigner",
@@ -87,6 +88,28 @@ class DeviceStatus(BaseModel):
     seen_at: _When | None = None
 
 
+class AlertStatus(BaseModel):
+    """An open alert of a health apartment as the hub shows it: which rule, how severe, no values.
+
+    The reading that raised it stays in the clinic's records (the Flag in the outbox, the
+    ward's webhook); the hub learns only what staff need to see that something waits.
+
+    Examples:
+        >>> from datetime import datetime, UTC
+        >>> AlertStatus(id="a1", rule="weight-gain", severity="high",
+        ...             raised_at=datetime.now(UTC)).acknowledged
+        False
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    id: Annotated[str, Field(min_length=1, max_length=64)]
+    rule: Annotated[str, Field(min_length=1, max_length=64)]
+    severity: Literal["low", "moderate", "high"]
+    raised_at: _When
+    acknowledged: bool = False
+
+
 class Heartbeat(BaseModel):
     """One status report of a room.
 
@@ -107,6 +130,11 @@ class Heartbeat(BaseModel):
         outbox_refused: Records the FHIR server refused (kept for a person to look at).
         last_visit_at: When the last visit was wrapped up.
         cleaning_until: End of the cleaning buffer, while cleaning.
+        kind: ``"room"``, or ``"apartment"`` for a health apartment's gateway (whose
+            ``state`` is ``watching``, ``ringing``, ``in_call`` or ``storage_full``).
+        alerts: An apartment's open alerts (rule and severity only).
+        ward_cursor: The last of the ward's messages (acknowledgements, notes) the
+            apartment has shown; the hub answers with the ones after it.
 
     Examples:
         >>> from datetime import datetime, UTC
@@ -134,6 +162,9 @@ class Heartbeat(BaseModel):
     outbox_refused: Annotated[int, Field(ge=0)] = 0
     last_visit_at: _When | None = None
     cleaning_until: _When | None = None
+    kind: Literal["room", "apartment"] = "room"
+    alerts: Annotated[list[AlertStatus], Field(max_length=50)] = Field(default_factory=list)
+    ward_cursor: Annotated[int, Field(ge=0)] | None = None
 
 
 class HeartbeatSigner:

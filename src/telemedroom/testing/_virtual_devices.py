@@ -96,6 +96,12 @@ class VirtualDevice:
     stamped with that clock, and a write to Current Time sets it. With
     ``clock_set=False`` it knows no time at all until one is written.
 
+    It advertises every ``advertising_interval_ms`` (20 to 10 240 ms, Core Vol 6 Part B
+    §4.4.2.2.1; default 20 ms, the fastest legacy interval, so tests find it at once). A
+    device switched on with nothing to send advertises slower, e.g. 1022.5 ms after its
+    first 30 s (Apple's Accessory Design Guidelines, Bluetooth LE §35.5), which is what
+    ``benchmarks/bench_apartment.py`` measures idle with.
+
     Subclass it for a proprietary device: set :attr:`service` and
     :attr:`characteristics`, and override :meth:`encode`.
 
@@ -134,7 +140,9 @@ class VirtualDevice:
         clock_offset: timedelta = timedelta(0),
         clock_set: bool = True,
         tz: tzinfo = UTC,
+        advertising_interval_ms: float = 20.0,
     ) -> None:
+        self.advertising_interval_ms = advertising_interval_ms
         self.address = (address or self.default_address).upper()
         self.name = name or self.default_name
         self.info = info or self.default_info
@@ -321,8 +329,8 @@ class VirtualDevice:
         await device.start_advertising(
             advertising_data=bytes(AdvertisingData([*structures, (kind, name)])),
             auto_restart=True,
-            advertising_interval_min=20,
-            advertising_interval_max=20,
+            advertising_interval_min=self.advertising_interval_ms,
+            advertising_interval_max=self.advertising_interval_ms,
         )
 
     async def aclose(self) -> None:
