@@ -22,6 +22,7 @@ from telemedroom.hub._config import HubConfig
 from telemedroom.hub._fleet import fleet_view
 from telemedroom.hub._oidc import OidcClient, pkce_pair
 from telemedroom.hub._pages import SECURITY_HEADERS, error_page, fleet_page, login_page, worklist_page
+from telemedroom.hub._relay import PostgresRelay
 from telemedroom.hub._store import HubStore, StaffSession
 from telemedroom.hub._worklist import WorklistItem, fetch_appointments, worklist
 from telemedroom.session.audit import AuditAction, AuditLog
@@ -96,16 +97,20 @@ class Hub:
         self.issuer: TokenIssuer | None = None
         self.signaling_audit = AuditLog()
         self.signaling: Any = None
+        # the visits live in PostgreSQL: a room and its physician may reach different replicas
+        self.relay: PostgresRelay | None = None
         key = config.signing_key()
         if key is not None and config.tokens is not None:
             from telemedroom.session.signaling import SignalingConfig, create_app
 
             self.issuer = TokenIssuer(key, config.tokens.key_id)
+            self.relay = PostgresRelay(config.database_url)
             self.signaling = create_app(
                 SignalingConfig(
                     verifier=TokenVerifier(self.issuer.public_keys()),
                     allowed_origins=[config.origin],
                     audit=self.signaling_audit,
+                    relay=self.relay,
                 )
             )
         self.app = self._build()
@@ -119,6 +124,8 @@ class Hub:
             if self.config.accounts_file is not None:
                 self.accounts = LocalAccounts.from_file(self.config.accounts_file)
             await stack.enter_async_context(self.store)
+            if self.relay is not None:
+                await stack.enter_async_context(self.relay)
             self._schedule_pool = self.store.pool
             if self.config.schedule_url and self.config.schedule_url != self.config.database_url:
                 schedule = HubStore(self.config.schedule_url, max_size=4)
@@ -193,6 +200,8 @@ class Hub:
 
     async def _readyz(self, _request: Request) -> Response:
         checks = {"database": await self.store.ping()}
+        if self.relay is not None:
+            checks["signaling_relay"] = await self.relay.alive()
         if self.oidc is not None:
             try:
                 await self.oidc.discover()
