@@ -173,5 +173,6 @@ async def test_a_visit_across_replicas_survives_the_loss_of_the_room_s_replica(
                 received = await anext(doctor.measurements())
             assert received.bpm == 71  # type: ignore[attr-defined]
             await doctor.end()
-    logs = [json.loads(line) for line in (tmp_path / "b.log").read_text().splitlines() if line.startswith("{")]
+    lines = (tmp_path / "b.log").read_text().splitlines()
+    logs = [json.loads(line) for line in lines if line.startswith("{")]
     assert not [line for line in logs if line["level"] in ("error", "critical")], logs

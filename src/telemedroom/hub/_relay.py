@@ -201,6 +201,7 @@ class PostgresRelay:
     async def _send_loop(self) -> None:
         while True:
             channel, payload = await self._outbox.get()
+            logger.debug("%s notifies %s: %s", self.replica, channel, payload[:200])
             try:
                 if len(payload.encode()) <= _INLINE_MAX:
                     await self._sender.execute("SELECT pg_notify($1, $2)", channel, payload)
@@ -229,7 +230,7 @@ class PostgresRelay:
                         continue
                 if self._keeper is not None:
                     await self._keeper.notified(json.loads(payload))
-            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, ValueError):
+            except Exception:  # one bad notification must not stop the relay
                 logger.exception("cannot handle a notification")
 
     async def _sweep_loop(self) -> None:
@@ -248,9 +249,7 @@ class PostgresRelay:
     async def locked(self, key: _Key) -> AsyncIterator[Any]:
         """A connection in a transaction holding the visit's advisory lock."""
         async with self.pool.acquire() as connection, connection.transaction():
-            await connection.execute(
-                "SELECT pg_advisory_xact_lock(hashtextextended($1, 7))", json.dumps(key)
-            )
+            await connection.execute("SELECT pg_advisory_xact_lock(hashtextextended($1, 7))", json.dumps(key))
             yield connection
 
     async def read(self, key: _Key) -> tuple[bool, list[str], list[Any]]:
@@ -317,7 +316,8 @@ class _RelayedVisits(_Hub):
         self._tags: dict[_Connection, str] = {}
         self._pending: dict[_Connection, Coroutine[Any, Any, bool]] = {}
         self._background: set[asyncio.Task[None]] = set()
-        self._gone: dict[str, _Connection] = {}  # detached by the last mirror, told why next
+        # detached by a mirror (removed in PostgreSQL): the notification that says why follows
+        self._gone: dict[str, _Connection] = {}
         self.handlers.update(
             {
                 "admit": self._later(self._admit_here),
@@ -635,6 +635,8 @@ class _RelayedVisits(_Hub):
     def _disconnected(self, connection: _Connection) -> None:
         participant = connection.participant
         tag = self._tags.pop(connection, None)
+        for pid in [pid for pid, gone in self._gone.items() if gone is connection]:
+            del self._gone[pid]
         if participant is None or participant.connection is not connection:
             return
         connection.participant = None
@@ -699,6 +701,7 @@ class _RelayedVisits(_Hub):
     async def notified(self, payload: dict[str, Any]) -> None:
         """One notification from another replica: re-read a visit, deliver messages."""
         messages = [(str(pid), item) for pid, item in payload.get("m", [])]
+        logger.debug("%s notified: %s", self.relay.replica, payload)
         if "v" in payload:
             key = (str(payload["v"][0]), str(payload["v"][1]))
             ended, removed, rows = await self.relay.read(key)
@@ -725,32 +728,35 @@ class _RelayedVisits(_Hub):
         messages: list[tuple[str, str | int]],
     ) -> None:
         """Mirror the visit's rows, then deliver ``messages`` and send the rosters (no await between)."""
-        targets = [(self.local.get(pid), item) for pid, item in messages]
+        # resolved before the mirror: a change read here may already have detached its addressee
+        targets = [(self._socket_of(pid), pid, item) for pid, item in messages]
         visit = self.visits.get(key)
         if visit is None and rows:
             visit = self.visits[key] = _Visit(*key)
         if visit is not None:
             self._mirror(visit, ended, removed, rows)
-        for participant, item in targets:
-            connection = participant.connection if participant is not None else None
-            if participant is not None and connection is None:
-                connection = self._gone.get(participant.id)
+        for connection, pid, item in targets:
             if connection is None:
                 continue
             if isinstance(item, int):
                 connection.close(item)
+                self._gone.pop(pid, None)
             else:
                 connection._put(item)
-        self._gone.clear()
         if visit is not None and visit.participants:
             self._roster(visit)
+
+    def _socket_of(self, pid: str) -> _Connection | None:
+        participant = self.local.get(pid)
+        if participant is not None and isinstance(participant.connection, _Connection):
+            return participant.connection
+        return self._gone.get(pid)
 
     def _mirror(self, visit: _Visit, ended: bool, removed: list[str], rows: list[Any]) -> None:
         me = self.relay.replica
         visit.ended = ended
         visit.removed = set(removed)
         seen: set[str] = set()
-        self._gone = {}
         for row in rows:
             pid = row["id"]
             seen.add(pid)
