@@ -646,6 +646,13 @@ class _RelayedVisits(_Hub):
         self._spawn(self._dropped(self._key(participant), participant.id, tag))
 
     async def _dropped(self, key: _Key, participant: str, tag: str | None) -> None:
+        try:
+            await self._mark_dropped(key, participant, tag)
+        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError):
+            # the sweep of another replica marks the place once this one's listener is gone
+            logger.exception("cannot mark %s disconnected", participant)
+
+    async def _mark_dropped(self, key: _Key, participant: str, tag: str | None) -> None:
         async with self.relay.locked(key) as db:
             before = await _replicas(db, key)
             await db.execute(
