@@ -6,7 +6,7 @@ import json
 import logging
 import secrets
 from collections import Counter
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from contextlib import AsyncExitStack
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -25,6 +25,7 @@ from telemedroom.hub._pages import SECURITY_HEADERS, error_page, fleet_page, log
 from telemedroom.hub._relay import PostgresRelay
 from telemedroom.hub._store import HubStore, StaffSession
 from telemedroom.hub._worklist import WorklistItem, fetch_appointments, worklist
+from telemedroom.monitoring import Monitor
 from telemedroom.session.audit import AuditAction, AuditLog
 from telemedroom.session.heartbeat import HeartbeatVerifier
 from telemedroom.session.tokens import TokenIssuer, TokenVerifier
@@ -52,6 +53,14 @@ _UNSAFE: Final = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
 Handler = Callable[[Request], Awaitable[Response]]
 
+_STAFF_KEY: Final = "telemedroom.hub.staff"  # the ASGI scope key the hub's guard fills in
+
+
+async def _staff_in_scope(request: Request) -> str | None:
+    """The staff member the hub's guard let through (the summary app's ``authorize``)."""
+    staff = request.scope.get(_STAFF_KEY)
+    return staff if isinstance(staff, str) else None
+
 
 class Hub:
     """The clinic hub: open it (``async with``), then serve :attr:`app` (uvicorn, lifespan off).
@@ -62,6 +71,9 @@ class Hub:
         http: The HTTP client for the IdP (by default one of its own).
         mounts: More ASGI apps to mount behind the hub's routes, ``{path: app}`` (the
             booking API, the signaling server...).
+        summaries: The health-apartment monitors (or a callable returning the current
+            ones) whose daily summaries the hub serves at ``/summaries/`` behind the login.
+        summaries_role: The staff role that may read them (``physician`` by default).
 
     Attributes:
         store: The PostgreSQL state (once open).
@@ -81,8 +93,12 @@ class Hub:
         clock: Callable[[], datetime] | None = None,
         http: httpx.AsyncClient | None = None,
         mounts: Mapping[str, Any] | None = None,
+        summaries: Iterable[Monitor] | Callable[[], Iterable[Monitor]] | None = None,
+        summaries_role: str = "physician",
     ) -> None:
         self.config = config
+        self._summaries = summaries
+        self._summaries_role = summaries_role
         self._clock = clock or (lambda: datetime.now(UTC))
         self._given_http = http
         self._mounts = dict(mounts or {})
@@ -183,6 +199,8 @@ class Hub:
             ),
             Mount("/static", StaticFiles(directory=_STATIC), name="static"),
         ]
+        if self._summaries is not None:
+            routes.append(Mount("/summaries", self._summary_pages(self._summaries)))
         # the seam for more products (the booking API...): mounted under their own paths
         routes.extend(Mount(path, app) for path, app in self._mounts.items())
         if self.signaling is not None:
@@ -536,6 +554,44 @@ class Hub:
         )
         # the token travels in the fragment, which the browser never sends to a server
         return RedirectResponse(f"/console/#token={token}", status_code=303)
+
+    # -- health-apartment daily summaries ---------------------------------------------------------
+
+    def _summary_pages(self, monitors: Iterable[Monitor] | Callable[[], Iterable[Monitor]]) -> Any:
+        """``telemedroom.monitoring.summary_app`` behind a live session with the summaries' role.
+
+        Without a session a page redirects to the login, with another role it is refused
+        (403); both are audited, and so is every page read (``summary_viewed``).
+        """
+        from telemedroom.monitoring import summary_app
+
+        role = self._summaries_role
+        pages = summary_app(monitors, authorize=_staff_in_scope)
+
+        async def guarded(scope: Any, receive: Any, send: Any) -> None:
+            if scope["type"] != "http":
+                await pages(scope, receive, send)
+                return
+            request = Request(scope, receive)
+            session: StaffSession | None = None
+            try:
+                session = await self._session(request)
+                if role not in session.roles:
+                    raise AccessRefused("forbidden_role", f"the daily summaries are for the {role} role")
+            except AccessRefused as exc:
+                refused = await self._refused(request, exc, session)
+                await refused(scope, receive, send)
+                return
+            await self.store.audit(
+                AuditAction.SUMMARY_VIEWED,
+                actor=session.subject,
+                role=role,
+                detail={"path": request.url.path, "patient": request.query_params.get("ref", "")[:200]},
+                at=self.now(),
+            )
+            await pages({**scope, _STAFF_KEY: session.subject}, receive, send)
+
+        return guarded
 
     # -- metrics -----------------------------------------------------------------------------------
 
