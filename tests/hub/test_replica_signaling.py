@@ -4,7 +4,8 @@ Both replicas are ``telemedroom hub`` processes as operations run them (plain HT
 loopback, as behind the reverse proxy); the room and the physician are real aiortc peers
 (``RoomPeer``, ``PhysicianPeer``) with the clinic's join tokens. Replica A is killed with
 SIGKILL while the patient waits: the room resumes on B (its second address) and the visit
-goes on there.
+goes on there. A real ``Room`` with a virtual thermometer, on replica A, is examined by a
+physician on B.
 """
 
 from __future__ import annotations
@@ -16,8 +17,8 @@ import secrets
 import signal
 import subprocess
 import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -73,6 +74,24 @@ async def ready(port: int, process: subprocess.Popen[bytes]) -> None:
             await asyncio.sleep(0.1)  # the process is starting: ask again, bounded above
 
 
+@asynccontextmanager
+async def two_replicas(
+    keys: Keys, dsn: str, folder: Path
+) -> AsyncIterator[tuple[int, int, subprocess.Popen[bytes], Path]]:
+    """Replicas A and B of one configuration (the keys copied next to it), both ready."""
+    port_a, port_b = free_port(), free_port()
+    config = folder / "hub.toml"
+    config.write_text(hub_toml(port=port_a, dsn=dsn, keys=keys, issuer=None))
+    for name in ("join-token.pem", "accounts.toml", "nord-1.pub.pem", "sued-2.pub.pem"):
+        (folder / name).write_bytes((keys.folder / name).read_bytes())
+    with (
+        replica(config, port_a, folder / "a.log") as process_a,
+        replica(config, port_b, folder / "b.log") as process_b,
+    ):
+        await asyncio.gather(ready(port_a, process_a), ready(port_b, process_b))
+        yield port_a, port_b, process_a, config
+
+
 def issuer_of(config: Path) -> TokenIssuer:
     key = HubConfig.from_toml(config).signing_key()
     assert key is not None
@@ -95,22 +114,11 @@ def token(issuer: TokenIssuer, appointment: str, role: str, subject: str) -> str
 async def test_a_visit_across_replicas_survives_the_loss_of_the_room_s_replica(
     keys: Keys, postgres_dsn: str, tmp_path: Path
 ) -> None:
-    port_a, port_b = free_port(), free_port()
-    config = tmp_path / "hub.toml"
-    config.write_text(hub_toml(port=port_a, dsn=postgres_dsn, keys=keys, issuer=None))
-    for name in ("join-token.pem", "accounts.toml", "nord-1.pub.pem", "sued-2.pub.pem"):
-        (tmp_path / name).write_bytes((keys.folder / name).read_bytes())
-    issuer = issuer_of(config)
-
     def url(port: int, appointment: str) -> str:
         return f"ws://127.0.0.1:{port}/ws/nord-1/{appointment}"
 
-    with (
-        replica(config, port_a, tmp_path / "a.log") as process_a,
-        replica(config, port_b, tmp_path / "b.log") as process_b,
-    ):
-        await asyncio.gather(ready(port_a, process_a), ready(port_b, process_b))
-
+    async with two_replicas(keys, postgres_dsn, tmp_path) as (port_a, port_b, process_a, config):
+        issuer = issuer_of(config)
         # 1. a full visit: the room on A, the physician on B
         first = f"apt-{secrets.token_hex(3)}"
         room_token = token(issuer, first, "patient", "pat-1")
@@ -176,3 +184,70 @@ async def test_a_visit_across_replicas_survives_the_loss_of_the_room_s_replica(
     lines = (tmp_path / "b.log").read_text().splitlines()
     logs = [json.loads(line) for line in lines if line.startswith("{")]
     assert not [line for line in logs if line["level"] in ("error", "critical")], logs
+
+
+async def test_a_real_room_on_replica_a_is_examined_by_a_physician_on_replica_b(
+    keys: Keys, postgres_dsn: str, tmp_path: Path
+) -> None:
+    """A ``Room`` with a virtual thermometer (bumble: the radio is the only fake), its own patient
+    token signed with the clinic's key, its signaling on replica A; the physician on B."""
+    from tests.room.conftest import devices_for, make_config
+    from tests.room.test_clinic_tokens import ALWAYS
+
+    from telemedroom import BodyTemperature
+    from telemedroom.room import Room, RoomState, SessionSettings
+    from telemedroom.scheduling import Requirement, Resource, Scheduler, Service, SqliteStore
+    from telemedroom.testing import BumbleBackend
+
+    async with (
+        two_replicas(keys, postgres_dsn, tmp_path) as (port_a, port_b, _, config),
+        BumbleBackend() as radio,
+    ):
+        issuer = issuer_of(config)
+        for device in devices_for(["thermometer"]):
+            await radio.add(device)
+        session = SessionSettings(
+            signaling_url=f"ws://127.0.0.1:{port_a}",
+            token_signing_key_file=tmp_path / "join-token.pem",
+            token_key_id="clinic-1",
+        )
+        room_config = make_config(tmp_path / "room", ["thermometer"], session=session)
+        async with SqliteStore(tmp_path / "schedule.sqlite") as store:
+            scheduler = Scheduler(
+                store,
+                [
+                    Resource(id=room_config.room_id, kind="room", name="Room", availability=ALWAYS),
+                    Resource(id="dr-weber", kind="practitioner", name="Dr Weber", availability=ALWAYS),
+                ],
+            )
+            service = Service(
+                id="visit",
+                name="Visit",
+                duration=timedelta(minutes=20),
+                requires=(Requirement(kind="room"), Requirement(kind="practitioner")),
+                interval=timedelta(minutes=1),
+            )
+            now = datetime.now(UTC)
+            (slot,) = await scheduler.find_slots(service, now, now + timedelta(days=1), limit=1)
+            appointment = await scheduler.book(slot, "pat-9", idempotency_key="k-1")
+            async with Room(room_config, ble_backend=radio, scheduler=scheduler) as room:
+                await room.check_in(appointment.booking_code)
+                await room.measure()
+                url_b = room.visit_url(appointment.id).replace(f":{port_a}/", f":{port_b}/")
+                physician_token = issuer.issue(
+                    room=room_config.room_id,
+                    appointment=appointment.id,
+                    role="physician",
+                    subject="dr-weber",
+                    not_before=appointment.slot.start - timedelta(minutes=15),
+                    expires_at=appointment.slot.end + timedelta(minutes=15),
+                )
+                async with PhysicianPeer(url_b, physician_token, auto_admit=True) as doctor:
+                    await room.wait_for_physician(timeout=60)
+                    assert room.state is RoomState.IN_CONSULTATION
+                    async with asyncio.timeout(60):
+                        reading = await anext(doctor.measurements())
+                    assert isinstance(reading, BodyTemperature)  # the room's reading, A -> B over WebRTC
+                    summary = await room.end_consultation()
+                await room.wait_idle()
+    assert summary.observations == 1
