@@ -148,6 +148,8 @@ class PostgresRelay:
             name = {"application_name": f"{_APPLICATION}{self.replica}"}
             self._listener = await asyncpg.connect(self.dsn, server_settings=name)
             await self._listener.add_listener(self.channel, self._notified)
+            # without its listener this replica is deaf to the others: /readyz says so, and the log
+            self._listener.add_termination_listener(self._deaf)
             self._sender = await asyncpg.connect(self.dsn)
         except (OSError, asyncpg.PostgresError) as exc:
             await self.aclose()
@@ -214,6 +216,10 @@ class PostgresRelay:
                     )
             except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError):
                 logger.exception("cannot notify %s", channel)
+
+    def _deaf(self, _connection: Any) -> None:
+        if self._tasks:  # not while closing
+            logger.error("the signaling relay lost its PostgreSQL connection; restart this replica")
 
     def _notified(self, _connection: Any, _pid: int, _channel: str, payload: str) -> None:
         self._inbox.put_nowait(payload)
