@@ -158,4 +158,6 @@ async def test_a_dropped_participant_resumes_on_the_other_replica_or_leaves_afte
         await roster_until(doctor, lambda r: len(r) == 1)
     actions = [entry.action.value for entry in pair.b.audit]
     assert actions.count("resumed") == 1
+    refused = [entry.detail for entry in pair.b.audit if entry.action.value == "token_refused"]
+    assert refused == [{"participant": "already_connected"}]  # the second connection, audited on B
     assert "left" in [entry.action.value for entry in [*pair.a.audit, *pair.b.audit]]
