@@ -93,7 +93,7 @@ def test_the_hub_process_serves_health_readiness_and_metrics(keys: Keys, postgre
         assert health.text == "ok"
         ready = httpx.get(f"{base}/readyz")
         assert ready.status_code == 200
-        assert ready.json() == {"ready": True, "checks": {"database": True}}
+        assert ready.json() == {"ready": True, "checks": {"database": True, "signaling_relay": True}}
         metrics = httpx.get(f"{base}/metrics")
         assert metrics.headers["content-type"].startswith("text/plain; version=0.0.4")
         assert "telemedroom_hub_rooms 2" in metrics.text

@@ -1,7 +1,5 @@
-"""Two hub replicas on one real PostgreSQL share every piece of state: sessions, the fleet, the audit chain.
-
-(Signaling across replicas — a room on one, the physician on the other — is not built yet:
-the signaling server keeps its waiting rooms in memory. See docs/hub.md.)
+"""Two hub replicas on one real PostgreSQL share every piece of state: sessions, the fleet,
+the audit chain, and the visits of the signaling server (LISTEN/NOTIFY between replicas).
 """
 
 from __future__ import annotations

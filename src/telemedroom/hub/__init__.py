@@ -32,6 +32,7 @@ from telemedroom.hub._config import (
     TokenSettings,
 )
 from telemedroom.hub._fleet import RoomView
+from telemedroom.hub._relay import PostgresRelay
 from telemedroom.hub._store import HubStore, RoomStatus, StaffSession
 
 __all__ = [
@@ -41,6 +42,7 @@ __all__ = [
     "HubStore",
     "LocalAccounts",
     "OidcSettings",
+    "PostgresRelay",
     "RoomKey",
     "RoomStatus",
     "RoomView",

@@ -6,7 +6,7 @@ import json
 import logging
 import secrets
 from collections import Counter
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from contextlib import AsyncExitStack
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -30,8 +30,10 @@ from telemedroom.hub._config import HubConfig
 from telemedroom.hub._fleet import fleet_view
 from telemedroom.hub._oidc import OidcClient, pkce_pair
 from telemedroom.hub._pages import SECURITY_HEADERS, error_page, fleet_page, login_page, worklist_page
+from telemedroom.hub._relay import PostgresRelay
 from telemedroom.hub._store import HubStore, StaffSession
 from telemedroom.hub._worklist import WorklistItem, fetch_appointments, worklist
+from telemedroom.monitoring import Monitor
 from telemedroom.session.audit import AuditAction, AuditLog
 from telemedroom.session.heartbeat import HeartbeatVerifier
 from telemedroom.session.tokens import TokenIssuer, TokenVerifier
@@ -59,6 +61,14 @@ _UNSAFE: Final = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
 Handler = Callable[[Request], Awaitable[Response]]
 
+_STAFF_KEY: Final = "telemedroom.hub.staff"  # the ASGI scope key the hub's guard fills in
+
+
+async def _staff_in_scope(request: Request) -> str | None:
+    """The staff member the hub's guard let through (the summary app's ``authorize``)."""
+    staff = request.scope.get(_STAFF_KEY)
+    return staff if isinstance(staff, str) else None
+
 
 class Hub:
     """The clinic hub: open it (``async with``), then serve :attr:`app` (uvicorn, lifespan off).
@@ -69,6 +79,9 @@ class Hub:
         http: The HTTP client for the IdP (by default one of its own).
         mounts: More ASGI apps to mount behind the hub's routes, ``{path: app}`` (the
             booking API, the signaling server...).
+        summaries: The health-apartment monitors (or a callable returning the current
+            ones) whose daily summaries the hub serves at ``/summaries/`` behind the login.
+        summaries_role: The staff role that may read them (``physician`` by default).
 
     Attributes:
         store: The PostgreSQL state (once open).
@@ -88,8 +101,12 @@ class Hub:
         clock: Callable[[], datetime] | None = None,
         http: httpx.AsyncClient | None = None,
         mounts: Mapping[str, Any] | None = None,
+        summaries: Iterable[Monitor] | Callable[[], Iterable[Monitor]] | None = None,
+        summaries_role: str = "physician",
     ) -> None:
         self.config = config
+        self._summaries = summaries
+        self._summaries_role = summaries_role
         self._clock = clock or (lambda: datetime.now(UTC))
         self._given_http = http
         self._mounts = dict(mounts or {})
@@ -105,16 +122,20 @@ class Hub:
         self.issuer: TokenIssuer | None = None
         self.signaling_audit = AuditLog()
         self.signaling: Any = None
+        # the visits live in PostgreSQL: a room and its physician may reach different replicas
+        self.relay: PostgresRelay | None = None
         key = config.signing_key()
         if key is not None and config.tokens is not None:
             from telemedroom.session.signaling import SignalingConfig, create_app
 
             self.issuer = TokenIssuer(key, config.tokens.key_id)
+            self.relay = PostgresRelay(config.database_url)
             self.signaling = create_app(
                 SignalingConfig(
                     verifier=TokenVerifier(self.issuer.public_keys()),
                     allowed_origins=[config.origin],
                     audit=self.signaling_audit,
+                    relay=self.relay,
                 )
             )
         self.app = self._build()
@@ -129,6 +150,8 @@ class Hub:
                 self.accounts = LocalAccounts.from_file(self.config.accounts_file)
             await stack.enter_async_context(self.store)
             await self.ward_messages.create()
+            if self.relay is not None:
+                await stack.enter_async_context(self.relay)
             self._schedule_pool = self.store.pool
             if self.config.schedule_url and self.config.schedule_url != self.config.database_url:
                 schedule = HubStore(self.config.schedule_url, max_size=4)
@@ -187,6 +210,8 @@ class Hub:
             Mount("/static", StaticFiles(directory=_STATIC), name="static"),
             *apartment_routes(self),
         ]
+        if self._summaries is not None:
+            routes.append(Mount("/summaries", self._summary_pages(self._summaries)))
         # the seam for more products (the booking API...): mounted under their own paths
         routes.extend(Mount(path, app) for path, app in self._mounts.items())
         if self.signaling is not None:
@@ -204,6 +229,8 @@ class Hub:
 
     async def _readyz(self, _request: Request) -> Response:
         checks = {"database": await self.store.ping()}
+        if self.relay is not None:
+            checks["signaling_relay"] = await self.relay.alive()
         if self.oidc is not None:
             try:
                 await self.oidc.discover()
@@ -553,6 +580,44 @@ class Hub:
         )
         # the token travels in the fragment, which the browser never sends to a server
         return RedirectResponse(f"/console/#token={token}", status_code=303)
+
+    # -- health-apartment daily summaries ---------------------------------------------------------
+
+    def _summary_pages(self, monitors: Iterable[Monitor] | Callable[[], Iterable[Monitor]]) -> Any:
+        """``telemedroom.monitoring.summary_app`` behind a live session with the summaries' role.
+
+        Without a session a page redirects to the login, with another role it is refused
+        (403); both are audited, and so is every page read (``summary_viewed``).
+        """
+        from telemedroom.monitoring import summary_app
+
+        role = self._summaries_role
+        pages = summary_app(monitors, authorize=_staff_in_scope)
+
+        async def guarded(scope: Any, receive: Any, send: Any) -> None:
+            if scope["type"] != "http":
+                await pages(scope, receive, send)
+                return
+            request = Request(scope, receive)
+            session: StaffSession | None = None
+            try:
+                session = await self._session(request)
+                if role not in session.roles:
+                    raise AccessRefused("forbidden_role", f"the daily summaries are for the {role} role")
+            except AccessRefused as exc:
+                refused = await self._refused(request, exc, session)
+                await refused(scope, receive, send)
+                return
+            await self.store.audit(
+                AuditAction.SUMMARY_VIEWED,
+                actor=session.subject,
+                role=role,
+                detail={"path": request.url.path, "patient": request.query_params.get("ref", "")[:200]},
+                at=self.now(),
+            )
+            await pages({**scope, _STAFF_KEY: session.subject}, receive, send)
+
+        return guarded
 
     # -- metrics -----------------------------------------------------------------------------------
 

@@ -72,6 +72,7 @@ class AuditAction(StrEnum):
     SESSION_EXPIRED = "session_expired"
     REQUEST_REFUSED = "request_refused"
     HEARTBEAT_REFUSED = "heartbeat_refused"
+    SUMMARY_VIEWED = "summary_viewed"  # a health-apartment daily summary read through the hub
 
 
 def _aware(value: datetime) -> datetime:

@@ -56,6 +56,7 @@ EVENT_TYPES: Final[dict[AuditAction, tuple[str, str, str]]] = {
     AuditAction.SFU_ENDED: ("110100", "Application Activity", "E"),
     AuditAction.NOTE_ADDED: ("110100", "Application Activity", "C"),
     AuditAction.READING_ACCEPTED: ("110110", "Patient Record", "C"),
+    AuditAction.SUMMARY_VIEWED: ("110110", "Patient Record", "R"),
 }
 
 _REFUSALS: Final = frozenset({AuditAction.TOKEN_REFUSED, AuditAction.CHECK_IN_REFUSED})

@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import json
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from ssl import SSLContext
 from typing import Any
 
@@ -33,19 +33,21 @@ class SignalingClient:
 
     When the connection drops without a final close code, it joins again with the
     resume key from the welcome (same participant id, same admission), retrying with
-    backoff for about half a minute.
+    backoff for about half a minute. Given several URLs (the replicas of a hub that keeps
+    its visits in PostgreSQL), each failed attempt moves on to the next one.
     """
 
     def __init__(
         self,
-        url: str,
+        url: str | Sequence[str],
         token: str,
         handler: Handler,
         *,
         origin: str | None = None,
         ssl: SSLContext | None = None,
     ) -> None:
-        self.url = url
+        self.urls = [url] if isinstance(url, str) else list(url)
+        self.url = self.urls[0]
         self._ssl = ssl
         self._token = token
         self._handler = handler
@@ -65,7 +67,15 @@ class SignalingClient:
             TokenError: The server refused the token.
             SignalingError: The server cannot be reached or answered something else.
         """
-        self.welcome = await self._join(None, timeout)
+        for attempt, url in enumerate(self.urls):
+            self.url = url
+            try:
+                self.welcome = await self._join(None, timeout)
+                break
+            except SignalingError:
+                if attempt == len(self.urls) - 1:
+                    raise
+        assert self.welcome is not None
         self._tasks = [
             asyncio.create_task(self._read()),
             asyncio.create_task(self._beat(self.welcome.heartbeat)),
@@ -153,12 +163,16 @@ class SignalingClient:
                     return False  # expired, or the visit ended meanwhile
                 continue  # the server has not noticed the drop yet
             except SignalingError:
+                self._next_url()
                 continue
             self.resumes += 1
             self.resumed.set()
             logger.info("resumed as %s", self.welcome.participant)
             return True
         return False
+
+    def _next_url(self) -> None:
+        self.url = self.urls[(self.urls.index(self.url) + 1) % len(self.urls)]
 
     async def _beat(self, interval: float) -> None:
         while not self.closed.is_set():

@@ -38,7 +38,7 @@ import time
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Final, Literal
+from typing import Any, Final, Literal, Protocol
 from urllib.parse import urlsplit
 
 from pydantic import ValidationError
@@ -63,7 +63,7 @@ from telemedroom.session.sfu import SfuConfig
 from telemedroom.session.tokens import ActiveTokens, JoinClaims, TokenVerifier
 from telemedroom.session.turn import IceServer, turn_credentials
 
-__all__ = ["CLOSE_CODES", "LocalServer", "SignalingConfig", "TurnConfig", "create_app"]
+__all__ = ["CLOSE_CODES", "LocalServer", "SignalingConfig", "SignalingRelay", "TurnConfig", "create_app"]
 
 logger = logging.getLogger(__name__)
 
@@ -126,6 +126,8 @@ class SignalingConfig:
         clock: Monotonic seconds for the rate limit (injectable for tests).
         sfu: Run visits through a Janus SFU (multi-party; see :mod:`telemedroom.session.sfu`);
             ``None`` keeps every visit peer to peer with one physician.
+        relay: Keep the visits in a shared backend so that two or more replicas serve
+            them (``telemedroom.hub.PostgresRelay``); ``None`` keeps them in this process.
 
     Examples:
         >>> from telemedroom.session import TokenIssuer, TokenVerifier
@@ -147,6 +149,24 @@ class SignalingConfig:
     serve_console: bool = True
     clock: Callable[[], float] = time.monotonic
     sfu: SfuConfig | None = None
+    relay: SignalingRelay | None = None
+
+
+class SignalingRelay(Protocol):
+    """A backend that carries a signaling server's visits across replicas.
+
+    ``create_app`` asks it for the server's visit keeper instead of the in-memory one;
+    ``telemedroom.hub.PostgresRelay`` is the implementation (PostgreSQL ``LISTEN/NOTIFY``).
+
+    Examples:
+        >>> from telemedroom.session.signaling import SignalingRelay
+        >>> sorted(name for name in vars(SignalingRelay) if name == "visits")
+        ['visits']
+    """
+
+    def visits(self, config: SignalingConfig) -> Any:
+        """The object that serves ``/ws/{room}/{appointment}`` for ``config`` (private)."""
+        ...
 
 
 _State = Literal["waiting", "admitted", "disconnected"]
@@ -294,8 +314,14 @@ class _Hub:
             parsed = self._parse(connection, raw)
             if parsed is None:
                 continue
-            if not self._dispatch(connection, parsed, room, appointment):
+            if not await self._handle(connection, parsed, room, appointment):
                 return
+
+    async def _handle(
+        self, connection: _Connection, message: p.ClientMessage, room: str, appointment: str
+    ) -> bool:
+        """Handle one message; ``False`` ends the connection (a relay's visits await the database)."""
+        return self._dispatch(connection, message, room, appointment)
 
     def _admit_rate(self, connection: _Connection) -> bool:
         # A token bucket per connection: ``rate`` tokens a second, at most ``burst``.
@@ -738,7 +764,7 @@ def create_app(config: SignalingConfig) -> Starlette:
         >>> sorted(route.path for route in app.routes)
         ['/', '/console', '/healthz', '/ws/{room}/{appointment}']
     """
-    hub = _Hub(config)
+    hub = _Hub(config) if config.relay is None else config.relay.visits(config)
 
     async def healthz(_request: Request) -> PlainTextResponse:
         return PlainTextResponse("ok")

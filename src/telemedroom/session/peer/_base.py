@@ -69,7 +69,7 @@ class _Peer:
 
     def __init__(
         self,
-        url: str,
+        url: str | Sequence[str],
         token: str,
         *,
         ice_servers: Sequence[IceServer] | None,

@@ -46,7 +46,8 @@ class PhysicianPeer(_Peer):
     """A scripted physician: admits, answers the room's offer, receives video and vitals.
 
     Args:
-        url: The signaling WebSocket, ``ws(s)://host/ws/{room}/{appointment}``.
+        url: The signaling WebSocket, ``ws(s)://host/ws/{room}/{appointment}`` (or the same
+            path on each replica of a hub, tried in turn).
         token: A physician join token.
         auto_admit: Admit everyone who waits (else call :meth:`admit`).
         ice_servers: STUN/TURN servers; ``None`` takes the server's.
@@ -74,7 +75,7 @@ class PhysicianPeer(_Peer):
 
     def __init__(
         self,
-        url: str,
+        url: str | Sequence[str],
         token: str,
         *,
         auto_admit: bool = False,

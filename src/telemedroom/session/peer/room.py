@@ -51,7 +51,8 @@ class RoomPeer(_Peer):
     """The room's WebRTC peer: cameras, microphone, stethoscope, live vitals.
 
     Args:
-        url: The signaling WebSocket, ``wss://host/ws/{room}/{appointment}``.
+        url: The signaling WebSocket, ``wss://host/ws/{room}/{appointment}`` (or the same
+            path on each replica of a hub, tried in turn).
         token: The room's join token (role ``patient``).
         room_camera: The wide camera (a synthetic test pattern by default).
         microphone: The room microphone (a synthetic tone by default).
@@ -101,7 +102,7 @@ class RoomPeer(_Peer):
 
     def __init__(
         self,
-        url: str,
+        url: str | Sequence[str],
         token: str,
         *,
         room_camera: MediaSource | None = None,
