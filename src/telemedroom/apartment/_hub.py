@@ -26,20 +26,15 @@ when an alert is raised, and cannot carry a note written later.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
-import secrets
-import ssl
-from collections import deque
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any, Final, Protocol, Self
+from typing import TYPE_CHECKING, Any, Final, Protocol
 
 import httpx
 
-from telemedroom._backoff import backoff_delay
 from telemedroom._version import __version__
 from telemedroom.errors import ApartmentConfigError, TelemedroomError
+from telemedroom.session._heartbeat_link import HeartbeatLink
 from telemedroom.session.heartbeat import AlertStatus, DeviceStatus, Heartbeat, HeartbeatSigner
 
 if TYPE_CHECKING:
@@ -56,7 +51,6 @@ __all__ = ["HubLink", "ReportingApartment"]
 
 logger = logging.getLogger("telemedroom.apartment.hub")
 
-_BATCH: Final = 100
 WARD_CURSOR: Final = "ward_cursor"
 
 
@@ -111,8 +105,11 @@ def apartment_state(apartment: ReportingApartment) -> str:
     return "watching"
 
 
-class HubLink:
+class HubLink(HeartbeatLink):
     """Reports one apartment to the hub and brings the ward's messages back (``async with``).
+
+    How heartbeats travel (queue, batches, retries) is :class:`HeartbeatLink`'s; this
+    class says what the apartment is doing and applies the ward's messages of each answer.
 
     Attributes:
         delivered: Heartbeats the hub took.
@@ -128,60 +125,12 @@ class HubLink:
         *,
         http: httpx.AsyncClient | None = None,
     ) -> None:
+        super().__init__(
+            settings, HeartbeatSigner(apartment.config.apartment_id, load_key(settings)), http=http
+        )
         self._apartment = apartment
-        self._settings = settings
-        self._signer = HeartbeatSigner(apartment.config.apartment_id, load_key(settings))
-        self._url = f"{settings.url.rstrip('/')}/api/rooms/{apartment.config.apartment_id}/heartbeats"
-        self._given_http = http
-        self._http: httpx.AsyncClient | None = None
-        self._boot = secrets.token_hex(8)
-        self._sequence = 0
         self._cursor = 0
-        self._queue: deque[str] = deque()
-        self._changed = asyncio.Event()
-        self._progress = asyncio.Condition()
-        self._tasks: list[asyncio.Task[None]] = []
-        self.delivered = 0
-        self.refused = 0
-        self.dropped = 0
         self.applied = 0
-
-    async def __aenter__(self) -> Self:
-        if self._given_http is None:
-            verify: ssl.SSLContext | bool = True
-            if self._settings.ca_file is not None:
-                verify = ssl.create_default_context(cafile=str(self._settings.ca_file))
-            self._http = httpx.AsyncClient(verify=verify, timeout=10)
-        else:
-            self._http = self._given_http
-        self._cursor = int(await self._apartment.journal.get(WARD_CURSOR) or 0)
-        await self._make()
-        events = self._apartment.events()
-        self._tasks = [
-            asyncio.create_task(self._follow(events), name="apartment-hub-events"),
-            asyncio.create_task(self._send(), name="apartment-hub-send"),
-        ]
-        return self
-
-    async def __aexit__(self, *exc_info: object) -> None:
-        await self.aclose()
-
-    async def aclose(self) -> None:
-        """Stop reporting (what is still queued is not sent)."""
-        for task in self._tasks:
-            task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-        self._tasks = []
-        if self._given_http is None and self._http is not None:
-            await self._http.aclose()
-        self._http = None
-
-    @property
-    def queued(self) -> int:
-        """Heartbeats waiting for the hub."""
-        return len(self._queue)
 
     @property
     def cursor(self) -> int:
@@ -195,11 +144,13 @@ class HubLink:
 
     # -- what the apartment is doing -----------------------------------------------------------
 
-    async def _follow(self, events: AsyncIterator[ApartmentEvent]) -> None:
-        async for _event in events:
-            await self._make()
+    async def _opening(self) -> None:
+        self._cursor = int(await self._apartment.journal.get(WARD_CURSOR) or 0)
 
-    async def _make(self) -> None:
+    def _changes(self) -> AsyncIterator[ApartmentEvent]:
+        return self._apartment.events()
+
+    async def _heartbeat(self) -> Heartbeat:
         apartment = self._apartment
         devices = []
         for paired in apartment.config.devices:
@@ -219,7 +170,7 @@ class HubLink:
             )
             for alert in apartment.open_alerts()
         ][-50:]
-        beat = Heartbeat(
+        return Heartbeat(
             room=self._signer.room,
             boot=self._boot,
             sequence=self._sequence,
@@ -233,70 +184,13 @@ class HubLink:
             alerts=alerts,
             ward_cursor=self._cursor,
         )
-        self._sequence += 1
-        if len(self._queue) >= self._settings.queue_max:
-            self._queue.popleft()
-            self.dropped += 1
-        self._queue.append(self._signer.sign(beat))
-        self._changed.set()
 
-    # -- to the hub and back -------------------------------------------------------------------
+    # -- the ward's messages back ----------------------------------------------------------------
 
-    async def _send(self) -> None:
-        attempt = 0
-        while True:
-            with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(self._settings.interval_s):
-                    await self._changed.wait()
-            self._changed.clear()
-            if not self._queue:
-                await self._make()  # the periodic heartbeat: the hub sees the apartment is there
-            while self._queue:
-                batch = list(self._queue)[:_BATCH]
-                outcome, answer = await self._post(batch)
-                if outcome == "retry":
-                    attempt += 1
-                    with contextlib.suppress(TimeoutError):
-                        async with asyncio.timeout(
-                            backoff_delay(attempt, base=0.5, cap=self._settings.interval_s)
-                        ):
-                            await self._changed.wait()
-                    self._changed.clear()
-                    continue
-                attempt = 0
-                for _ in batch:
-                    self._queue.popleft()
-                applied = await self._apply(answer.get("ward", []))
-                async with self._progress:
-                    if outcome == "ok":
-                        self.delivered += len(batch)
-                    else:
-                        self.refused += len(batch)
-                    self.applied += applied
-                    self._progress.notify_all()
-                if applied:
-                    await self._make()  # tell the hub the new cursor now, not in interval_s
-
-    async def _post(self, batch: list[str]) -> tuple[str, dict[str, Any]]:
-        assert self._http is not None
-        try:
-            response = await self._http.post(self._url, json={"heartbeats": batch})
-        except httpx.HTTPError as exc:
-            logger.info("hub not reachable (%s); %d heartbeats queued", type(exc).__name__, len(self._queue))
-            return "retry", {}
-        if response.status_code == 200:
-            try:
-                answer = response.json()
-            except ValueError:
-                answer = {}
-            return "ok", answer if isinstance(answer, dict) else {}
-        if 400 <= response.status_code < 500:
-            logger.error(
-                "the hub refused %d heartbeats: %s %s", len(batch), response.status_code, response.text[:200]
-            )
-            return "refused", {}
-        logger.info("the hub answered %d; %d heartbeats queued", response.status_code, len(self._queue))
-        return "retry", {}
+    async def _answered(self, answer: dict[str, Any]) -> bool:
+        applied = await self._apply(answer.get("ward", []))
+        self.applied += applied  # the base notifies the waiters next
+        return applied > 0  # tell the hub the new cursor now, not in interval_s
 
     async def _apply(self, messages: Any) -> int:
         """Show the ward's messages after the cursor, in order; each at most once."""
