@@ -12,10 +12,12 @@ from telemedroom._room._events import (
     Admitted,
     DeviceKind,
     ExamStep,
+    ParticipantsChanged,
     ReadingTaken,
     RoomErrorEvent,
     RoomState,
     SnapshotTaken,
+    VisitParticipant,
     WaitingRoom,
 )
 from telemedroom._room._live import LiveVitals, live_kinds
@@ -125,6 +127,7 @@ class Consultation(RoomCore):
                     countdown_tick=self._countdown_tick,
                 )
                 self.peer.sfu.on_unavailable = self._sfu_unavailable  # say so on the kiosk
+                self.peer.sfu.speakers.on_change = self._participants_changed  # who is there, who speaks
                 await self.peer.__aenter__()
             self._emit(WaitingRoom(position=None))
             wait = self.config.session.admission_timeout_s if timeout is None else timeout
@@ -142,6 +145,11 @@ class Consultation(RoomCore):
         self._audit("sfu_fallback", {"reason": reason})
         message = f"multi-party visit unavailable, peer to peer with one physician: {reason}"
         self._emit(RoomErrorEvent(state=self._state, message=message))
+
+    def _participants_changed(self, speakers: list[Any]) -> None:
+        """The visit's participants through the SFU, and who speaks: tell the kiosk (throttled upstream)."""
+        shown = [VisitParticipant(id=q.id, role=q.role, name=q.name, speaking=q.speaking) for q in speakers]
+        self._emit(ParticipantsChanged(participants=shown))
 
     async def _live_reading(self, kind: DeviceKind, reading: Measurement) -> None:
         """A reading taken during the consultation: keep it, audit it, tell the kiosk and the physician."""

@@ -1,7 +1,9 @@
 """What the room tells its observers: one frozen model per event, a union on ``type``.
 
 The wire form is ``event.model_dump(mode="json")``: one JSON object per event. No event
-carries a name, a token or a booking code.
+carries the patient's name, a token or a booking code; the only names are those of the
+staff and companions in the visit (``Admitted``, ``ParticipantsChanged``), as shown on the
+kiosk's screen.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ __all__ = [
     "DeviceKind",
     "DeviceStep",
     "ExamStep",
+    "ParticipantsChanged",
     "ReadingTaken",
     "RecordRejected",
     "RoomErrorEvent",
@@ -27,6 +30,7 @@ __all__ = [
     "RoomState",
     "SnapshotTaken",
     "StateChanged",
+    "VisitParticipant",
     "VisitWrappedUp",
     "WaitingRoom",
     "parse_event",
@@ -259,6 +263,41 @@ class RecordRejected(_Event):
     issues: list[dict[str, Any]] = Field(default_factory=list)
 
 
+class VisitParticipant(BaseModel):
+    """One admitted participant of a multi-party visit, as the kiosk shows them.
+
+    ``name`` is the shown name the participant's join token carries (no health data);
+    ``role`` is ``physician``, ``interpreter`` or ``companion``; ``speaking`` is set while
+    their voice is heard (with hysteresis, see docs/sfu.md).
+
+    Examples:
+        >>> VisitParticipant(id="in-2", role="interpreter", name="A. Yilmaz", speaking=True).speaking
+        True
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    id: str
+    role: str
+    name: str
+    speaking: bool = False
+
+
+class ParticipantsChanged(_Event):
+    """Who is in a visit through the SFU and who speaks (sent on a change, at most 4 per second).
+
+    Examples:
+        >>> event = ParticipantsChanged(participants=[
+        ...     VisitParticipant(id="ph-1", role="physician", name="Dr. Weber"),
+        ...     VisitParticipant(id="in-2", role="interpreter", name="A. Yilmaz", speaking=True)])
+        >>> event.type, [q.name for q in event.participants if q.speaking]
+        ('participants', ['A. Yilmaz'])
+    """
+
+    type: Literal["participants"] = "participants"
+    participants: list[VisitParticipant]
+
+
 RoomEvent = Annotated[
     StateChanged
     | CheckedIn
@@ -272,7 +311,8 @@ RoomEvent = Annotated[
     | VisitWrappedUp
     | CleaningStarted
     | RoomErrorEvent
-    | RecordRejected,
+    | RecordRejected
+    | ParticipantsChanged,
     Field(discriminator="type"),
 ]
 """Any room event; ``type`` tells which."""

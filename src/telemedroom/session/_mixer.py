@@ -5,7 +5,8 @@ relative). The kiosk has one speaker line, so :class:`AudioMix` sums them: each 
 read in a task of its own into a short queue (old frames are dropped, never piled up), and
 every 20 ms :meth:`AudioMix.recv` adds up the next frame of each input that has one
 (16-bit saturating sum). Pure Python with :mod:`array` (no numpy): 960 stereo samples
-per input per frame.
+per input per frame. The same tick tells a :class:`SpeakingDetector` each keyed input's
+frame (or that none came), so the kiosk can show who speaks without decoding anything twice.
 """
 
 from __future__ import annotations
@@ -16,10 +17,13 @@ import fractions
 import time
 from array import array
 from collections import deque
+from collections.abc import Callable, Hashable
 from typing import Final
 
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 from av import AudioFrame
+
+from telemedroom.session._speaking import SpeakingDetector
 
 __all__ = ["AudioMix"]
 
@@ -54,6 +58,10 @@ def mix(chunks: list[array[int]]) -> array[int]:
 class AudioMix(MediaStreamTrack):
     """An audio track that plays the sum of its inputs (48 kHz, 16-bit stereo, 20 ms frames).
 
+    Attributes:
+        detector: Marks the inputs added with a ``key`` as speaking or not, every frame.
+        on_speaking: Called with the speaking keys whenever that set changes.
+
     Examples:
         >>> mixer = AudioMix()
         >>> mixer.kind, mixer.inputs
@@ -65,6 +73,9 @@ class AudioMix(MediaStreamTrack):
     def __init__(self) -> None:
         super().__init__()
         self._queues: dict[MediaStreamTrack, deque[array[int]]] = {}
+        self._keys: dict[MediaStreamTrack, Hashable] = {}
+        self.detector = SpeakingDetector()
+        self.on_speaking: Callable[[frozenset[Hashable]], object] | None = None
         self._readers: set[asyncio.Task[None]] = set()
         self._start: float | None = None
         self._pts = 0
@@ -74,10 +85,12 @@ class AudioMix(MediaStreamTrack):
         """How many tracks are mixed now."""
         return len(self._queues)
 
-    def add(self, track: MediaStreamTrack) -> None:
-        """Mix ``track`` in from now on (until it ends)."""
+    def add(self, track: MediaStreamTrack, key: Hashable | None = None) -> None:
+        """Mix ``track`` in from now on (until it ends); with a ``key``, watch whether it speaks."""
         queue: deque[array[int]] = deque(maxlen=_QUEUE)
         self._queues[track] = queue
+        if key is not None:
+            self._keys[track] = key
         task = asyncio.ensure_future(self._read(track, queue))
         self._readers.add(task)
         task.add_done_callback(self._readers.discard)
@@ -94,6 +107,9 @@ class AudioMix(MediaStreamTrack):
             pass
         finally:
             self._queues.pop(track, None)
+            key = self._keys.pop(track, None)
+            if key is not None and self.detector.forget(key):
+                self._tell()
 
     async def recv(self) -> AudioFrame:
         """The next 20 ms of the mix (silence while no input has anything)."""
@@ -105,7 +121,17 @@ class AudioMix(MediaStreamTrack):
             self._pts += SAMPLES
             # Real-time pacing, as aiortc's own audio tracks do: one frame per 20 ms.
             await asyncio.sleep(max(0.0, self._start + self._pts / RATE - time.monotonic()))
-        chunks = [queue.popleft() for queue in list(self._queues.values()) if queue]
+        chunks = []
+        changed = False
+        for track, queue in list(self._queues.items()):
+            chunk = queue.popleft() if queue else None
+            if chunk is not None:
+                chunks.append(chunk)
+            key = self._keys.get(track)
+            if key is not None:  # a missing frame counts as quiet
+                changed = self.detector.feed(key, chunk) or changed
+        if changed:
+            self._tell()
         samples = mix(chunks) if chunks else array("h", bytes(SAMPLES * 2 * 2))
         frame = AudioFrame(format="s16", layout=_LAYOUT, samples=SAMPLES)
         frame.planes[0].update(samples.tobytes())
@@ -113,6 +139,10 @@ class AudioMix(MediaStreamTrack):
         frame.pts = self._pts
         frame.time_base = fractions.Fraction(1, RATE)
         return frame
+
+    def _tell(self) -> None:
+        if self.on_speaking is not None:
+            self.on_speaking(self.detector.speaking)
 
     def stop(self) -> None:
         """Stop mixing and reading the inputs."""

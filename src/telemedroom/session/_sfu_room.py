@@ -31,6 +31,7 @@ from telemedroom.session import channels
 from telemedroom.session import protocol as p
 from telemedroom.session._mixer import AudioMix
 from telemedroom.session._sfu_peer import SfuMedia, SfuTrack
+from telemedroom.session._speaking import SpeakerBoard
 from telemedroom.session._visit_participants import VisitParticipants
 from telemedroom.session.audit import AuditAction
 
@@ -76,6 +77,8 @@ class RoomSfu:
         participants: Everyone the rosters showed in the visit (peer to peer too).
         unavailable: The server's reason when the visit fell back to peer to peer.
         on_unavailable: Called once with that reason (the room shows it and audits it).
+        speakers: Who is in the visit and who speaks, for the kiosk (through the SFU only:
+            set its ``on_change``).
         media: The room's Janus media, once granted.
     """
 
@@ -88,6 +91,7 @@ class RoomSfu:
         self._starting: asyncio.Future[None] | None = None
         self.participants = VisitParticipants()
         self.on_unavailable: Callable[[str], object] | None = None
+        self.speakers = SpeakerBoard()
         self.mix: AudioMix | None = None
         self._roles: dict[int, str] = {}
         self._shown: int | None = None
@@ -104,6 +108,8 @@ class RoomSfu:
         if isinstance(message, p.Roster):  # who took part, for Encounter.participant
             self.participants.update(message.participants, datetime.now(UTC))
             self._roles.update({q.feed: q.role for q in message.participants if q.feed is not None})
+            if self.active:  # a peer-to-peer visit has one physician: the kiosk names them already
+                self.speakers.roster(message.participants)
         if isinstance(message, p.SfuGrant):
             self._starting = asyncio.ensure_future(self._start(message))
             return True
@@ -147,10 +153,11 @@ class RoomSfu:
         if track.kind == "audio":  # every participant's voice, mixed into the kiosk's one line
             if self.mix is None:
                 self.mix = AudioMix()
-                self.mix.add(track)
+                self.mix.on_speaking = self.speakers.speaking
+                self.mix.add(track, key=received.feed)
                 self._room._physician_track(self.mix)
             else:
-                self.mix.add(track)
+                self.mix.add(track, key=received.feed)
             return
         # The kiosk shows the physician who owns the visit (the first physician to appear).
         role = self._roles.get(received.feed)
@@ -184,6 +191,7 @@ class RoomSfu:
 
     async def aclose(self) -> None:
         """Leave the Janus rooms."""
+        self.speakers.close()
         starting, self._starting = self._starting, None
         if starting is not None:
             starting.cancel()

@@ -29,6 +29,7 @@
     connected: false,
     video: "off",          // off | connecting | on | unavailable
     audioBlocked: false,   // the browser refused to play the physician's voice without a tap
+    participants: [],      // ParticipantsChanged.participants: [{id, role, name, speaking}]
   };
 
   // -- texts -----------------------------------------------------------------------
@@ -126,13 +127,25 @@
     error() {
       model.error = true;
     },
+    participants(e) {
+      const before = new Map(model.participants.map((q) => [q.id, q]));
+      model.participants = e.participants;
+      for (const q of e.participants) {
+        const was = before.get(q.id);
+        const who = { name: q.name, role: roleName(q.role) };
+        if (!was) announce(t("participant_joined", who));
+        if (q.speaking && !(was && was.speaking)) announce(t("participant_speaking", who));
+      }
+    },
   };
+  const roleName = (role) => t(`role_${role}`) || role;
 
   function resetVisit() {
     Object.assign(model, {
       visitLanguage: null, chosen: requested, devices: [], step: null, position: null, physician: null,
       admitted: false, exam: null, wrapped: null, cleaningUntil: null, checkingIn: false,
     });
+    model.participants = [];
   }
 
   function deviceEntry(device) {
@@ -197,6 +210,7 @@
     renderMeasuring();
     renderVideo();
     renderExam();
+    renderParticipants();
     $("wrap-counts").textContent = model.wrapped ? wrapCounts() : "";
     // The thank-you stays up while the room is cleaned after this visit (wrap-up itself
     // lasts only as long as writing the record).
@@ -276,6 +290,31 @@
     $("exam-instruction").textContent = t(`exam_${exam.step}`);
     $("exam-countdown").textContent = exam.phase === "instruct" ? String(countdownLeft()) : "";
     $("exam-phase").textContent = examPhaseText();
+  }
+
+  function renderParticipants() {
+    $("participants").hidden = !(model.participants.length && model.state === "in_consultation");
+    $("participants-list").replaceChildren(...model.participants.map((q) => {
+      const item = document.createElement("li");
+      item.className = "participant";
+      item.dataset.id = q.id;
+      item.dataset.role = q.role;
+      item.dataset.speaking = String(q.speaking);
+      const name = document.createElement("span");
+      name.className = "name";
+      name.textContent = q.name || roleName(q.role);
+      const role = document.createElement("span");
+      role.className = "role";
+      role.textContent = roleName(q.role);
+      item.append(name, role);
+      if (q.speaking) {
+        const speaking = document.createElement("span");
+        speaking.className = "speaking";
+        speaking.textContent = t("speaking");
+        item.append(speaking);
+      }
+      return item;
+    }));
   }
 
   // The countdown runs on between the room's events (which may come once per step).
