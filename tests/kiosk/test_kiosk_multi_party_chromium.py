@@ -50,6 +50,10 @@ def silent_wav(path: Path) -> Path:
     return path
 
 
+ROWS = "[...document.querySelectorAll('#participants-list li')]"
+ROLES = "[...document.querySelectorAll('#participants-list .role')].map(e => e.textContent)"
+
+
 def item(participant_id: str) -> str:
     return f"document.querySelector('#participants-list li[data-id={json.dumps(participant_id)}]')"
 
@@ -103,12 +107,11 @@ async def test_the_kiosk_shows_the_participants_and_who_speaks(
                         doctor_id, interpreter_id = doctor.participant_id, interpreter.participant_id
 
                         # both listed, with their roles; the interpreter marked speaking
-                        await until(page, "document.querySelectorAll('#participants-list li').length === 2", 60)
+                        await until(page, f"{ROWS}.length === 2", 60)
                         await until(page, f"{item(interpreter_id)}.dataset.speaking === 'true'", 60)
                         rows = await page.evaluate(
-                            "[...document.querySelectorAll('#participants-list li')].map(li =>"
-                            " [li.querySelector('.name').textContent, li.querySelector('.role').textContent,"
-                            " li.dataset.speaking, li.innerText])"
+                            f"{ROWS}.map(li => [li.querySelector('.name').textContent,"
+                            " li.querySelector('.role').textContent, li.dataset.speaking, li.innerText])"
                         )
                         assert [row[:3] for row in rows] == [
                             ["Dr. Weber", "Physician", "false"],
@@ -126,22 +129,22 @@ async def test_the_kiosk_shows_the_participants_and_who_speaks(
                         low = [c for c in checked if c["ratio"] < c["needed"]]
                         assert low == [], low
                         assert await unlabelled_controls(page) == []
-                        mark = f"getComputedStyle({item(interpreter_id)}.querySelector('.speaking'), '::before')"
+                        word = f"{item(interpreter_id)}.querySelector('.speaking')"
+                        mark = f"getComputedStyle({word}, '::before')"
                         assert await page.evaluate(f"{mark}.animationName") == "pulse"
                         await page.emulate_media(reduced_motion="reduce")
                         assert await page.evaluate(f"{mark}.animationName") == "none"
                         # German role names (the patient's language button)
                         await page.click("#language")
                         await until(page, f"{item(interpreter_id)}.innerText.includes('spricht')")
-                        roles = await page.evaluate(
-                            "[...document.querySelectorAll('#participants-list .role')].map(e => e.textContent)"
-                        )
+                        roles = await page.evaluate(ROLES)
                         assert roles == [TEXTS["de"]["role_physician"], "Dolmetscher/in"]
                         assert await page.inner_text("#participants-title") == "In diesem Gespräch"
 
                         # the tone stops (the microphone now sends silence): the mark goes
                         sender = media.sender("main", 0)
-                        assert sender is not None and sender.track is not None
+                        assert sender is not None
+                        assert sender.track is not None
                         sender.replaceTrack(AudioStreamTrack())
                         await until(page, f"{item(interpreter_id)}.dataset.speaking === 'false'", 60)
                         assert "spricht" not in await page.evaluate(f"{item(interpreter_id)}.innerText")
@@ -161,4 +164,5 @@ async def test_the_kiosk_shows_the_participants_and_who_speaks(
     # no flicker: a few changes (two joins, speaking on, speaking off), not one per frame
     assert len(shown) <= 8, [[(q.role, q.speaking) for q in e.participants] for e in shown]
     # no health data in them: names and roles only
-    assert all(set(q.model_dump()) == {"id", "role", "name", "speaking"} for e in shown for q in e.participants)
+    fields = {"id", "role", "name", "speaking"}
+    assert all(set(q.model_dump()) == fields for e in shown for q in e.participants)
