@@ -5,13 +5,15 @@ runs the signaling server with ``SignalingConfig(sfu=...)`` in this process, and
 the room (synthetic camera and microphone), the physician (who owns the visit and admits
 the others) and an interpreter. The room publishes each track once; Janus fans it out.
 The interpreter sees the room camera but Janus refuses it the clinical room; vitals go
-to the physician only; the physician removes the interpreter and Janus cuts its media.
+to the physician only; the room sees who speaks (the interpreter's microphone plays a
+tone: what the kiosk shows); the physician removes the interpreter and Janus cuts its media.
 """
 
 import asyncio
 from datetime import UTC, datetime, timedelta
 
 from telemedroom import HeartRate
+from telemedroom.devices.media import MediaSource, Role
 from telemedroom.errors import SfuError
 from telemedroom.session import AuditLog, TokenIssuer, TokenVerifier
 from telemedroom.session._janus import JanusSession
@@ -53,7 +55,21 @@ async def main() -> None:
                     await room.wait_admitted()
                     frame = await doctor.first_frame(role="patient")
                     print(f"physician sees the room camera through Janus: {frame.width}x{frame.height}")
-                    async with SfuParticipant(url, token("interpreter", "Ayse Yilmaz")) as interpreter:
+                    speaking = asyncio.Event()
+
+                    def shown(speakers: list) -> None:  # what the kiosk shows (ParticipantsChanged)
+                        if not speaking.is_set() and any(s.speaking for s in speakers):
+                            said = [
+                                f"{s.name} ({s.role}{', speaking' if s.speaking else ''})" for s in speakers
+                            ]
+                            print("the room shows:", "; ".join(said))
+                            speaking.set()
+
+                    room.sfu.speakers.on_change = shown
+                    microphone = MediaSource.synthetic(Role.MICROPHONE)  # a 440 Hz tone
+                    async with SfuParticipant(
+                        url, token("interpreter", "Ayse Yilmaz"), microphone=microphone
+                    ) as interpreter:
                         await interpreter.wait_admitted()
                         media = await interpreter.wait_media()
                         frame = await interpreter.first_frame(role="patient")
@@ -74,6 +90,7 @@ async def main() -> None:
                         reading = await anext(doctor.measurements())
                         others = interpreter.pending_vitals()
                         print(f"vitals: physician got {reading.bpm}/min, interpreter got {others}")
+                        await asyncio.wait_for(speaking.wait(), 60)
                         await doctor.remove(interpreter.participant_id)
                         await interpreter.removed.wait()
                         session = interpreter.media.session if interpreter.media else None

@@ -29,6 +29,7 @@ async def test_the_example_prints_what_each_role_received() -> None:
         "interpreter's rooms: main",
         "interpreter in the clinical room: refused by Janus (433)",
         "vitals: physician got 72/min, interpreter got 0",
+        "the room shows: Dr Weber (physician); Ayse Yilmaz (interpreter, speaking)",
         "removed the interpreter: Janus closed its session",
         "audit: joined(physician), joined(patient), admitted(physician), sfu_started(system), "
         "joined(interpreter), admitted(physician), removed(physician), ended(physician), sfu_ended(system)",
