@@ -121,6 +121,10 @@ async def test_the_kiosk_shows_the_participants_and_who_speaks(
                         assert "speaking" not in rows[0][3]
                         said = await page.inner_text("#announce")
                         assert "A. Yilmaz (Interpreter) is speaking." in said
+                        # a kiosk page that reloads (or reconnects) gets the list at once
+                        await page.reload()
+                        await until(page, f"{item(interpreter_id)}.dataset.speaking === 'true'", 30)
+                        assert await page.evaluate(f"{ROWS}.length") == 2
 
                         # the accessibility checks on the list as it is now (speaking shown)
                         checked = await page.evaluate(contrast_script())

@@ -149,7 +149,8 @@ class Consultation(RoomCore):
     def _participants_changed(self, speakers: list[Any]) -> None:
         """The visit's participants through the SFU, and who speaks: tell the kiosk (throttled upstream)."""
         shown = [VisitParticipant(id=q.id, role=q.role, name=q.name, speaking=q.speaking) for q in speakers]
-        self._emit(ParticipantsChanged(participants=shown))
+        self._participants_shown = ParticipantsChanged(participants=shown)  # for a kiosk that reconnects
+        self._emit(self._participants_shown)
 
     async def _live_reading(self, kind: DeviceKind, reading: Measurement) -> None:
         """A reading taken during the consultation: keep it, audit it, tell the kiosk and the physician."""
@@ -269,6 +270,7 @@ class Consultation(RoomCore):
         if peer is not None:
             await peer.aclose()
         self._physician_video = self._physician_audio = self._physician_relay = None
+        self._participants_shown = None
         for task in list(self._tasks):
             task.cancel()
 

@@ -130,6 +130,7 @@ class RoomCore:
         self._physician_video: Any = None
         self._physician_audio: Any = None
         self._physician_relay: Any = None
+        self._participants_shown: RoomEvent | None = None  # the last ParticipantsChanged of the visit
         self._live: LiveVitals | None = None
         self._cleaning: asyncio.Task[None] | None = None
         self._idle = asyncio.Event()

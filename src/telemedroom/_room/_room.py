@@ -79,6 +79,8 @@ class Room(Lifetime, CheckIn, Guide):
     def events(self) -> AsyncIterator[RoomEvent]:
         """Subscribe to the room's events; the first is a :class:`StateChanged` with the current state.
 
+        During a multi-party visit the second is the last :class:`ParticipantsChanged`.
+
         Each call is a new subscriber with its own bounded queue (``event_queue_size``).
         A subscriber that falls that far behind never slows the room: its unread events
         are dropped and it continues from a fresh :class:`StateChanged` of the current
@@ -98,6 +100,8 @@ class Room(Lifetime, CheckIn, Guide):
         """
         subscription = _Subscription(self, self._queue_size)
         subscription.push(self._state_event())
+        if self._participants_shown is not None:  # a multi-party visit: who is in it (the kiosk reloaded)
+            subscription.push(self._participants_shown)
         self._subscribers.add(subscription)
         return subscription
 
