@@ -20,7 +20,8 @@ registers it): the strict fake enforces HAPI's referential integrity, so every r
 ``--update-create``: the client may set ids (on Medplum a project admin's client; the Node
 server's ``--allow-set-id``, and ``FakeFhirServer(update_create=True)``), and the profile
 says so (``[fhir] update_create = true``): the Provenances go as plain ``PUT``s instead of
-conditional updates; the Observations stay conditional creates.
+conditional updates and the Observations as ``PUT``s to the uuid5 of their identifier
+instead of conditional creates; only the Device stays conditional.
 
 Run: ``.venv/bin/python benchmarks/bench_fhir_servers.py [--count N] [--update-create]``
 (needs Node 20+ and ``npm ci --prefix tests/_medplum``). Prints Markdown for

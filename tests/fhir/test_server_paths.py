@@ -93,6 +93,35 @@ async def test_readings_queued_through_offline_periods_land_once(
     assert fhir_server.unresolved_references(("Observation", "Device", "Provenance")) == []
 
 
+async def test_with_update_as_create_readings_go_as_puts_and_land_once(
+    update_create_server: ServerUnderTest, tmp_path: Path
+) -> None:
+    """A client that may set ids (a Medplum project admin's): Observations as PUTs, still exactly once."""
+    server = update_create_server
+    cuff = DeviceInfo(manufacturer="Acme", system_id="00-1B-2C-FF-FE-3D-4E-5F")
+    profile = ServerProfile.named("medplum", update_create=True)
+    readings = [HeartRate(bpm=60 + n, measured_at=T0 + timedelta(minutes=n), device=cuff) for n in range(30)]
+    async with (
+        server.client(profile=profile) as fhir,
+        Outbox(tmp_path / "outbox.sqlite", key=KEY, batch_size=100) as outbox,
+    ):
+        patient = await a_patient(fhir)
+        for reading in readings:
+            await outbox.put(transaction_json([reading], patient=patient, received_at=T0))
+        first = await outbox.drain(fhir)
+        for reading in readings[:10]:  # a room replaying part of its queue: nothing twice
+            await outbox.put(transaction_json([reading], patient=patient, received_at=T0))
+        second = await outbox.drain(fhir)
+    assert (first.sent, first.rejected, second.sent, second.rejected) == (30, (), 10, ())
+    # one step with the conditional Device (<= 8 entries), then PUTs only, <= 50 a transaction
+    assert first.batches == 3
+    observations = server.resources("Observation")
+    assert sorted(o["valueQuantity"]["value"] for o in observations) == [60 + n for n in range(30)]
+    assert len(server.resources("Device")) == 1
+    assert len(server.resources("Provenance")) == 30
+    assert server.unresolved_references(("Observation", "Device", "Provenance")) == []
+
+
 async def test_a_glucometers_stored_records_transfer_once(
     fhir_server: ServerUnderTest, tmp_path: Path
 ) -> None:
