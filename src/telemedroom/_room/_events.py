@@ -21,6 +21,7 @@ __all__ = [
     "DeviceStep",
     "ExamStep",
     "ReadingTaken",
+    "RecordDelivered",
     "RecordRejected",
     "RoomErrorEvent",
     "RoomEvent",
@@ -259,6 +260,21 @@ class RecordRejected(_Event):
     issues: list[dict[str, Any]] = Field(default_factory=list)
 
 
+class RecordDelivered(_Event):
+    """A record the server had refused was requeued and is now delivered: the refusal is over.
+
+    Follows a :class:`RecordRejected` of the same ``outbox_row`` (the kiosk's operator
+    status clears it).
+
+    Examples:
+        >>> RecordDelivered(outbox_row=3).type
+        'record_delivered'
+    """
+
+    type: Literal["record_delivered"] = "record_delivered"
+    outbox_row: int
+
+
 RoomEvent = Annotated[
     StateChanged
     | CheckedIn
@@ -272,7 +288,8 @@ RoomEvent = Annotated[
     | VisitWrappedUp
     | CleaningStarted
     | RoomErrorEvent
-    | RecordRejected,
+    | RecordRejected
+    | RecordDelivered,
     Field(discriminator="type"),
 ]
 """Any room event; ``type`` tells which."""

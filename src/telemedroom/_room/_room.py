@@ -97,7 +97,8 @@ class Room(Lifetime, CheckIn, Guide):
             ('state', <RoomState.IDLE: 'idle'>)
         """
         subscription = _Subscription(self, self._queue_size)
-        subscription.push(self._state_event())
+        for event in self._opening_events():  # the state, then refusals still standing
+            subscription.push(event)
         self._subscribers.add(subscription)
         return subscription
 
