@@ -13,8 +13,19 @@ most 8 entries, the Provenance as a conditional update. The servers:
 - ``FakeFhirServer(strict=True)`` in process (httpx ``MockTransport``), validating with
   ``fhir.resources``.
 
-Run: ``.venv/bin/python benchmarks/bench_fhir_servers.py [--count N]`` (needs Node 20+ and
-``npm ci --prefix tests/_medplum``). Prints Markdown for benchmarks/RESULTS.md.
+Both servers hold the patient first (a conditional create by identifier, as a clinic
+registers it): the strict fake enforces HAPI's referential integrity, so every reading's
+``Patient`` reference must resolve.
+
+``--update-create``: the client may set ids (on Medplum a project admin's client; the Node
+server's ``--allow-set-id``, and ``FakeFhirServer(update_create=True)``), and the profile
+says so (``[fhir] update_create = true``): the Provenances go as plain ``PUT``s instead of
+conditional updates and the Observations as ``PUT``s to the uuid5 of their identifier
+instead of conditional creates; only the Device stays conditional.
+
+Run: ``.venv/bin/python benchmarks/bench_fhir_servers.py [--count N] [--update-create]``
+(needs Node 20+ and ``npm ci --prefix tests/_medplum``). Prints Markdown for
+benchmarks/RESULTS.md.
 """
 
 from __future__ import annotations
@@ -45,20 +56,29 @@ PROFILE = ServerProfile.named("medplum")
 
 
 async def drain_seconds(
-    count: int, batch_size: int, folder: Path, base_url: str, transport: httpx.AsyncBaseTransport | None
+    count: int,
+    batch_size: int,
+    folder: Path,
+    base_url: str,
+    transport: httpx.AsyncBaseTransport | None,
+    profile: ServerProfile = PROFILE,
 ) -> tuple[float, int]:
     """Seconds to drain ``count`` readings in batches of ``batch_size``; and the transactions sent."""
     path = folder / f"outbox-{batch_size}-{transport is None}-{time.monotonic_ns()}.sqlite"
     async with (
         FhirClient(
-            base_url, transport=transport, profile=PROFILE, retry=Retry(attempts=1), timeout=300
+            base_url, transport=transport, profile=profile, retry=Retry(attempts=1), timeout=300
         ) as fhir,
         Outbox(path, key=os.urandom(32), batch_size=batch_size) as outbox,
     ):
+        patient = await fhir.create(  # the clinic registered the patient: a server-assigned id
+            {"resourceType": "Patient", "identifier": [{"system": "urn:bench:mrn", "value": "4711"}]},
+            if_none_exist="identifier=urn:bench:mrn|4711",
+        )
         bundles = [
             transaction_json(
                 [HeartRate(bpm=40 + n % 100, measured_at=T0 + timedelta(seconds=n), device=DEVICE)],
-                patient="Patient/p1",
+                patient=f"Patient/{patient.id}",
                 received_at=T0,
             )
             for n in range(count)
@@ -75,9 +95,12 @@ async def drain_seconds(
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--count", type=int, default=10_000, help="readings per drain")
+    parser.add_argument("--update-create", action="store_true", help="a client that may set ids: plain PUTs")
     args = parser.parse_args()
     count = args.count
-    medplum = MedplumServer()
+    set_ids = bool(args.update_create)
+    profile = ServerProfile.named("medplum", update_create=True) if set_ids else PROFILE
+    medplum = MedplumServer(allow_set_id=set_ids)
     medplum.start()
     rows = []
     try:
@@ -86,11 +109,11 @@ def main() -> None:
             for label, batch_size in (("batches of 100", 100), ("one request per reading", 1)):
                 medplum.reset()
                 on_medplum, sent_medplum = asyncio.run(
-                    drain_seconds(count, batch_size, folder, medplum.base_url, None)
+                    drain_seconds(count, batch_size, folder, medplum.base_url, None, profile)
                 )
-                fake = FakeFhirServer(strict=True)
+                fake = FakeFhirServer(strict=True, update_create=set_ids)
                 on_fake, sent_fake = asyncio.run(
-                    drain_seconds(count, batch_size, folder, fake.base_url, fake.transport())
+                    drain_seconds(count, batch_size, folder, fake.base_url, fake.transport(), profile)
                 )
                 if len(fake.resources("Observation")) != count or len(medplum.all_of("Device")) != 1:
                     raise SystemExit("a server does not hold what was drained")
@@ -99,7 +122,8 @@ def main() -> None:
         medplum.stop()
     print(
         f"Python {platform.python_version()}, {platform.machine()}, {os.cpu_count()} CPUs, "
-        f"node {medplum_node()}"
+        f"node {medplum_node()}, load average {os.getloadavg()[0]:.1f}, "
+        f"profile {profile.name} (update_create={profile.update_create})"
     )
     print()
     print(

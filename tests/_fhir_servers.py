@@ -106,3 +106,26 @@ def fhir_server(request: pytest.FixtureRequest) -> ServerUnderTest:
         return ServerUnderTest("medplum", server.base_url, None, medplum=server)
     fake = FakeFhirServer(strict=True)
     return ServerUnderTest("strict-fake", fake.base_url, fake.transport(), fake=fake)
+
+
+@pytest.fixture(scope="session")
+def medplum_set_id_process() -> Iterator[MedplumServer]:
+    """Medplum's FHIR engine as a project admin's client meets it: it may set ids (update-as-create)."""
+    server = MedplumServer(allow_set_id=True)
+    try:
+        server.start()
+    except MedplumUnavailable as exc:
+        missing_system_part(f"Medplum's FHIR engine cannot run: {exc}")
+    yield server
+    server.stop()
+
+
+@pytest.fixture(params=["medplum-set-id", "strict-fake-set-id"])
+def update_create_server(request: pytest.FixtureRequest) -> ServerUnderTest:
+    """A server with Medplum's limits that does update-as-create: Medplum's engine, then the fake."""
+    if request.param == "medplum-set-id":
+        server: MedplumServer = request.getfixturevalue("medplum_set_id_process")
+        server.reset()
+        return ServerUnderTest("medplum-set-id", server.base_url, None, medplum=server)
+    fake = FakeFhirServer(strict=True, update_create=True)
+    return ServerUnderTest("strict-fake-set-id", fake.base_url, fake.transport(), fake=fake)

@@ -31,4 +31,11 @@ async def radio() -> AsyncIterator[BumbleBackend]:
 
 
 # -- FHIR servers the record is written to (issue 13) ------------------------------------
-from tests._fhir_servers import fhir_server, medplum, medplum_process, strict_fake  # noqa: E402, F401
+from tests._fhir_servers import (  # noqa: E402, F401
+    fhir_server,
+    medplum,
+    medplum_process,
+    medplum_set_id_process,
+    strict_fake,
+    update_create_server,
+)

@@ -103,7 +103,7 @@ EXPECTED = {
         "alerts: 4 raised, 2 escalations, 4 cleared",
         "webhook: 14 events accepted in 15 requests, signatures verified",
         "audit: 14 records",
-        "FHIR: 38 bundles from the outbox -> 14 Communication, 3 DetectedIssue, 3 Device, 8 Flag, "
+        "FHIR: 38 bundles from the outbox -> 14 Communication, 3 DetectedIssue, 4 Device, 14 Flag, "
         "27 Observation, 24 Provenance",
         "Sunday: weight 82.8 kg (+1.8 kg in 7 days), alerts listed: 1",
         "wrote summary-2026-11-29.html",

@@ -16,10 +16,20 @@ from rich.console import Console
 from telemedroom import BodyTemperature
 from telemedroom._cli._serve import serve_room
 from telemedroom._cli._timeline import Timeline
+from telemedroom._room._sinks import outbox_path
 from telemedroom.cli import ExitCode
-from telemedroom.room import Room, RoomConfig, RoomState, StateChanged, VisitWrappedUp
+from telemedroom.fhir import FhirClient, Outbox, Retry
+from telemedroom.room import (
+    RecordDelivered,
+    RecordRejected,
+    Room,
+    RoomConfig,
+    RoomState,
+    StateChanged,
+    VisitWrappedUp,
+)
 from telemedroom.session.peer import PhysicianPeer
-from telemedroom.testing import BumbleBackend, VirtualThermometer
+from telemedroom.testing import BumbleBackend, FakeFhirServer, VirtualThermometer
 
 
 def embedded(room_toml: Path, port: int, devices: str = "[]") -> Path:
@@ -129,3 +139,55 @@ async def test_a_visit_through_the_kiosk(room_toml: Path, unused_tcp_port: int) 
     assert "outbox delivered: 1 bundle(s)" in text
     assert wrapped.observations == 1
     assert (config.data_dir / "fhir" / "Encounter.ndjson").exists()
+
+
+async def test_served_room_redelivers_a_requeued_record_between_visits(
+    room_toml: Path, unused_tcp_port: int
+) -> None:
+    """A refused record, requeued from another connection to the outbox, goes out without a visit.
+
+    The FHIR server is FakeFhirServer with HAPI's referential integrity and update-as-create
+    (a fake: real FHIR JSON in process): the record names a Patient the clinic has not
+    registered yet, so it is refused; the clinic registers the patient, the staff requeue.
+    """
+    config = RoomConfig.from_toml(embedded(room_toml, unused_tcp_port))
+    fake = FakeFhirServer(referential_integrity=True)
+    observation = {
+        "resourceType": "Observation", "status": "final", "code": {"text": "weight"},
+        "subject": {"reference": "Patient/pat-9"}, "valueQuantity": {"value": 72.4, "unit": "kg"},
+    }  # fmt: skip
+    bundle = {
+        "resourceType": "Bundle", "type": "transaction",
+        "entry": [{"fullUrl": "urn:uuid:6c486b8a-15fe-5859-b7d1-18c960738af0", "resource": observation,
+                   "request": {"method": "POST", "url": "Observation"}}],
+    }  # fmt: skip
+    out = io.StringIO()
+    console = Console(file=out, width=200)
+    async with (
+        FhirClient(fake.base_url, transport=fake.transport(), retry=Retry(attempts=1)) as fhir,
+        Room(config, fhir_sink=fhir) as room,
+    ):
+        assert room.outbox is not None
+        (row,) = await room.outbox.put(bundle)
+        events = room.events()
+        timeline = Timeline(console, zone=config.zone)
+        serving = asyncio.create_task(serve_room(room, console, timeline, redeliver_every=0.05))
+        try:
+            async with asyncio.timeout(60):
+                async for event in events:
+                    if isinstance(event, RecordRejected):
+                        assert event.outbox_row == row
+                        assert "Patient/pat-9 not found" in event.reason
+                        await fhir.update({"resourceType": "Patient", "id": "pat-9"})  # registered
+                        async with Outbox(outbox_path(config), key=config.key) as other:
+                            assert await other.requeue(row) == [row]  # `telemedroom outbox requeue`
+                    if isinstance(event, RecordDelivered):
+                        assert event.outbox_row == row
+                        break
+        finally:
+            serving.cancel()
+            await asyncio.gather(serving, return_exceptions=True)
+    assert len(fake.resources("Observation")) == 1
+    text = out.getvalue()
+    assert f"the FHIR server refused outbox row {row} (kept)" in text
+    assert f"outbox row {row}, refused before, is delivered now" in text

@@ -93,6 +93,35 @@ async def test_readings_queued_through_offline_periods_land_once(
     assert fhir_server.unresolved_references(("Observation", "Device", "Provenance")) == []
 
 
+async def test_with_update_as_create_readings_go_as_puts_and_land_once(
+    update_create_server: ServerUnderTest, tmp_path: Path
+) -> None:
+    """A client that may set ids (a Medplum project admin's): Observations as PUTs, still exactly once."""
+    server = update_create_server
+    cuff = DeviceInfo(manufacturer="Acme", system_id="00-1B-2C-FF-FE-3D-4E-5F")
+    profile = ServerProfile.named("medplum", update_create=True)
+    readings = [HeartRate(bpm=60 + n, measured_at=T0 + timedelta(minutes=n), device=cuff) for n in range(30)]
+    async with (
+        server.client(profile=profile) as fhir,
+        Outbox(tmp_path / "outbox.sqlite", key=KEY, batch_size=100) as outbox,
+    ):
+        patient = await a_patient(fhir)
+        for reading in readings:
+            await outbox.put(transaction_json([reading], patient=patient, received_at=T0))
+        first = await outbox.drain(fhir)
+        for reading in readings[:10]:  # a room replaying part of its queue: nothing twice
+            await outbox.put(transaction_json([reading], patient=patient, received_at=T0))
+        second = await outbox.drain(fhir)
+    assert (first.sent, first.rejected, second.sent, second.rejected) == (30, (), 10, ())
+    # one step with the conditional Device (<= 8 entries), then PUTs only, <= 50 a transaction
+    assert first.batches == 3
+    observations = server.resources("Observation")
+    assert sorted(o["valueQuantity"]["value"] for o in observations) == [60 + n for n in range(30)]
+    assert len(server.resources("Device")) == 1
+    assert len(server.resources("Provenance")) == 30
+    assert server.unresolved_references(("Observation", "Device", "Provenance")) == []
+
+
 async def test_a_glucometers_stored_records_transfer_once(
     fhir_server: ServerUnderTest, tmp_path: Path
 ) -> None:
@@ -119,43 +148,52 @@ async def test_a_glucometers_stored_records_transfer_once(
     assert fhir_server.unresolved_references(("Observation", "Device", "Provenance")) == []
 
 
-def alert_event(kind: str, patient: str, team: str, at: datetime) -> AlertEvent:
+def alert_event(kind: str, patient: str, recipient: str, at: datetime, actor: str = "monitor") -> AlertEvent:
     alert = Alert(
         id="a1", patient=patient, rule_id="spo2-low", rule_type="threshold", condition="spo2<92",
         severity="high", message="SpO2 89 % is below 92", raised_at=T0,
         cleared_at=at if kind == "cleared" else None,
+        acknowledged_by=actor if kind in ("acknowledged", "cleared") and actor != "monitor" else None,
     )  # fmt: skip
-    return AlertEvent(id=f"e-{kind}", type=kind, at=at, alert=alert, recipient=team, actor="monitor")  # type: ignore[arg-type]
+    return AlertEvent(id=f"e-{kind}", type=kind, at=at, alert=alert, recipient=recipient, actor=actor)  # type: ignore[arg-type]
 
 
 async def test_a_monitoring_alert_is_raised_and_cleared_on_the_server(
     fhir_server: ServerUnderTest, tmp_path: Path
 ) -> None:
+    """Each event drained on its own, so an escalation's Communication meets no Flag in its batch."""
     async with (
         fhir_server.client(profile=MEDPLUM) as fhir,
         Outbox(tmp_path / "outbox.sqlite", key=KEY) as outbox,
     ):
         patient = await a_patient(fhir)
-        team = await fhir.create({"resourceType": "CareTeam", "name": "Ward 3"})
-        gateway = await fhir.create(
-            {"resourceType": "Device", "deviceName": [{"name": "monitor", "type": "other"}]}
-        )
-        sender = f"Device/{gateway.id}"
-        raised = alert_event("raised", patient, f"CareTeam/{team.id}", T0)
-        cleared = alert_event("cleared", patient, f"CareTeam/{team.id}", T0 + timedelta(hours=2))
-        await outbox.put(alert_bundle(raised, sender=sender))
-        first = await outbox.drain(fhir)
-        await outbox.put(alert_bundle(cleared, sender=sender))
-        second = await outbox.drain(fhir)
-    assert first.rejected == second.rejected == ()
+        team = f"CareTeam/{(await fhir.create({'resourceType': 'CareTeam', 'name': 'Ward 3'})).id}"
+        chief = await fhir.create({"resourceType": "Practitioner", "name": [{"family": "Weber"}]})
+        on_call = f"Practitioner/{chief.id}"
+        story = [
+            alert_event("raised", patient, team, T0),
+            alert_event("escalated", patient, on_call, T0 + timedelta(minutes=15)),
+            alert_event("acknowledged", patient, team, T0 + timedelta(minutes=20), actor=on_call),
+            alert_event("cleared", patient, team, T0 + timedelta(hours=2), actor=on_call),
+        ]
+        drained = []
+        for event in story:  # the default sender: the monitor's own Device, in each bundle
+            await outbox.put(alert_bundle(event))
+            drained.append(await outbox.drain(fhir))
+    assert [d.rejected for d in drained] == [()] * 4, [d.reasons for d in drained]
     (flag,) = fhir_server.resources("Flag")  # the same Flag, updated by its identifier
     assert flag["status"] == "inactive"
     assert flag["subject"]["reference"] == patient
     communications = fhir_server.resources("Communication")
-    assert len(communications) == 2
+    assert len(communications) == 4
     assert {c["about"][0]["reference"] for c in communications} == {f"Flag/{flag['id']}"}
+    (monitor,) = fhir_server.resources("Device")  # one Device, however many events
+    assert {c["sender"]["reference"] for c in communications if "reference" in c["sender"]} == {
+        f"Device/{monitor['id']}",
+        on_call,  # who acknowledged
+    }
     assert len(fhir_server.resources("DetectedIssue")) == 1
-    kinds: tuple[str, ...] = ("Flag", "Communication", "DetectedIssue")
+    kinds: tuple[str, ...] = ("Flag", "Communication", "DetectedIssue", "Device")
     assert fhir_server.unresolved_references(kinds) == []
 
 

@@ -6,6 +6,7 @@ import asyncio
 import functools
 import json
 import os
+import re
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -67,16 +68,31 @@ def story_events() -> tuple[AlertEvent, ...]:
 def test_each_event_becomes_the_resources_it_should() -> None:
     events = story_events()
     got = [(e.type, [r.get_resource_type() for r in alert_resources(e)]) for e in events]
+    # every event carries its Flag: the Communication's "about" resolves in its own transaction
     assert got == [
         ("raised", ["Flag", "DetectedIssue", "Communication"]),
-        ("escalated", ["Communication"]),
-        ("escalated", ["Communication"]),
-        ("acknowledged", ["Communication"]),
+        ("escalated", ["Flag", "Communication"]),
+        ("escalated", ["Flag", "Communication"]),
+        ("acknowledged", ["Flag", "Communication"]),
         ("cleared", ["Flag", "Communication"]),
         ("raised", ["Flag", "Communication"]),  # a missed reading is no detected issue
-        ("escalated", ["Communication"]),
-        ("escalated", ["Communication"]),
+        ("escalated", ["Flag", "Communication"]),
+        ("escalated", ["Flag", "Communication"]),
     ]
+    statuses = [alert_resources(e)[0].status for e in events]  # type: ignore[attr-defined]
+    assert statuses == ["active"] * 4 + ["inactive"] + ["active"] * 3
+
+
+def test_every_reference_of_a_bundle_resolves_in_it_but_the_care_plans_own() -> None:
+    """Flag and, with the default sender, the monitor's Device travel with each Communication."""
+    for event in story_events():
+        bundle = alert_bundle(event)
+        written = {entry["request"]["url"] for entry in bundle["entry"]}
+        assert "Device/telemedroom-monitor" in written
+        refs = set(re.findall(r'"reference": ?"([A-Za-z]+/[^"]+)"', json.dumps(bundle)))
+        care_plan = {PLAN.patient, *(step.to for step in PLAN.escalation), PLAN.care_team}
+        care_plan |= {"Practitioner/dr-weber"}  # who acknowledged
+        assert refs - written <= care_plan, refs - written
 
 
 def test_flag_goes_from_active_to_inactive_with_its_period() -> None:
@@ -123,7 +139,7 @@ def test_detected_issue_for_an_out_of_range_value() -> None:
 def test_a_person_without_a_reference_is_a_display() -> None:
     event = story_events()[3]
     event = event.model_copy(update={"actor": "Nurse Anna Schulz"})
-    assert alert_resources(event)[0].sender.display == "Nurse Anna Schulz"
+    assert alert_resources(event)[-1].sender.display == "Nurse Anna Schulz"
 
 
 @given(st.data())
@@ -142,8 +158,14 @@ def test_every_bundle_is_a_valid_transaction_with_distinct_full_urls(data: st.Da
 
 def test_full_urls_differ_between_events_of_one_alert() -> None:
     events = story_events()
-    urls = [e["fullUrl"] for event in events for e in alert_bundle(event)["entry"]]
-    assert len(set(urls)) == len(urls)  # the outbox merges by fullUrl: nothing may collide
+    entries = [e for event in events for e in alert_bundle(event)["entry"]]
+    # the outbox merges by fullUrl: nothing may collide but the monitor's Device, which is
+    # the same resource in every event (equal fullUrl, equal resource: merged once)
+    urls = [e["fullUrl"] for e in entries if e["request"]["url"] != "Device/telemedroom-monitor"]
+    assert len(set(urls)) == len(urls)
+    devices = [e for e in entries if e["request"]["url"] == "Device/telemedroom-monitor"]
+    assert len(devices) == len(events)
+    assert all(d == devices[0] for d in devices)
 
 
 def test_the_sink_sends_json_bytes_of_the_bundle() -> None:
@@ -180,7 +202,7 @@ async def test_alerts_go_through_the_outbox_to_a_fhir_server(tmp_path: Path) -> 
     alert = monitor.alerts[0]
     [flag] = server.resources("Flag")
     assert (flag["id"], flag["status"]) == (f"alert-{alert.id}", "inactive")
-    assert flag["meta"]["versionId"] == "2"  # active, then inactive
+    assert flag["meta"]["versionId"] == "4"  # with each of the 4 events: active x3, then inactive
     assert flag["period"] == {"start": "2026-11-25T07:00:00Z", "end": "2026-11-25T07:40:00Z"}
     [issue] = server.resources("DetectedIssue")
     assert issue["severity"] == "high"

@@ -51,6 +51,26 @@ async def deliver(room: Room, timeline: Timeline) -> None:
         timeline.line("record", f"outbox delivered: {drained.sent} bundle(s)", "green")
 
 
+async def redeliver(room: Room, timeline: Timeline, every: float) -> None:
+    """Every ``every`` seconds, deliver what waits in the outbox, between visits too.
+
+    A row requeued after a refusal (``telemedroom outbox requeue``, from another shell)
+    goes out without waiting for the next visit, and its refusal leaves the kiosk's staff
+    line (``RecordDelivered``); a record the network kept back goes out once it is up.
+    """
+    while True:
+        await asyncio.sleep(every)  # a poll of the outbox file: another process may requeue
+        if room.outbox is None or not await room.outbox.pending():
+            continue
+        try:
+            drained = await room.drain_outbox()
+        except TelemedroomError as exc:
+            timeline.line("error", f"outbox not delivered: {exc}", "bold red")
+            continue
+        if drained.sent:
+            timeline.line("record", f"outbox delivered: {drained.sent} bundle(s)", "green")
+
+
 async def watch(room: Room, events: AsyncIterator[RoomEvent], timeline: Timeline) -> None:
     """Print each event, and the physician console's link for each visit checked in."""
     async for event in events:
@@ -68,10 +88,12 @@ async def serve_room(
     *,
     extra: list[str] | None = None,
     listening: asyncio.Event | None = None,
+    redeliver_every: float = 60.0,
 ) -> None:
     """Serve the kiosk on ``[kiosk] host:port``, print its URL, carry visits on; run until cancelled.
 
-    ``listening`` is set once the kiosk accepts connections.
+    ``listening`` is set once the kiosk accepts connections. The outbox is delivered after
+    each visit and, when rows wait, every ``redeliver_every`` seconds.
     """
     from telemedroom.session.signaling import LocalServer
 
@@ -90,6 +112,7 @@ async def serve_room(
         async with asyncio.TaskGroup() as group:
             group.create_task(watch(room, events, timeline))
             group.create_task(deliver(room, timeline))
+            group.create_task(redeliver(room, timeline, redeliver_every))
 
 
 async def serve(config: RoomConfig, console: Console) -> None:

@@ -23,6 +23,7 @@ from telemedroom.room import (
     DeviceStep,
     ExamStep,
     ReadingTaken,
+    RecordDelivered,
     RecordRejected,
     RoomErrorEvent,
     RoomEvent,
@@ -85,6 +86,11 @@ _FORMAT: dict[type[Any], tuple[str, str, Callable[[Any, tzinfo], str | None]]] =
         "rejected",
         "bold red",
         lambda e, _z: f"the FHIR server refused outbox row {e.outbox_row} (kept): {e.reason}",
+    ),
+    RecordDelivered: (
+        "record",
+        "green",
+        lambda e, _z: f"outbox row {e.outbox_row}, refused before, is delivered now",
     ),
 }
 

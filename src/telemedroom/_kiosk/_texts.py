@@ -106,6 +106,10 @@ _EN: Final[dict[str, str]] = {
     "error_title": "Something went wrong",
     "error_text": "The staff have been informed. Please wait a moment.",
     "connection_lost": "Connection to the room lost – reconnecting…",
+    "operator_title": "For the staff: records not delivered",
+    "record_rejected": "Outbox row {row}: refused by the clinic's FHIR server (HTTP {status}).",
+    "record_rejected_reason": "The server's reason: {reason}",
+    "record_rejected_fix": "The record is kept. Fix the cause, then run: telemedroom outbox requeue {row}",
 }
 
 _DE: Final[dict[str, str]] = {
@@ -193,6 +197,12 @@ _DE: Final[dict[str, str]] = {
     "error_title": "Etwas ist schiefgelaufen",
     "error_text": "Das Personal wurde informiert. Bitte warten Sie einen Moment.",
     "connection_lost": "Verbindung zum Raum unterbrochen – wird wiederhergestellt …",
+    "operator_title": "Für das Personal: nicht übermittelte Datensätze",
+    "record_rejected": "Ausgang, Zeile {row}: vom FHIR-Server der Klinik abgelehnt (HTTP {status}).",
+    "record_rejected_reason": "Begründung des Servers: {reason}",
+    "record_rejected_fix": (
+        "Der Datensatz bleibt gespeichert. Ursache beheben, dann: telemedroom outbox requeue {row}"
+    ),
 }
 
 

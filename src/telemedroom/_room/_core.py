@@ -21,6 +21,7 @@ from telemedroom._room._journal import Journal
 from telemedroom._room._live import LiveVitals
 from telemedroom._room._machine import Action, next_state
 from telemedroom._room._models import Visit, VisitSummary
+from telemedroom._room._rejections import Refusals
 from telemedroom._room._wrapup import KeptSnapshot
 from telemedroom.errors import (
     RoomStateError,
@@ -62,7 +63,7 @@ class _Subscription:
             # picture of the room is right again from the next event on.
             self.dropped += len(self._queue)
             self._queue.clear()
-            self._queue.append(self._room._state_event())
+            self._queue.extend(self._room._opening_events())
         self._queue.append(event)
         self._ready.set()
 
@@ -139,6 +140,7 @@ class RoomCore:
         self._journal: Journal | None = None
         self._sink: FhirSink | None = None
         self._last_summary: VisitSummary | None = None
+        self._refusals = Refusals()  # records the server refused, until delivered
         self._appointment: Appointment | None = None
         self._kiosk_apps: list[Starlette] = []
         self.visit: Visit | None = None
@@ -163,6 +165,13 @@ class RoomCore:
             visit_id=self.visit.visit_id if self.visit else None,
             at=self._clock(),
         )
+
+    def _opening_events(self) -> list[RoomEvent]:
+        # what a new (or restarted) subscriber is told first: the state, then every
+        # refusal still standing (the kiosk's operator status), then, in a multi-party
+        # visit, who is in it
+        shown = [self._participants_shown] if self._participants_shown is not None else []
+        return [self._state_event(), *self._refusals.standing(), *shown]
 
     def _emit(self, event: RoomEvent) -> None:
         for subscriber in list(self._subscribers):

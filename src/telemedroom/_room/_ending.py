@@ -136,14 +136,25 @@ class Ending(Consultation):
         await self._idle.wait()
 
     async def drain_outbox(self) -> DrainResult:
-        """Deliver what the outbox holds to the FHIR server (or the NDJSON files) now."""
+        """Deliver what the outbox holds to the FHIR server (or the NDJSON files) now.
+
+        Each row the server refuses for good is told as a :class:`~telemedroom.room.RecordRejected` event
+        (kept in the outbox, audited); a row refused before that has left the outbox since
+        (requeued and delivered) as a :class:`~telemedroom.room.RecordDelivered`.
+        """
         if self.outbox is None or self._sink is None:
             raise RoomError("the room is not open; use `async with Room(config)`")
         result = await self.outbox.drain(self._sink)
         for event in rejection_events(result):
             logger.error("the FHIR server refused outbox row %d (kept): %s", event.outbox_row, event.reason)
             self._audit("record_rejected", {"outbox": str(event.outbox_row), "status": str(event.status)})
+            self._refusals.add(event)
             self._emit(event)
+        standing = self._refusals.rows()
+        if standing:  # a refused row requeued (`outbox requeue`) and now delivered: no longer refused
+            for delivered in self._refusals.settle(await self.outbox.states(*standing)):
+                logger.info("outbox row %d, refused before, is delivered", delivered.outbox_row)
+                self._emit(delivered)
         return result
 
     async def abort(self, reason: str) -> None:

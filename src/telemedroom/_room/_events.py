@@ -24,6 +24,7 @@ __all__ = [
     "ExamStep",
     "ParticipantsChanged",
     "ReadingTaken",
+    "RecordDelivered",
     "RecordRejected",
     "RoomErrorEvent",
     "RoomEvent",
@@ -263,6 +264,21 @@ class RecordRejected(_Event):
     issues: list[dict[str, Any]] = Field(default_factory=list)
 
 
+class RecordDelivered(_Event):
+    """A record the server had refused was requeued and is now delivered: the refusal is over.
+
+    Follows a :class:`RecordRejected` of the same ``outbox_row`` (the kiosk's operator
+    status clears it).
+
+    Examples:
+        >>> RecordDelivered(outbox_row=3).type
+        'record_delivered'
+    """
+
+    type: Literal["record_delivered"] = "record_delivered"
+    outbox_row: int
+
+
 class VisitParticipant(BaseModel):
     """One admitted participant of a multi-party visit, as the kiosk shows them.
 
@@ -312,6 +328,7 @@ RoomEvent = Annotated[
     | CleaningStarted
     | RoomErrorEvent
     | RecordRejected
+    | RecordDelivered
     | ParticipantsChanged,
     Field(discriminator="type"),
 ]

@@ -52,6 +52,7 @@ class Lifetime(Ending):
         await self._journal.open()
         stack.push_async_callback(self._journal.aclose)
         self.outbox = await stack.enter_async_context(Outbox(outbox_path(config), key=config.key))
+        await self._refusals.load(self.outbox)  # refusals from before: still shown
         if config.facial_measurements:  # a measurement aid: load the face-mesh model once, off the loop
             from telemedroom._room._facial import face_detector
 

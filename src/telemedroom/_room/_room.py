@@ -79,7 +79,7 @@ class Room(Lifetime, CheckIn, Guide):
     def events(self) -> AsyncIterator[RoomEvent]:
         """Subscribe to the room's events; the first is a :class:`StateChanged` with the current state.
 
-        During a multi-party visit the second is the last :class:`ParticipantsChanged`.
+        During a multi-party visit the last :class:`ParticipantsChanged` follows it.
 
         Each call is a new subscriber with its own bounded queue (``event_queue_size``).
         A subscriber that falls that far behind never slows the room: its unread events
@@ -99,9 +99,8 @@ class Room(Lifetime, CheckIn, Guide):
             ('state', <RoomState.IDLE: 'idle'>)
         """
         subscription = _Subscription(self, self._queue_size)
-        subscription.push(self._state_event())
-        if self._participants_shown is not None:  # a multi-party visit: who is in it (the kiosk reloaded)
-            subscription.push(self._participants_shown)
+        for event in self._opening_events():  # the state, then refusals still standing
+            subscription.push(event)
         self._subscribers.add(subscription)
         return subscription
 

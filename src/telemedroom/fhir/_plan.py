@@ -21,6 +21,11 @@ The rules, and the server each comes from:
   identifier, ``PUT Type?identifier=system|value`` (create if none matches, update if
   one does: as repeatable as the ``PUT`` it replaces); a resource without identifier (a
   Provenance) is tagged with its client id and updated by ``_tag``.
+- With update-as-create on a server with limits (Medplum, for a client that may set ids:
+  ``[fhir] update_create = true``), a reading's Observation goes as ``PUT
+  Observation/<uuid5 of its identifier>`` instead of a conditional create: no search on
+  the server, and only the Devices and the Patient stay conditional (so only the step
+  holding them is kept within 8 entries).
 - **HAPI FHIR JPA** (``DaoConfig``/``JpaStorageSettings.isEnforceReferentialIntegrityOnWrite``,
   on by default): every relative reference must resolve; the plan never splits a
   resource from what it references into a *later* step, so each step's references
@@ -171,9 +176,40 @@ def _conditional_url(resource: Json, client_id: str) -> str:
     return f"{kind}?_tag={quote(CLIENT_ID_TAG, safe=':/')}|{quote(_search_value(client_id), safe='')}"
 
 
+# Resources only the room creates, each for one reading, with an identifier of its own:
+# where the server does update-as-create, their conditional create becomes a PUT.
+_READING_TYPES: Final = frozenset({"Observation"})
+
+
+def _reading_as_put(entry: Json) -> Json:
+    """A reading's conditional create as a ``PUT`` to the id its ``fullUrl`` holds.
+
+    The ``fullUrl`` is ``urn:uuid:`` + the uuid5 of the reading's identifier, so the id is
+    the same every time the reading is sent: as idempotent as the conditional create, and
+    the server searches nothing (a conditional create searches twice on Medplum's router).
+    """
+    request = entry.get("request", {})
+    resource = entry.get("resource")
+    url = str(entry.get("fullUrl", ""))
+    if (
+        request.get("method") != "POST"
+        or not request.get("ifNoneExist")
+        or not isinstance(resource, dict)
+        or resource.get("resourceType") not in _READING_TYPES
+        or not url.startswith("urn:uuid:")
+    ):
+        return entry
+    kind, rid = resource["resourceType"], url.removeprefix("urn:uuid:")
+    return {
+        **entry,
+        "resource": {**resource, "id": rid},
+        "request": {"method": "PUT", "url": f"{kind}/{rid}"},
+    }
+
+
 def _rewrite(entries: Sequence[Json], profile: ServerProfile) -> list[Json]:
     if profile.update_create:
-        return list(entries)
+        return [_reading_as_put(entry) for entry in entries]
     puts = [
         e for e in entries
         if e.get("request", {}).get("method") == "PUT" and "?" not in str(e["request"].get("url", ""))

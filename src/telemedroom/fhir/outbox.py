@@ -344,6 +344,35 @@ class Outbox:
         )
         return {int(i): str(why) for i, why in rows}
 
+    async def states(self, *row_ids: int) -> dict[int, str]:
+        """The state of each of ``row_ids`` still held: ``pending``, ``rejected`` or ``corrupt``.
+
+        A row that is not in the answer is gone: the sink confirmed it (or it never was).
+
+        Examples:
+            >>> import asyncio, os, tempfile
+            >>> async def main(path):
+            ...     async with Outbox(path, key=b"k" * 32) as outbox:
+            ...         (row,) = await outbox.put({"resourceType": "Bundle", "type": "transaction"})
+            ...         return await outbox.states(row, row + 1)
+            >>> with tempfile.TemporaryDirectory() as folder:
+            ...     asyncio.run(main(os.path.join(folder, "outbox.sqlite")))
+            {1: 'pending'}
+        """
+        db = self._conn()
+        ids = [int(i) for i in row_ids]
+
+        def work() -> dict[int, str]:
+            marks = ",".join("?" * len(ids))
+            try:
+                # Only "?" placeholders are formatted into this statement.
+                found = db.execute(f"SELECT id, state FROM outbox WHERE id IN ({marks})", ids).fetchall()
+            except sqlite3.Error as exc:
+                raise self._fail(exc) from exc
+            return {int(row_id): str(state) for row_id, state in found}
+
+        return await self._run(work) if ids else {}
+
     async def requeue(self, *row_ids: int) -> list[int]:
         """Send rows the server rejected again on the next drain (after the cause was fixed).
 

@@ -10,6 +10,7 @@ from typing import Any, Final
 from fhir.resources.R4B.bundle import Bundle
 from fhir.resources.R4B.communication import Communication
 from fhir.resources.R4B.detectedissue import DetectedIssue
+from fhir.resources.R4B.device import Device
 from fhir.resources.R4B.flag import Flag
 from fhir.resources.R4B.resource import Resource
 
@@ -33,6 +34,10 @@ _RULE_TYPE_DISPLAY: Final = {
 _RAISED_PRIORITY: Final = {"high": "urgent", "moderate": "routine", "low": "routine"}
 # DetectedIssue.severity (R4B value set detectedissue-severity): high | moderate | low.
 _NAMESPACE: Final = uuid.UUID("6f1c3a52-2c57-4d4e-9b7a-5f0b61f0d9a1")
+# The Communications' sender unless the integrator names one: a Device the bundle writes
+# itself, so the reference resolves on any server (HAPI's referential integrity, Medplum).
+DEFAULT_SENDER: Final = "Device/telemedroom-monitor"
+MONITOR_ID_SYSTEM: Final = "https://telemedroom.org/fhir/NamingSystem/monitor"
 
 
 def _resource_id(prefix: str, key: str) -> str:
@@ -131,20 +136,24 @@ def _communication(event: AlertEvent, sender: str) -> Communication:
     )
 
 
-def alert_resources(event: AlertEvent, *, sender: str = "Device/telemedroom-monitor") -> list[Resource]:
+def alert_resources(event: AlertEvent, *, sender: str = DEFAULT_SENDER) -> list[Resource]:
     """The FHIR R4B resources that record one alert event.
 
     - ``raised``: the alert's :class:`Flag` (``active``), a :class:`DetectedIssue` for
       threshold and trend rules (a reading that is clinically out of range; a missed
       measurement is not a detected issue) and a :class:`Communication` to the care team;
-    - ``escalated``: a Communication to the escalation step's recipient
-      (priority ``asap``, from the second level on ``stat``);
-    - ``acknowledged``: a Communication from the acknowledging person to the care team;
-    - ``cleared``: the Flag again, now ``inactive`` with its period's end, and a
-      Communication to the care team.
+    - ``escalated``: the Flag (still ``active``) and a Communication to the escalation
+      step's recipient (priority ``asap``, from the second level on ``stat``);
+    - ``acknowledged``: the Flag and a Communication from the acknowledging person to the
+      care team;
+    - ``cleared``: the Flag, now ``inactive`` with its period's end, and a Communication
+      to the care team.
 
-    Resource ids derive from the alert and event ids (``alert-<id>``, ``event-<id>``), so
-    sending an event twice changes nothing on the server.
+    Every event carries its Flag, so the Communication's ``about`` resolves in the same
+    transaction on any server (one where the server picks the ids, Medplum's, included)
+    however the events were batched or delivered. Resource ids derive from the alert and
+    event ids (``alert-<id>``, ``event-<id>``), so sending an event twice changes nothing
+    on the server.
 
     Examples:
         >>> from datetime import datetime, UTC
@@ -157,21 +166,34 @@ def alert_resources(event: AlertEvent, *, sender: str = "Device/telemedroom-moni
         >>> [(r.get_resource_type(), r.id) for r in alert_resources(event)]
         [('Flag', 'alert-a1'), ('DetectedIssue', 'alert-a1'), ('Communication', 'event-e1')]
     """
-    resources: list[Resource] = []
-    if event.type in ("raised", "cleared"):
-        resources.append(_flag(event.alert))
+    resources: list[Resource] = [_flag(event.alert)]
     if event.type == "raised" and event.alert.rule_type not in ("missed", "device"):
         resources.append(_detected_issue(event.alert))
     resources.append(_communication(event, sender))
     return resources
 
 
-def alert_bundle(event: AlertEvent, *, sender: str = "Device/telemedroom-monitor") -> dict[str, Any]:
+def _monitor_device() -> Device:
+    return Device.model_validate(
+        {
+            "resourceType": "Device",
+            "id": DEFAULT_SENDER.partition("/")[2],
+            "identifier": [{"system": MONITOR_ID_SYSTEM, "value": DEFAULT_SENDER.partition("/")[2]}],
+            "deviceName": [{"name": "telemedroom monitoring", "type": "user-friendly-name"}],
+            "manufacturer": "telemedroom",
+        }
+    )
+
+
+def alert_bundle(event: AlertEvent, *, sender: str = DEFAULT_SENDER) -> dict[str, Any]:
     """A FHIR transaction Bundle (as JSON data) that PUTs :func:`alert_resources` of an event.
 
     Each entry has its own ``fullUrl`` (a UUID derived from the event and the resource),
     so the outbox, which merges bundles by ``fullUrl``, never takes one event's entry for
-    another's.
+    another's. With the default ``sender`` the bundle also PUTs that Device
+    (``Device/telemedroom-monitor``, found again by its identifier where the server picks
+    ids), so every reference it writes resolves but the care plan's own: the patient and
+    the recipients, which must exist on the server.
 
     Examples:
         >>> from datetime import datetime, UTC
@@ -182,14 +204,23 @@ def alert_bundle(event: AlertEvent, *, sender: str = "Device/telemedroom-monitor
         >>> bundle = alert_bundle(AlertEvent(id="e1", type="raised", at=alert.raised_at, alert=alert,
         ...                                  recipient="CareTeam/ward-3", actor="monitor"))
         >>> [entry["request"]["url"] for entry in bundle["entry"]]
-        ['Flag/alert-a1', 'Communication/event-e1']
+        ['Device/telemedroom-monitor', 'Flag/alert-a1', 'Communication/event-e1']
     """
     entries = []
-    for resource in alert_resources(event, sender=sender):
+    resources = alert_resources(event, sender=sender)
+    if sender == DEFAULT_SENDER:
+        resources.insert(0, _monitor_device())
+    for resource in resources:
         kind = resource.get_resource_type()
+        # the monitor's Device is the same in every event: one fullUrl, merged once by the outbox
+        key = (
+            DEFAULT_SENDER
+            if f"{kind}/{resource.id}" == DEFAULT_SENDER
+            else f"{event.id}/{kind}/{resource.id}"
+        )
         entries.append(
             {
-                "fullUrl": f"urn:uuid:{uuid.uuid5(_NAMESPACE, f'{event.id}/{kind}/{resource.id}')}",
+                "fullUrl": f"urn:uuid:{uuid.uuid5(_NAMESPACE, key)}",
                 "resource": json.loads(resource.model_dump_json()),
                 "request": {"method": "PUT", "url": f"{kind}/{resource.id}"},
             }
@@ -220,9 +251,7 @@ class FhirAlertSink:
         'Device/telemedroom-monitor'
     """
 
-    def __init__(
-        self, send: Callable[[bytes], Awaitable[object]], *, sender: str = "Device/telemedroom-monitor"
-    ) -> None:
+    def __init__(self, send: Callable[[bytes], Awaitable[object]], *, sender: str = DEFAULT_SENDER) -> None:
         self.send = send
         self.sender = sender
 

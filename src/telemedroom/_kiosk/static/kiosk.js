@@ -29,6 +29,7 @@
     connected: false,
     video: "off",          // off | connecting | on | unavailable
     audioBlocked: false,   // the browser refused to play the physician's voice without a tap
+    refusals: {},          // outbox row -> RecordRejected still standing (the staff's line)
     participants: [],      // ParticipantsChanged.participants: [{id, role, name, speaking}]
   };
 
@@ -127,6 +128,12 @@
     error() {
       model.error = true;
     },
+    record_rejected(e) {
+      model.refusals[e.outbox_row] = e;
+    },
+    record_delivered(e) {
+      delete model.refusals[e.outbox_row];
+    },
     participants(e) {
       const before = new Map(model.participants.map((q) => [q.id, q]));
       model.participants = e.participants;
@@ -216,6 +223,35 @@
     // lasts only as long as writing the record).
     if (model.state === "cleaning" && model.wrapped) $("screen-wrap-up").hidden = false;
     $("cleaning-text").textContent = model.cleaningUntil ? t("cleaning_text", { time: cleaningTime() }) : "";
+    renderOperator();
+  }
+
+  // The staff's line: shown between visits only, never over a patient's visit. The
+  // server's reason is its OperationOutcome's diagnostics (else its answer in one line).
+  const MAX_REASON = 300;
+  function refusalReason(e) {
+    const said = (e.issues || []).map((issue) => issue.diagnostics).filter(Boolean).join("; ");
+    const reason = said || e.reason;
+    return reason.length > MAX_REASON ? `${reason.slice(0, MAX_REASON - 1)}…` : reason;
+  }
+  function renderOperator() {
+    const refusals = Object.values(model.refusals).sort((a, b) => a.outbox_row - b.outbox_row);
+    $("operator").hidden = !(refusals.length && model.state === "idle");
+    $("refusals").replaceChildren(...refusals.map((e) => {
+      const item = document.createElement("li");
+      item.dataset.row = String(e.outbox_row);
+      const lines = [
+        t("record_rejected", { row: e.outbox_row, status: e.status || "–" }),
+        t("record_rejected_reason", { reason: refusalReason(e) }),
+        t("record_rejected_fix", { row: e.outbox_row }),
+      ];
+      item.append(...lines.map((text) => {
+        const line = document.createElement("p");
+        line.textContent = text;
+        return line;
+      }));
+      return item;
+    }));
   }
 
   function renderAlert() {
@@ -457,6 +493,7 @@
     let ping = null;
     socket.addEventListener("open", () => {
       model.connected = true;
+      model.refusals = {};  // the room tells the standing ones again, right after its state
       backoff = 500;
       ping = setInterval(() => socket.send("ping"), 20000);
       render();
