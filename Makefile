@@ -45,7 +45,7 @@ medplum: $(MEDPLUM)
 
 # pytest exits 5 when it collected nothing: say so plainly instead of a bare "Error 5".
 pytest: $(STAMP) $(MEDPLUM) $(LANDMARKS)
-	@$(BIN)/python -m pytest; status=$$?; \
+	@$(BIN)/python -m pytest --durations=25; status=$$?; \
 	if [ $$status -eq 5 ]; then echo "pytest collected no tests: the suite must not be empty" >&2; fi; \
 	exit $$status
 
