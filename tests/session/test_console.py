@@ -101,4 +101,6 @@ async def test_the_page_runs_under_its_content_security_policy(
 
 async def test_the_console_without_a_token_says_what_to_do(signaling: Signaling, browser_page: Any) -> None:
     await browser_page.goto(f"{signaling.server.http_url}/console/")
+    # the page sets its status once its texts are loaded (after "load"): wait for it
+    await until(browser_page, "document.getElementById('status').textContent.includes('join token')")
     assert "join token" in await browser_page.inner_text("#status")

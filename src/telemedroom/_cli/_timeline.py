@@ -22,6 +22,7 @@ from telemedroom.room import (
     CleaningStarted,
     DeviceStep,
     ExamStep,
+    ParticipantsChanged,
     ReadingTaken,
     RecordDelivered,
     RecordRejected,
@@ -91,6 +92,19 @@ _FORMAT: dict[type[Any], tuple[str, str, Callable[[Any, tzinfo], str | None]]] =
         "record",
         "green",
         lambda e, _z: f"outbox row {e.outbox_row}, refused before, is delivered now",
+    ),
+    ParticipantsChanged: (
+        "visit",
+        "cyan",
+        lambda e, _z: (
+            "in the visit: "
+            + (
+                ", ".join(
+                    f"{p.name or p.id} ({p.role}{', speaking' if p.speaking else ''})" for p in e.participants
+                )
+                or "nobody"
+            )
+        ),
     ),
 }
 
