@@ -19,13 +19,14 @@ import tomllib
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, ClassVar, Self
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import SecretStr, ValidationError
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, TomlConfigSettingsSource
 
 from telemedroom.errors import TelemedroomError
 
-__all__ = ["TomlSettings", "check_key"]
+__all__ = ["TomlSettings", "check_key", "check_zone"]
 
 # The TOML file being loaded by from_toml (a context variable, so two configurations
 # loading two files in two tasks never see each other's).
@@ -49,6 +50,24 @@ def check_key(value: SecretStr) -> SecretStr:
         raise ValueError("not base64") from None
     if len(raw) != 32:
         raise ValueError(f"must be base64 of 32 bytes, not {len(raw)}")
+    return value
+
+
+def check_zone(value: str) -> str:
+    """A time zone must be an IANA name (``Europe/Berlin``); ``ValueError`` otherwise.
+
+    Examples:
+        >>> check_zone("Europe/Berlin")
+        'Europe/Berlin'
+        >>> check_zone("Mars/Olympus")
+        Traceback (most recent call last):
+        ...
+        ValueError: 'Mars/Olympus' is not an IANA time zone
+    """
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise ValueError(f"{value!r} is not an IANA time zone") from exc
     return value
 
 

@@ -7,7 +7,7 @@ import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Literal, Self
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 from pydantic import (
     BaseModel,
@@ -22,7 +22,7 @@ from pydantic_settings import (
 )
 
 from telemedroom._room._events import DeviceKind, Language
-from telemedroom._settings import TomlSettings, check_key
+from telemedroom._settings import TomlSettings, check_key, check_zone
 from telemedroom.errors import RoomConfigError, TelemedroomError
 
 if TYPE_CHECKING:
@@ -314,11 +314,7 @@ class RoomConfig(TomlSettings):
     @field_validator("timezone")
     @classmethod
     def _zone(cls, value: str) -> str:
-        try:
-            ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError) as exc:
-            raise ValueError(f"{value!r} is not an IANA time zone") from exc
-        return value
+        return check_zone(value)
 
     @field_validator("encryption_key")
     @classmethod

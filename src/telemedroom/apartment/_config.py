@@ -7,14 +7,14 @@ import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, ClassVar, Literal, Self
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 from pydantic_settings import (
     SettingsConfigDict,
 )
 
-from telemedroom._settings import TomlSettings, check_key
+from telemedroom._settings import TomlSettings, check_key, check_zone
 from telemedroom.errors import ApartmentConfigError, TelemedroomError
 
 __all__ = [
@@ -228,11 +228,7 @@ class ApartmentConfig(TomlSettings):
     @field_validator("timezone")
     @classmethod
     def _zone(cls, value: str) -> str:
-        try:
-            ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError) as exc:
-            raise ValueError(f"{value!r} is not an IANA time zone") from exc
-        return value
+        return check_zone(value)
 
     @field_validator("encryption_key")
     @classmethod
