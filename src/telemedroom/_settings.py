@@ -26,7 +26,7 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, TomlConf
 
 from telemedroom.errors import TelemedroomError
 
-__all__ = ["TomlSettings", "check_key", "check_zone"]
+__all__ = ["TomlSettings", "check_key", "check_media_source", "check_zone", "media_source"]
 
 # The TOML file being loaded by from_toml (a context variable, so two configurations
 # loading two files in two tasks never see each other's).
@@ -69,6 +69,43 @@ def check_zone(value: str) -> str:
     except (ZoneInfoNotFoundError, ValueError) as exc:
         raise ValueError(f"{value!r} is not an IANA time zone") from exc
     return value
+
+
+def check_media_source(value: str) -> str:
+    """A camera or sound source: ``synthetic``, ``file:PATH``, ``v4l2:/dev/videoN`` or ``alsa:hw:N``.
+
+    Examples:
+        >>> check_media_source("v4l2:/dev/video0")
+        'v4l2:/dev/video0'
+        >>> check_media_source("webcam")
+        Traceback (most recent call last):
+        ...
+        ValueError: use "synthetic", "file:PATH", "v4l2:/dev/videoN" or "alsa:hw:N"
+    """
+    scheme, _, rest = value.partition(":")
+    if value != "synthetic" and (scheme not in ("file", "v4l2", "alsa") or not rest):
+        raise ValueError('use "synthetic", "file:PATH", "v4l2:/dev/videoN" or "alsa:hw:N"')
+    return value
+
+
+def media_source(role: Any, spec: str, **synthetic: Any) -> Any:
+    """The :class:`~telemedroom.devices.media.MediaSource` a checked ``spec`` names (extra ``video``).
+
+    ``synthetic`` holds the test pattern's or tone's parameters (``width``, ``frame_rate``...).
+
+    Examples:
+        >>> from telemedroom.devices.media import Role
+        >>> media_source(Role.ROOM_CAMERA, "v4l2:/dev/video0").location
+        '/dev/video0'
+    """
+    from telemedroom.devices.media import MediaSource
+
+    scheme, _, location = spec.partition(":")
+    if spec == "synthetic":
+        return MediaSource.synthetic(role, **synthetic)
+    if scheme == "file":
+        return MediaSource.file(role, location)
+    return MediaSource.device(role, location, backend=scheme)
 
 
 class TomlSettings(BaseSettings):

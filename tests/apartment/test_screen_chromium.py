@@ -14,12 +14,14 @@ from typing import Any
 
 import pytest
 from tests.apartment.test_ward import ward_and_apartment
-from tests.kiosk.test_kiosk_chromium import contrast_script, shows, unlabelled_controls
+from tests.kiosk.test_kiosk_chromium import contrast_script, plays, shows, unlabelled_controls
+from tests.kiosk.test_kiosk_room_chromium import kiosk_browser
 from tests.session.conftest import browser_page, until  # noqa: F401 (browser_page is a fixture)
 
 from telemedroom import BloodPressure, BodyWeight
 from telemedroom.apartment._screen import screen_app
 from telemedroom.apartment._texts import TEXTS
+from telemedroom.devices.media import MediaSource, Role
 from telemedroom.session.peer import PhysicianPeer
 from telemedroom.session.signaling import LocalServer
 
@@ -90,3 +92,48 @@ async def test_a_day_on_the_screen(tmp_path: Path, browser_page: Any, language: 
     low = [c for c in checked if c["ratio"] < c["needed"]]
     assert low == [], low
     assert len(checked) > 15  # the walk really saw the texts
+
+
+async def test_a_call_shows_the_ward_and_plays_its_voice(tmp_path: Path) -> None:
+    """The nurse (a scripted PhysicianPeer, headless aiortc) sends a 320x240 camera and a tone.
+
+    The page is the patient's screen in headless Chromium started with autoplay allowed, as
+    the tablet's kiosk browser is (docs/apartment.md); the apartment's own camera is the
+    synthetic 640x480 test pattern of ``[ward] camera = "synthetic"``.
+    """
+    nurse_camera = MediaSource.synthetic(Role.EXAM_CAMERA, width=320, height=240)
+    nurse_voice = MediaSource.synthetic(Role.MICROPHONE)
+    async with (
+        kiosk_browser(tmp_path, "no-user-gesture-required") as page,
+        ward_and_apartment(tmp_path) as (apartment, url, token),
+        LocalServer(screen_app(apartment)) as server,
+        PhysicianPeer(url, token, camera=nurse_camera, microphone=nurse_voice) as nurse,
+    ):
+        await page.goto(f"{server.http_url}/screen/?lang=en")
+        await shows(page, "#call-status", TEXTS["en"]["call_idle"])
+        assert await page.is_hidden("#videos")  # no camera in standby
+        await page.click("#call-ward")
+        await shows(page, "#call-status", TEXTS["en"]["call_calling"])
+        await plays(page, "self-view", 640)  # the patient sees themself while the ward answers
+        async with asyncio.timeout(60):
+            while not any(p.name.endswith("(call)") for p in nurse.waiting.values()):
+                await nurse.next_waiting()
+                await asyncio.sleep(0.05)
+        await nurse.admit(next(p.id for p in nurse.waiting.values() if p.name.endswith("(call)")))
+        await shows(page, "#call-status", TEXTS["en"]["call_in_call"])
+        assert (await nurse.first_video_frame(timeout=60)).width == 640  # the ward sees the patient
+        await plays(page, "ward-video", 320)  # ... and the patient the ward
+        audio = "document.getElementById('ward-audio')"
+        await until(page, f"{audio}.srcObject && !{audio}.paused", timeout=30)
+        start = await page.evaluate(f"{audio}.currentTime")
+        await until(page, f"{audio}.currentTime > {start} + 0.5", timeout=15)
+        assert await page.evaluate(f"{audio}.srcObject.getAudioTracks()[0].readyState") == "live"
+        assert await page.is_hidden("#hear-ward")  # autoplay allowed: no tap needed
+        assert await unlabelled_controls(page) == []
+        assert apartment.ward is not None
+        camera = apartment.ward._media["room"]
+        await page.click("#call-hang-up")
+        await shows(page, "#call-status", TEXTS["en"]["call_idle"])
+        await until(page, "document.getElementById('videos').hidden")
+        await until(page, "document.getElementById('ward-video').srcObject === null")
+        assert camera.closed  # the tablet's camera is open only during a call

@@ -1,4 +1,4 @@
-"""The kiosk's page ships in the wheel (hatchling's own file selection, as ``pip wheel`` uses)."""
+"""The patients' pages ship in the wheel (hatchling's own file selection, as ``pip wheel`` uses)."""
 
 from __future__ import annotations
 
@@ -17,3 +17,6 @@ def test_the_wheel_carries_the_kiosk_page() -> None:
         "telemedroom/_kiosk/static/" + name for name in ("index.html", "kiosk.css", "kiosk.js")
     }
     assert expected <= shipped
+    assert "telemedroom/_loopback/video.js" in shipped  # the loopback video, both pages'
+    screen = {"telemedroom/apartment/static/" + name for name in ("index.html", "screen.css", "screen.js")}
+    assert screen <= shipped

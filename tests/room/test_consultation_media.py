@@ -19,7 +19,7 @@ from av import AudioFrame
 from tests.room.conftest import AT, make_config
 
 from telemedroom import BloodPressure, Measurement
-from telemedroom._kiosk._webrtc import KioskPeers
+from telemedroom._loopback import KioskPeers
 from telemedroom.devices.media import MediaSource, Role
 from telemedroom.room import ReadingTaken, Room, RoomEvent, RoomState
 from telemedroom.session import AuditLog
@@ -68,7 +68,7 @@ async def test_the_kiosk_plays_the_physicians_voice(data_dir: Path) -> None:
             assert room.peer is not None
             # connected: the room has taken the physician's answer, and with it the track
             await asyncio.wait_for(room.peer.connected.wait(), 30)
-            peers = KioskPeers(room)
+            peers = KioskPeers(room.kiosk_tracks)
             page = RTCPeerConnection()
             try:
                 answer = await peers.answer((await page_offer(page))["sdp"])

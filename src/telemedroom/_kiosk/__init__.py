@@ -18,8 +18,9 @@ Examples:
     ...         return None
     ...     def kiosk_tracks(self):
     ...         return KioskTracks(self_view=None, physician=None)
-    >>> sorted(r.path for r in create_kiosk_app(Empty()).routes)
-    ['/', '/kiosk', '/kiosk/check-in', '/kiosk/events', '/kiosk/texts.json', '/kiosk/webrtc']
+    >>> sorted(r.path for r in create_kiosk_app(Empty()).routes)  # doctest: +NORMALIZE_WHITESPACE
+    ['/', '/kiosk', '/kiosk/check-in', '/kiosk/events', '/kiosk/texts.json', '/kiosk/video.js',
+     '/kiosk/webrtc']
 """
 
 from __future__ import annotations

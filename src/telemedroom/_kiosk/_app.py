@@ -32,7 +32,7 @@ try:
     from starlette.applications import Starlette
     from starlette.middleware import Middleware
     from starlette.requests import Request
-    from starlette.responses import JSONResponse, RedirectResponse, Response
+    from starlette.responses import FileResponse, JSONResponse, RedirectResponse, Response
     from starlette.routing import Mount, Route, WebSocketRoute
     from starlette.staticfiles import StaticFiles
     from starlette.websockets import WebSocket
@@ -41,7 +41,7 @@ except ImportError as _exc:
 
 from telemedroom._kiosk._backend import KioskBackend
 from telemedroom._kiosk._texts import LANGUAGES, TEXTS, Language
-from telemedroom._kiosk._webrtc import KioskPeers, OfferError
+from telemedroom._loopback import VIDEO_JS, KioskPeers, answer_offer
 from telemedroom._web import LoopbackOnly, json_body, same_origin, with_headers
 
 __all__ = ["close_kiosk", "create_kiosk_app"]
@@ -77,7 +77,7 @@ class _Kiosk:
     def __init__(self, backend: KioskBackend, language: Language) -> None:
         self.backend = backend
         self.language = language
-        self.peers = KioskPeers(backend)
+        self.peers = KioskPeers(backend.kiosk_tracks)
 
     async def texts(self, _request: Request) -> JSONResponse:
         return JSONResponse(
@@ -103,19 +103,10 @@ class _Kiosk:
         return Response(status_code=204, headers=_PAGE_HEADERS)
 
     async def webrtc(self, request: Request) -> Response:
-        if not same_origin(request):
-            return _refuse(403, "cross_origin")
-        data = await json_body(request)
-        if data is None or data.get("type") != "offer" or not isinstance(data.get("sdp"), str):
-            return _refuse(400, "invalid_offer")
-        try:
-            answer = await self.peers.answer(data["sdp"])
-        except OfferError as exc:
-            return _refuse(400, exc.reason)
-        except MissingExtraError as exc:
-            logger.warning("kiosk video unavailable: %s", exc)
-            return _refuse(503, "video_unavailable")
-        return JSONResponse(answer, headers=_PAGE_HEADERS)
+        return await answer_offer(self.peers, request, _PAGE_HEADERS)
+
+    async def video_js(self, _request: Request) -> FileResponse:
+        return FileResponse(VIDEO_JS, media_type="text/javascript", headers=_PAGE_HEADERS)
 
     async def events(self, websocket: WebSocket) -> None:
         if not same_origin(websocket):
@@ -206,6 +197,7 @@ def create_kiosk_app(
             Route("/kiosk/texts.json", kiosk.texts),
             Route("/kiosk/check-in", kiosk.check_in, methods=["POST"]),
             Route("/kiosk/webrtc", kiosk.webrtc, methods=["POST"]),
+            Route("/kiosk/video.js", kiosk.video_js),
             WebSocketRoute("/kiosk/events", kiosk.events),
             Mount("/kiosk", page, name="kiosk"),
         ],

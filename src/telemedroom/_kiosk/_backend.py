@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Protocol
 
 # One class for the room and the kiosk: Room.kiosk_tracks() returns it.
-from telemedroom._room._models import KioskTracks
+from telemedroom._loopback import KioskTracks
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator

@@ -22,7 +22,7 @@ from pydantic_settings import (
 )
 
 from telemedroom._room._events import DeviceKind, Language
-from telemedroom._settings import TomlSettings, check_key, check_zone
+from telemedroom._settings import TomlSettings, check_key, check_media_source, check_zone
 from telemedroom.errors import RoomConfigError, TelemedroomError
 
 if TYPE_CHECKING:
@@ -68,13 +68,7 @@ class MediaSettings(_Table):
     microphone: str = "synthetic"
     stethoscope: str = "synthetic"
 
-    @field_validator("room_camera", "exam_camera", "microphone", "stethoscope")
-    @classmethod
-    def _source(cls, value: str) -> str:
-        scheme, _, rest = value.partition(":")
-        if value != "synthetic" and (scheme not in ("file", "v4l2", "alsa") or not rest):
-            raise ValueError('use "synthetic", "file:PATH", "v4l2:/dev/videoN" or "alsa:hw:N"')
-        return value
+    _source = field_validator("room_camera", "exam_camera", "microphone", "stethoscope")(check_media_source)
 
 
 class FhirSettings(_Table):

@@ -191,21 +191,7 @@ class Consultation(RoomCore):
             self._keep(self.peer.exam_stills[-1].snapshot, "exam", step)
 
     def _physician_track(self, track: Any) -> None:
-        from aiortc.contrib.media import MediaBlackhole, MediaRelay
-
-        # One relay for the physician's video and voice: a blackhole subscription keeps each
-        # remote track drained when no kiosk listens (nothing piles up), and every kiosk
-        # connection gets subscriptions of its own.
-        if self._physician_relay is None:
-            self._physician_relay = MediaRelay()
-        relay = self._physician_relay
-        if track.kind == "video":
-            self._physician_video = track
-        elif self._physician_audio is None:
-            self._physician_audio = track
-        sink = MediaBlackhole()
-        sink.addTrack(relay.subscribe(track, buffered=False))
-        self._spawn(sink.start())
+        self._physician.add(track)
 
     async def send_measurement(self, reading: Measurement) -> None:
         """Forward a live reading to the physician (``in_consultation`` only) and keep it for the record.
@@ -269,10 +255,8 @@ class Consultation(RoomCore):
         peer, self.peer = self.peer, None
         if peer is not None:
             await peer.aclose()
-        self._physician_video = self._physician_audio = self._physician_relay = None
+        await self._physician.aclose()
         self._participants_shown = None
-        for task in list(self._tasks):
-            task.cancel()
 
     def kiosk_tracks(self) -> KioskTracks:
         """The kiosk's self-view (a subscription of the room camera), the physician's video and voice.
@@ -281,11 +265,11 @@ class Consultation(RoomCore):
         ``None`` before admission (and until the physician's tracks arrive).
         """
         room = self._media.get("room")
-        relay, video, audio = self._physician_relay, self._physician_video, self._physician_audio
+        physician, physician_audio = self._physician.subscribe()
         return KioskTracks(
             self_view=room.subscribe() if room is not None else None,
-            physician=relay.subscribe(video, buffered=False) if video is not None else None,
-            physician_audio=relay.subscribe(audio, buffered=False) if audio is not None else None,
+            physician=physician,
+            physician_audio=physician_audio,
         )
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import deque
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Callable, Mapping
 from contextlib import AsyncExitStack
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Final, Self
@@ -27,6 +27,7 @@ from telemedroom.errors import (
     RoomStateError,
 )
 from telemedroom.measurements import Measurement
+from telemedroom.session._feed import RemoteFeed
 
 if TYPE_CHECKING:
     from starlette.applications import Starlette
@@ -128,9 +129,7 @@ class RoomCore:
         self._issuer: TokenIssuer | None = None
         self._devices: Any = None
         self._media: dict[str, MediaDevice] = {}
-        self._physician_video: Any = None
-        self._physician_audio: Any = None
-        self._physician_relay: Any = None
+        self._physician = RemoteFeed()  # the physician's video and voice, for the kiosk
         self._participants_shown: RoomEvent | None = None  # the last ParticipantsChanged of the visit
         self._live: LiveVitals | None = None
         self._cleaning: asyncio.Task[None] | None = None
@@ -216,13 +215,3 @@ class RoomCore:
             appointment=self.visit.appointment_id if self.visit else "",
             detail=detail,
         )
-
-    def _spawn(self, coroutine: Awaitable[Any]) -> None:
-        task = asyncio.ensure_future(coroutine)
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
-
-    @property
-    def _tasks(self) -> set[asyncio.Task[Any]]:
-        tasks: set[asyncio.Task[Any]] = self.__dict__.setdefault("_task_set", set())
-        return tasks

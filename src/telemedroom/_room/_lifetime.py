@@ -182,28 +182,17 @@ class Lifetime(Ending):
 
 
 def _media_sources(config: RoomConfig) -> dict[str, Any]:
-    from telemedroom.devices.media import MediaSource, Role
+    from telemedroom._settings import media_source
+    from telemedroom.devices.media import Role
 
-    roles = {
-        "room": (Role.ROOM_CAMERA, config.media.room_camera),
-        "exam": (Role.EXAM_CAMERA, config.media.exam_camera),
-        "microphone": (Role.MICROPHONE, config.media.microphone),
-        "stethoscope": (Role.STETHOSCOPE, config.media.stethoscope),
+    media = config.media
+    return {
+        # the room camera at 640x480@30: the kiosk's self-view and the consultation's main video
+        "room": media_source(Role.ROOM_CAMERA, media.room_camera, width=640, height=480, frame_rate=30),
+        "exam": media_source(Role.EXAM_CAMERA, media.exam_camera),
+        "microphone": media_source(Role.MICROPHONE, media.microphone),
+        "stethoscope": media_source(Role.STETHOSCOPE, media.stethoscope),
     }
-    sources: dict[str, Any] = {}
-    for name, (role, spec) in roles.items():
-        scheme, _, location = spec.partition(":")
-        if spec == "synthetic":
-            # the room camera at 640x480@30: the kiosk's self-view and the consultation's main video
-            extra: dict[str, object] = (
-                {"width": 640, "height": 480, "frame_rate": 30} if name == "room" else {}
-            )
-            sources[name] = MediaSource.synthetic(role, **extra)
-        elif scheme == "file":
-            sources[name] = MediaSource.file(role, location)
-        else:
-            sources[name] = MediaSource.device(role, location, backend=scheme)
-    return sources
 
 
 # Open around the clock: the room itself and, in embedded (demo) mode, an on-call physician.

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
+from telemedroom._loopback import KioskTracks
 from telemedroom._room._events import DeviceKind, Language
 from telemedroom.measurements import Measurement
 
@@ -59,21 +59,3 @@ class VisitSummary:
     measurements: tuple[Measurement, ...] = ()
     skipped: tuple[DeviceKind, ...] = ()
     audit_head: str = ""
-
-
-@dataclass(frozen=True)
-class KioskTracks:
-    """The kiosk's media: the room camera's self-view, the physician's video and voice.
-
-    The physician's tracks are ``None`` before admission. All are aiortc
-    ``MediaStreamTrack`` objects (typed ``Any`` so that this module needs no ``video``
-    extra).
-
-    Examples:
-        >>> KioskTracks(self_view=None, physician=None).physician is None
-        True
-    """
-
-    self_view: Any = field(default=None)
-    physician: Any = field(default=None)
-    physician_audio: Any = field(default=None)

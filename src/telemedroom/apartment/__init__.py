@@ -77,8 +77,10 @@ __all__ = [
 def screen_app(apartment: Apartment, *, allow_remote: bool = False) -> Starlette:
     """The patient's screen of ``apartment`` as an ASGI app under ``/screen/`` (extra ``server``).
 
-    Serves the page, ``texts.json``, ``state.json``, the events WebSocket and the call
-    button's endpoint, to loopback clients only unless ``allow_remote``.
+    Serves the page, ``texts.json``, ``state.json``, the events WebSocket, the call
+    button's endpoint and, during a call, the loopback video (the self-view, the ward's
+    video and voice), to loopback clients only unless ``allow_remote``. uvicorn's
+    lifespan closes the video connections when it stops serving the app.
 
     Raises:
         MissingExtraError: Starlette is not installed (``pip install 'telemedroom[server]'``).
@@ -87,8 +89,9 @@ def screen_app(apartment: Apartment, *, allow_remote: bool = False) -> Starlette
         >>> import base64
         >>> config = ApartmentConfig(apartment_id="apt-2", patient="Patient/p1", care_plan="plan.toml",
         ...     data_dir="/var/lib/apartment", encryption_key=base64.b64encode(bytes(32)).decode())
-        >>> sorted(r.path for r in screen_app(Apartment(config)).routes)
-        ['/', '/screen', '/screen/call', '/screen/events', '/screen/state.json', '/screen/texts.json']
+        >>> sorted(r.path for r in screen_app(Apartment(config)).routes)  # doctest: +NORMALIZE_WHITESPACE
+        ['/', '/screen', '/screen/call', '/screen/events', '/screen/state.json', '/screen/texts.json',
+         '/screen/video.js', '/screen/webrtc']
     """
     from telemedroom.apartment._screen import screen_app as create
 

@@ -563,8 +563,10 @@ class Apartment:
         for queue in self._subscribers:
             queue.put_nowait(event)
 
-    def _set_call(self, state: Any, reason: str | None = None) -> None:
-        self.call_state = CallChanged(at=self.clock.now(), state=state, reason=reason)
+    def _set_call(self, state: Any, reason: str | None = None, participants: tuple[str, ...] = ()) -> None:
+        self.call_state = CallChanged(
+            at=self.clock.now(), state=state, reason=reason, participants=participants
+        )
         self._publish(self.call_state)
 
     async def events(self) -> AsyncIterator[ApartmentEvent]:
@@ -652,7 +654,11 @@ class Apartment:
             "devices": devices,
             "gateway": gateway,
             "messages": messages[:10],
-            "call": {"state": self.call_state.state, "reason": self.call_state.reason},
+            "call": {
+                "state": self.call_state.state,
+                "reason": self.call_state.reason,
+                "participants": list(self.call_state.participants),
+            },
         }
 
     # -- the clinic ------------------------------------------------------------------------

@@ -14,7 +14,7 @@ from pydantic_settings import (
     SettingsConfigDict,
 )
 
-from telemedroom._settings import TomlSettings, check_key, check_zone
+from telemedroom._settings import TomlSettings, check_key, check_media_source, check_zone
 from telemedroom.errors import ApartmentConfigError, TelemedroomError
 
 __all__ = [
@@ -134,15 +134,25 @@ class WardSettings(_Table):
     ``token_key_id`` the signaling server knows its public half by). Without
     ``signaling_url`` the "call the ward" button is not shown.
 
+    ``camera`` and ``microphone`` are the tablet's (``"synthetic"``, ``"file:PATH"``,
+    ``"v4l2:/dev/videoN"`` or ``"alsa:hw:N"``, as the room's ``[media]``); they are opened
+    only for a call, never in standby.
+
     Examples:
         >>> WardSettings().signaling_url is None
         True
+        >>> WardSettings(camera="v4l2:/dev/video0").microphone
+        'synthetic'
     """
 
     signaling_url: str | None = None
     token_signing_key_file: Path | None = None
     token_key_id: str | None = None
     admission_timeout_s: float = Field(default=900.0, gt=0)
+    camera: str = "synthetic"
+    microphone: str = "synthetic"
+
+    _source = field_validator("camera", "microphone")(check_media_source)
 
 
 class HubLinkSettings(_Table):

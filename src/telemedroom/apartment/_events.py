@@ -88,12 +88,17 @@ class CallChanged(_Event):
     Attributes:
         state: ``idle``, ``calling`` (waiting for the ward), ``ringing`` (the ward calls),
             ``in_call``, ``ended``, ``failed`` or ``unavailable`` (no ward configured).
-        reason: Why it ended or failed, if known.
+        reason: Why it ended or failed, if known; during a call, why it is not
+            multi-party (``sfu_unavailable: ...``: the ward's SFU could not be reached,
+            so one nurse or physician talks with the patient peer to peer).
+        participants: Who of the ward is in the call, by their shown names (a
+            multi-party call through the clinic's SFU lists each one).
     """
 
     type: Literal["call"] = "call"
     state: CallState
     reason: str | None = None
+    participants: tuple[str, ...] = ()
 
 
 ApartmentEvent = Annotated[

@@ -9,7 +9,10 @@ Routes:
 - ``WS /screen/events``: each :data:`~telemedroom.apartment.ApartmentEvent` as JSON (the
   page fetches the state again on each);
 - ``POST /screen/call`` ``{"action": "call" | "accept" | "decline" | "hang_up"}``: 204,
-  409 when the line is in another state, 503 when no ward line is configured.
+  409 when the line is in another state, 503 when no ward line is configured;
+- ``POST /screen/webrtc`` ``{"sdp": ..., "type": "offer"}``: during a call, the answer of
+  the screen's loopback peer, which sends the self-view and the ward's video and voice
+  (:meth:`WardLine.screen_tracks`; ``telemedroom._loopback``, shared with the kiosk).
 
 As the kiosk's page, it serves loopback clients only (unless ``allow_remote``) and
 refuses browser requests from another origin.
@@ -29,26 +32,28 @@ try:
     from starlette.applications import Starlette
     from starlette.middleware import Middleware
     from starlette.requests import Request
-    from starlette.responses import JSONResponse, RedirectResponse, Response
+    from starlette.responses import FileResponse, JSONResponse, RedirectResponse, Response
     from starlette.routing import Mount, Route, WebSocketRoute
     from starlette.staticfiles import StaticFiles
     from starlette.websockets import WebSocket
 except ImportError as _exc:
     raise MissingExtraError("server", "the apartment's screen (telemedroom.apartment.screen_app)") from _exc
 
+from telemedroom._loopback import VIDEO_JS, KioskPeers, KioskTracks, answer_offer
 from telemedroom._web import LoopbackOnly, json_body, same_origin, with_headers
 from telemedroom.apartment._texts import LANGUAGES, TEXTS
 
 if TYPE_CHECKING:
     from telemedroom.apartment._apartment import Apartment
 
-__all__ = ["screen_app"]
+__all__ = ["close_screen", "screen_app"]
 
 _STATIC: Final = Path(__file__).with_name("static")
 _PAGE_HEADERS: Final[dict[str, str]] = {
     "content-security-policy": (
         "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; "
-        "img-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+        "img-src 'self'; media-src 'self' blob:; base-uri 'none'; form-action 'none'; "
+        "frame-ancestors 'none'"
     ),
     "x-content-type-options": "nosniff",
     "referrer-policy": "no-referrer",
@@ -72,6 +77,17 @@ class _Screen:
     def __init__(self, apartment: Apartment) -> None:
         self.apartment = apartment
         self._tasks: set[asyncio.Task[None]] = set()
+        self.peers = KioskPeers(self._tracks)
+
+    def _tracks(self) -> KioskTracks:
+        ward = self.apartment.ward
+        return ward.screen_tracks() if ward is not None else KioskTracks()
+
+    async def webrtc(self, request: Request) -> Response:
+        return await answer_offer(self.peers, request, _PAGE_HEADERS)
+
+    async def video_js(self, _request: Request) -> FileResponse:
+        return FileResponse(VIDEO_JS, media_type="text/javascript", headers=_PAGE_HEADERS)
 
     async def texts(self, _request: Request) -> JSONResponse:
         data = {"default": self.apartment.config.language, "languages": list(LANGUAGES), "texts": TEXTS}
@@ -156,24 +172,56 @@ def screen_app(apartment: Apartment, *, allow_remote: bool = False) -> Starlette
         ...     policy = page.headers["content-security-policy"]
         ...     return page.status_code, "script-src 'self'" in policy, state["call"]
         >>> asyncio.run(main())
-        (200, True, {'state': 'unavailable', 'reason': None})
+        (200, True, {'state': 'unavailable', 'reason': None, 'participants': []})
     """
     screen = _Screen(apartment)
 
     async def root(_request: Request) -> RedirectResponse:
         return RedirectResponse("/screen/")
 
+    @contextlib.asynccontextmanager
+    async def lifespan(_app: Starlette) -> AsyncIterator[None]:
+        yield
+        await screen.peers.aclose()
+
     page = with_headers(StaticFiles(directory=_STATIC, html=True), _PAGE_HEADERS)
-    return Starlette(
+    app = Starlette(
         routes=[
             Route("/", root),
             Route("/screen/texts.json", screen.texts),
             Route("/screen/state.json", screen.state),
             Route("/screen/call", screen.call, methods=["POST"]),
+            Route("/screen/webrtc", screen.webrtc, methods=["POST"]),
+            Route("/screen/video.js", screen.video_js),
             WebSocketRoute("/screen/events", screen.events),
             Mount("/screen", page, name="screen"),
         ],
         middleware=[
             Middleware(LoopbackOnly, allow_remote=allow_remote, refusal="the screen serves only this machine")
         ],
+        lifespan=lifespan,
     )
+    app.state.screen = screen
+    return app
+
+
+async def close_screen(app: Starlette) -> None:
+    """Close the screen app's video connections (uvicorn's lifespan does it when it serves the app).
+
+    Examples:
+        >>> import asyncio, base64, pathlib, tempfile
+        >>> from telemedroom.apartment import Apartment, ApartmentConfig
+        >>> folder = pathlib.Path(tempfile.mkdtemp())
+        >>> _ = (folder / "plan.toml").write_text('patient = "Patient/p1"\\ncare_team = "CareTeam/w3"\\n'
+        ...     'rules = []\\n')
+        >>> config = ApartmentConfig(apartment_id="apt-2", patient="Patient/p1", data_dir=folder,
+        ...     care_plan=folder / "plan.toml", encryption_key=base64.b64encode(bytes(32)).decode())
+        >>> async def main():
+        ...     async with Apartment(config) as apartment:
+        ...         app = screen_app(apartment)
+        ...         await close_screen(app)
+        ...         return app.state.screen.peers.open
+        >>> asyncio.run(main())
+        0
+    """
+    await app.state.screen.peers.aclose()

@@ -7,11 +7,17 @@ console sees it in the waiting room of that standing visit.
 - **Standby**: while no call is on, the apartment waits there as "<name> (standby)",
   with no camera and no microphone open. A nurse or physician who admits it *calls the
   apartment*: the screen rings; the patient accepts (or declines, or lets it ring out).
-- **Call**: pressing "call the ward", or accepting a ring, joins the same visit with
-  the apartment's camera and microphone (a :class:`~telemedroom.session.peer.RoomPeer`)
-  as "<name> (call)"; once admitted, every reading accepted during the call also goes
-  to the ward live on the ``vitals`` data channel. When the ward ends the visit or the
-  patient hangs up, the apartment goes back to standby.
+- **Call**: pressing "call the ward", or accepting a ring, opens the tablet's camera and
+  microphone (``[ward] camera``, ``microphone``) and joins the same visit with them (a
+  :class:`~telemedroom.session.peer.RoomPeer`) as "<name> (call)"; once admitted, every
+  reading accepted during the call also goes to the ward live on the ``vitals`` data
+  channel. The ward's video and voice reach the patient's screen through
+  :meth:`WardLine.screen_tracks` (the screen's loopback ``POST /screen/webrtc``, as the
+  kiosk's). Where the clinic's signaling server runs visits through its SFU (Janus),
+  the call is multi-party like a room's visit: several nurses and physicians see the
+  patient, the patient hears them all, and the screen lists who is in the call. When
+  the ward ends the visit or the patient hangs up, the camera and microphone close and
+  the apartment goes back to standby.
 """
 
 from __future__ import annotations
@@ -20,9 +26,11 @@ import asyncio
 import contextlib
 import logging
 from datetime import timedelta
-from typing import TYPE_CHECKING, Final
+from typing import TYPE_CHECKING, Any, Final
 
+from telemedroom._loopback import KioskTracks
 from telemedroom.errors import ApartmentConfigError, SessionError, TelemedroomError
+from telemedroom.session._feed import RemoteFeed
 
 if TYPE_CHECKING:
     from telemedroom.apartment._parts import GatewayParts
@@ -30,6 +38,7 @@ if TYPE_CHECKING:
     from telemedroom.session import TokenIssuer
     from telemedroom.session import protocol as p
     from telemedroom.session._client import SignalingClient
+    from telemedroom.session._speaking import Speaker
     from telemedroom.session.peer import RoomPeer
 
 __all__ = ["WARD_APPOINTMENT", "WardLine"]
@@ -83,12 +92,16 @@ class WardLine:
         assert ward.signaling_url is not None
         self.url = f"{ward.signaling_url.rstrip('/')}/ws/{apartment.config.apartment_id}/{WARD_APPOINTMENT}"
         self.peer: RoomPeer | None = None
+        self.feed = RemoteFeed()  # the ward's video and voice, for the patient's screen
+        self._media: dict[str, Any] = {}  # the tablet's camera and microphone, open during a call
         self._standby: SignalingClient | None = None
         self._call: asyncio.Task[None] | None = None
         self._ring: asyncio.Task[None] | None = None
         self._hang_up = asyncio.Event()
         self._closed = False
         self._tried = float("-inf")
+        self._fallback: str | None = None  # why a call is not multi-party
+        self._people: tuple[str, ...] = ()  # who of the ward is in the call
 
     def _token(self, kind: str, hours: float) -> str:
         config = self.apartment.config
@@ -198,26 +211,79 @@ class WardLine:
         reason: str | None = None
         state = "ended"
         try:
-            async with RoomPeer(self.url, self._token("call", 4)) as peer:
-                self.peer = peer
-                await peer.wait_admitted(timeout=self.apartment.config.ward.admission_timeout_s)
-                self.apartment._set_call("in_call")
-                hang_up = asyncio.ensure_future(self._hang_up.wait())
-                ended = asyncio.ensure_future(peer.ended.wait())
-                try:
-                    await asyncio.wait({hang_up, ended}, return_when=asyncio.FIRST_COMPLETED)
-                finally:
-                    hang_up.cancel()
-                    ended.cancel()
-                reason = "hung_up" if self._hang_up.is_set() else "ended_by_ward"
+            async with contextlib.AsyncExitStack() as stack:
+                stack.push_async_callback(self.feed.aclose)  # last: after the peer is gone
+                self._media = await self._open_media(stack)
+                peer = RoomPeer(
+                    self.url,
+                    self._token("call", 4),
+                    media=self._media,
+                    on_physician_track=self.feed.add,
+                )
+                peer.sfu.on_unavailable = self._sfu_unavailable
+                peer.sfu.speakers.on_change = self._participants_changed
+                async with peer:
+                    self.peer = peer
+                    await peer.wait_admitted(timeout=self.apartment.config.ward.admission_timeout_s)
+                    self.apartment._set_call("in_call", reason=self._fallback, participants=self._people)
+                    hang_up = asyncio.ensure_future(self._hang_up.wait())
+                    ended = asyncio.ensure_future(peer.ended.wait())
+                    try:
+                        await asyncio.wait({hang_up, ended}, return_when=asyncio.FIRST_COMPLETED)
+                    finally:
+                        hang_up.cancel()
+                        ended.cancel()
+                    reason = "hung_up" if self._hang_up.is_set() else "ended_by_ward"
         except TelemedroomError as exc:
             logger.warning("the call to the ward failed: %s", exc)
             state, reason = "failed", str(exc)
         finally:
             self.peer = None
+            self._media = {}
             self._call = None
+            self._fallback, self._people = None, ()
         self.apartment._set_call(state, reason=reason)
         await self.standby()
+
+    async def _open_media(self, stack: contextlib.AsyncExitStack) -> dict[str, Any]:
+        """Open the tablet's camera and microphone for one call (closed with ``stack``)."""
+        from telemedroom._settings import media_source
+        from telemedroom.devices.media import MediaDevice, Role
+
+        ward = self.apartment.config.ward
+        camera = media_source(Role.ROOM_CAMERA, ward.camera, width=640, height=480, frame_rate=30)
+        microphone = media_source(Role.MICROPHONE, ward.microphone)
+        return {
+            "room": await stack.enter_async_context(MediaDevice(camera)),
+            "microphone": await stack.enter_async_context(MediaDevice(microphone)),
+        }
+
+    def _sfu_unavailable(self, reason: str) -> None:
+        """The ward's SFU is not reachable: the call goes on peer to peer; the screen says why."""
+        logger.warning("the ward's SFU is not reachable, the call is peer to peer: %s", reason)
+        self._fallback = f"sfu_unavailable: {reason}"
+        if self.apartment.call_state.state == "in_call":
+            self.apartment._set_call("in_call", reason=self._fallback, participants=self._people)
+
+    def _participants_changed(self, speakers: list[Speaker]) -> None:
+        """Who of the ward is in a multi-party call (names only; who speaks is not shown)."""
+        people = tuple(speaker.name for speaker in speakers)
+        if people == self._people:
+            return
+        self._people = people
+        if self.apartment.call_state.state == "in_call":
+            self.apartment._set_call("in_call", reason=self._fallback, participants=people)
+
+    def screen_tracks(self) -> KioskTracks:
+        """Fresh tracks for one screen connection: the self-view, the ward's video and voice.
+
+        All are ``None`` outside a call (no camera is open then); the ward's tracks are
+        ``None`` until they arrive. The screen stops them when its connection closes.
+        """
+        camera = self._media.get("room")
+        video, audio = self.feed.subscribe()
+        self_view = camera.subscribe() if camera is not None and not camera.closed else None
+        return KioskTracks(self_view=self_view, physician=video, physician_audio=audio)
 
     async def send_vitals(self, measurement: Measurement) -> None:
         """During a call, send a reading to the ward live (nothing otherwise)."""

@@ -27,8 +27,6 @@
     checkingIn: false,
     error: false,
     connected: false,
-    video: "off",          // off | connecting | on | unavailable
-    audioBlocked: false,   // the browser refused to play the physician's voice without a tap
     refusals: {},          // outbox row -> RecordRejected still standing (the staff's line)
     participants: [],      // ParticipantsChanged.participants: [{id, role, name, speaking}]
   };
@@ -309,8 +307,8 @@
     const consulting = model.state === "in_consultation";
     $("video-title").textContent = t(consulting ? "consultation_title" : "waiting_title");
     $("video-text").textContent = consulting ? (model.admitted ? joinedText() : "") : waitingText();
-    $("video-status").textContent = model.video === "unavailable" ? t("video_unavailable") : "";
-    $("hear-physician").hidden = !(model.audioBlocked && consulting);
+    $("video-status").textContent = video.state === "unavailable" ? t("video_unavailable") : "";
+    $("hear-physician").hidden = !(video.audioBlocked && consulting);
   }
 
   function renderExam() {
@@ -394,94 +392,23 @@
     render();
   });
 
-  // -- video: a loopback WebRTC connection to the room ----------------------------------------
-  const video = { pc: null, generation: 0, retry: null };
-  const PHYSICIAN_RETRY_SECONDS = [1, 1, 2, 3, 5, 8, 13];
-
-  function closeVideo(blank = true) {
-    clearTimeout(video.retry);
-    video.generation += 1;
-    if (video.pc) video.pc.close();
-    video.pc = null;
-    // a new connection replaces the pictures when its tracks arrive: no blank in between
-    if (blank) {
-      for (const id of ["self-view", "physician-video", "physician-audio"]) $(id).srcObject = null;
-      model.audioBlocked = false;
-    }
-    model.video = "off";
-  }
+  // -- video: a loopback WebRTC connection to the room (video.js) --------------------------
+  const video = window.loopbackVideo({
+    ids: { self: "self-view", far: "physician-video", voice: "physician-audio" },
+    onChange: () => render(),
+    askAgain: (tracks) => (model.state === "waiting" || model.state === "in_consultation")
+      && model.admitted && (!tracks.physician || !tracks.physician_audio),
+  });
+  const closeVideo = () => video.close();
+  const connectVideo = () => video.connect();
 
   function syncVideo() {
     const wanted = model.state === "waiting" || model.state === "in_consultation";
     if (!wanted) closeVideo();
-    else if (!video.pc) connectVideo();
+    else if (!video.open) connectVideo();
   }
 
-  function gathered(pc) {
-    return new Promise((resolve) => {
-      if (pc.iceGatheringState === "complete") resolve();
-      else pc.addEventListener("icegatheringstatechange", () => {
-        if (pc.iceGatheringState === "complete") resolve();
-      });
-    });
-  }
-
-  async function connectVideo(attempt = 0) {
-    closeVideo(false);
-    const generation = video.generation;
-    const pc = new RTCPeerConnection();
-    video.pc = pc;
-    model.video = "connecting";
-    // m-line 1: the self-view, m-line 2: the physician, m-line 3: the physician's voice
-    // (the order the server fills them in)
-    const slots = [
-      [pc.addTransceiver("video", { direction: "recvonly" }), "self-view"],
-      [pc.addTransceiver("video", { direction: "recvonly" }), "physician-video"],
-      [pc.addTransceiver("audio", { direction: "recvonly" }), "physician-audio"],
-    ];
-    pc.addEventListener("track", (event) => {
-      const slot = slots.find(([transceiver]) => transceiver === event.transceiver);
-      if (!slot) return;
-      const element = $(slot[1]);
-      element.srcObject = new MediaStream([event.track]);
-      if (slot[1] === "physician-audio") playVoice();
-      else element.play().catch(() => {});
-    });
-    try {
-      await pc.setLocalDescription(await pc.createOffer());
-      await gathered(pc);
-      const response = await fetch("webrtc", {
-        method: "POST", headers: { "content-type": "application/json" },
-        body: JSON.stringify({ sdp: pc.localDescription.sdp, type: "offer" }),
-      });
-      if (generation !== video.generation) return;
-      if (!response.ok) throw new Error(`webrtc ${response.status}`);
-      const answer = await response.json();
-      await pc.setRemoteDescription({ type: answer.type, sdp: answer.sdp });
-      model.video = "on";
-      // Admitted comes before the physician's video does: ask again, less and less often.
-      const delay = PHYSICIAN_RETRY_SECONDS[attempt];
-      const videoScreen = model.state === "waiting" || model.state === "in_consultation";
-      const physicianMissing = !answer.tracks.physician || !answer.tracks.physician_audio;
-      if (videoScreen && model.admitted && physicianMissing && delay) {
-        video.retry = setTimeout(() => connectVideo(attempt + 1), delay * 1000);
-      }
-    } catch {
-      if (generation === video.generation) model.video = "unavailable";
-    }
-    render();
-  }
-
-  // The voice must be heard: the kiosk's browser is started with autoplay allowed
-  // (docs/kiosk.md); where it is not, play() is refused and a button asks for a tap.
-  function playVoice() {
-    $("physician-audio").play().then(
-      () => { model.audioBlocked = false; render(); },
-      (error) => { model.audioBlocked = error && error.name === "NotAllowedError"; render(); },
-    );
-  }
-
-  $("hear-physician").addEventListener("click", () => playVoice());
+  $("hear-physician").addEventListener("click", () => video.playVoice());
 
   // -- the event stream --------------------------------------------------------------------
   let backoff = 500;

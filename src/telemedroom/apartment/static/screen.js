@@ -1,12 +1,16 @@
 // The patient's screen at home: renders /screen/state.json again on every event of
-// WS /screen/events, and drives the call to the ward (POST /screen/call).
+// WS /screen/events, drives the call to the ward (POST /screen/call) and, during a call,
+// shows the ward's video and plays its voice (POST /screen/webrtc, through video.js).
 // Every string comes from texts.json; nothing is loaded from anywhere but this server.
 "use strict";
 
 (() => {
   const $ = (id) => document.getElementById(id);
   const asked = new URLSearchParams(location.search).get("lang");
-  const model = { texts: {}, defaultLanguage: "de", chosen: null, state: null, connected: false, call: "unavailable" };
+  const model = {
+    texts: {}, defaultLanguage: "de", chosen: null, state: null, connected: false, call: "unavailable",
+    videoFor: null,  // the call state the video connection was made for
+  };
 
   const language = () => model.chosen || model.defaultLanguage;
   const otherLanguage = () => Object.keys(model.texts).find((l) => l !== language()) || language();
@@ -96,6 +100,33 @@
       $("call-accept").focus();
     }
     model.call = call;
+    renderCall(s.call);
+  }
+
+  // -- during a call: the ward's video and voice, the self-view -----------------------------
+  const CALL_VIDEO = ["calling", "in_call"];
+  const video = window.loopbackVideo({
+    ids: { self: "self-view", far: "ward-video", voice: "ward-audio" },
+    onChange: () => render(),
+    askAgain: (tracks) => model.call === "in_call" && (!tracks.physician || !tracks.physician_audio),
+  });
+
+  function renderCall(call) {
+    const wanted = CALL_VIDEO.includes(call.state);
+    if (!wanted && video.open) video.close();
+    // admitted: ask again for the ward's tracks (the self-view alone came while calling)
+    else if (wanted && (!video.open || (call.state === "in_call" && model.videoFor !== "in_call"))) {
+      video.connect();
+    }
+    model.videoFor = wanted ? call.state : null;
+    $("videos").hidden = !wanted;
+    $("hear-ward").hidden = !(video.audioBlocked && call.state === "in_call");
+    $("video-status").textContent = wanted && video.state === "unavailable" ? t("video_unavailable") : "";
+    const people = call.state === "in_call" && call.participants.length
+      ? t("call_people", { names: call.participants.join(", ") }) : "";
+    const alone = call.state === "in_call" && (call.reason || "").startsWith("sfu_unavailable")
+      ? t("call_peer_to_peer") : "";
+    $("call-people").textContent = [people, alone].filter(Boolean).join(" ");
   }
 
   async function refresh() {
@@ -134,6 +165,7 @@
     });
   }
   $("language").addEventListener("click", () => { model.chosen = otherLanguage(); render(); });
+  $("hear-ward").addEventListener("click", () => video.playVoice());
 
   (async () => {
     const response = await fetch("texts.json", { cache: "no-store" });

@@ -1,30 +1,62 @@
-"""The kiosk's loopback WebRTC peer: sends the self-view and the physician's video and voice.
+"""A patient page's loopback video: the self-view and the far side's video and voice.
+
+The room's kiosk and the apartment's screen both use it (the far side is the physician,
+or the ward); it sits below both (``tests/apartment/test_layers.py``). The page side is
+:data:`VIDEO_JS` (``video.js``), which each page serves next to its own script.
 
 The page offers two receive-only video transceivers and one receive-only audio
 transceiver; the first video (in SDP order) gets the self-view, the second the
 physician's video, the audio one the physician's voice (an offer without an audio
 transceiver is still answered, without the voice). One kiosk screen is one connection: a new
 offer closes the previous connection (the page reconnects when the physician is
-admitted). The tracks a connection sends are its own (:meth:`KioskBackend.kiosk_tracks`
-is called once per offer) and are stopped when it closes.
+admitted). The tracks a connection sends are its own (``tracks()``, e.g.
+the room's ``kiosk_tracks``, is called once per offer) and are stopped when it closes.
+:func:`answer_offer` is the ``POST .../webrtc`` endpoint both pages serve.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
 from telemedroom.errors import MissingExtraError
 
 if TYPE_CHECKING:
+    from collections.abc import Callable, Mapping
+
     from aiortc import MediaStreamTrack, RTCPeerConnection
+    from starlette.requests import Request
+    from starlette.responses import Response
 
-    from telemedroom._kiosk._backend import KioskBackend
-
-__all__ = ["KioskPeers", "OfferError"]
+__all__ = ["VIDEO_JS", "KioskPeers", "KioskTracks", "OfferError", "answer_offer"]
 
 logger = logging.getLogger(__name__)
+
+VIDEO_JS: Final = Path(__file__).with_name("video.js")
+"""The page side: ``window.loopbackVideo({ids, onChange, askAgain})`` (no other resources)."""
+
+
+@dataclass(frozen=True)
+class KioskTracks:
+    """A patient page's media: the self-view, the far side's video and voice.
+
+    On the kiosk: the room camera and the physician; on the apartment's screen: the
+    tablet's camera and the ward. The far side's tracks are ``None`` before admission.
+    All are aiortc ``MediaStreamTrack`` objects (typed ``Any`` so that this module needs
+    no ``video`` extra).
+
+    Examples:
+        >>> KioskTracks(self_view=None, physician=None).physician is None
+        True
+    """
+
+    self_view: Any = field(default=None)
+    physician: Any = field(default=None)
+    physician_audio: Any = field(default=None)
+
 
 # The order of the page's transceivers of each kind (its m-lines, RFC 8829 §5.2.1).
 _TRACK_ORDER: Final = ("self_view", "physician")
@@ -62,13 +94,13 @@ class KioskPeers:
 
     Examples:
         >>> import asyncio
-        >>> peers = KioskPeers(backend=None)  # type: ignore[arg-type]
+        >>> peers = KioskPeers(lambda: KioskTracks())
         >>> asyncio.run(peers.aclose()); peers.open
         0
     """
 
-    def __init__(self, backend: KioskBackend) -> None:
-        self._backend = backend
+    def __init__(self, tracks: Callable[[], KioskTracks]) -> None:
+        self._tracks = tracks
         self._connections: dict[RTCPeerConnection, list[MediaStreamTrack]] = {}
         self._lock = asyncio.Lock()
 
@@ -109,7 +141,7 @@ class KioskPeers:
             raise OfferError("invalid_sdp") from exc
         video = [t for t in pc.getTransceivers() if t.kind == "video"]
         audio = [t for t in pc.getTransceivers() if t.kind == "audio"]
-        tracks = self._backend.kiosk_tracks()
+        tracks = self._tracks()
         sent: dict[str, bool] = {}
         slots = [*zip(video, _TRACK_ORDER, strict=False), *zip(audio, _AUDIO_ORDER, strict=False)]
         for transceiver, name in slots:
@@ -146,3 +178,32 @@ class KioskPeers:
         """Close every connection and stop its tracks."""
         async with self._lock:
             await self._close_all()
+
+
+async def answer_offer(peers: KioskPeers, request: Request, headers: Mapping[str, str]) -> Response:
+    """``POST .../webrtc`` ``{"sdp", "type": "offer"}``: the answer, or ``{"reason"}`` with 400/403/503.
+
+    Refuses another origin's request (403), a body that is not an offer or an offer
+    without the page's two video m-lines (400), and answers 503 without the ``video``
+    extra.
+    """
+    from starlette.responses import JSONResponse
+
+    from telemedroom._web import json_body, same_origin
+
+    def refuse(status: int, reason: str) -> JSONResponse:
+        return JSONResponse({"reason": reason}, status_code=status, headers=dict(headers))
+
+    if not same_origin(request):
+        return refuse(403, "cross_origin")
+    data = await json_body(request)
+    if data is None or data.get("type") != "offer" or not isinstance(data.get("sdp"), str):
+        return refuse(400, "invalid_offer")
+    try:
+        answer = await peers.answer(data["sdp"])
+    except OfferError as exc:
+        return refuse(400, exc.reason)
+    except MissingExtraError as exc:
+        logger.warning("video unavailable: %s", exc)
+        return refuse(503, "video_unavailable")
+    return JSONResponse(answer, headers=dict(headers))
