@@ -11,8 +11,10 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import httpx
 from cryptography.hazmat.primitives import serialization
@@ -35,40 +37,58 @@ def pem(key: Ed25519PrivateKey) -> bytes:
     return key.private_bytes(encoding, pkcs8, serialization.NoEncryption())
 
 
-@asynccontextmanager
-async def ward_and_apartment(tmp_path: Path) -> AsyncIterator[tuple[Apartment, str, str]]:
-    """The clinic's signaling server, and an apartment waiting in its ward's waiting room."""
-    key = Ed25519PrivateKey.generate()
-    key_file = tmp_path / "join-token-key.pem"
-    key_file.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-        )
-    )
-    issuer = TokenIssuer(key, "clinic-2026")
-    app = create_app(SignalingConfig(verifier=TokenVerifier(issuer.public_keys())))
-    async with LocalServer(app) as server:
-        config = make_config(
-            tmp_path / "data",
-            ward={
-                "signaling_url": server.ws_url,
-                "token_signing_key_file": str(key_file),
-                "token_key_id": "clinic-2026",
-            },
-        )
+@dataclass(frozen=True)
+class Ward:
+    """The clinic's side of the apartment's line: its URL and a signer of staff join tokens."""
+
+    url: str
+    issuer: TokenIssuer
+
+    def token(self, subject: str = "dr-weber", name: str = "Dr. Weber", role: str = "physician") -> str:
         now = datetime.now(UTC)
-        physician = issuer.issue(
+        return self.issuer.issue(
             room=APARTMENT,
             appointment="ward",
-            role="physician",
-            subject="dr-weber",
-            name="Dr. Weber",
+            role=role,
+            subject=subject,
+            name=name,
             not_before=now - timedelta(minutes=1),
             expires_at=now + timedelta(hours=1),
         )
-        async with Apartment(config) as apartment:
-            assert apartment.call_state.state == "idle"  # waiting in standby
-            yield apartment, f"{server.ws_url}/ws/{APARTMENT}/ward", physician
+
+
+@asynccontextmanager
+async def ward_line(tmp_path: Path, **signaling: Any) -> AsyncIterator[tuple[Apartment, Ward]]:
+    """The clinic's signaling server (``signaling``: more ``SignalingConfig`` options, e.g.
+    ``sfu``), and an apartment waiting in its ward's waiting room."""
+    key = Ed25519PrivateKey.generate()
+    key_file = tmp_path / "join-token-key.pem"
+    key_file.write_bytes(pem(key))
+    issuer = TokenIssuer(key, "clinic-2026")
+    app = create_app(SignalingConfig(verifier=TokenVerifier(issuer.public_keys()), **signaling))
+    try:
+        async with LocalServer(app) as server:
+            config = make_config(
+                tmp_path / "data",
+                ward={
+                    "signaling_url": server.ws_url,
+                    "token_signing_key_file": str(key_file),
+                    "token_key_id": "clinic-2026",
+                },
+            )
+            async with Apartment(config) as apartment:
+                assert apartment.call_state.state == "idle"  # waiting in standby
+                yield apartment, Ward(f"{server.ws_url}/ws/{APARTMENT}/ward", issuer)
+    finally:
+        if app.state.hub.sfu is not None:  # LocalServer runs no lifespan: close Janus here
+            await app.state.hub.sfu.aclose()
+
+
+@asynccontextmanager
+async def ward_and_apartment(tmp_path: Path) -> AsyncIterator[tuple[Apartment, str, str]]:
+    """:func:`ward_line` with one physician's token: ``(apartment, url, token)``."""
+    async with ward_line(tmp_path) as (apartment, ward):
+        yield apartment, ward.url, ward.token()
 
 
 async def call_state(events: AsyncIterator[object], wanted: str) -> CallChanged:

@@ -21,8 +21,8 @@ class RemoteFeed:
 
     Examples:
         >>> feed = RemoteFeed()
-        >>> feed.subscribe()
-        (None, None)
+        >>> feed.subscribe(), feed.kinds
+        ((None, None), frozenset())
     """
 
     def __init__(self) -> None:
@@ -48,6 +48,11 @@ class RemoteFeed:
         task = asyncio.ensure_future(drain.start())
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+
+    @property
+    def kinds(self) -> frozenset[str]:
+        """Which tracks have arrived: ``"video"``, ``"audio"`` (subscribing is not needed to know)."""
+        return frozenset(kind for kind, track in (("video", self._video), ("audio", self._audio)) if track)
 
     def subscribe(self) -> tuple[Any, Any]:
         """New subscriptions ``(video, audio)`` for one screen connection (``None`` until the track came)."""
