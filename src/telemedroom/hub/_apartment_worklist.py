@@ -69,8 +69,8 @@ class ApartmentItem:
 
     @property
     def rank(self) -> int:
-        """Its place in :data:`RANKS` (its most urgent reason)."""
-        return min(_place(reason, self.highest) for reason in self.reasons)
+        """Its place in the worklist's ``RANKS`` (its most urgent reason)."""
+        return min((_place(reason, self.highest) for reason in self.reasons), default=RANKS[""])
 
     @property
     def since(self) -> datetime | None:
