@@ -186,6 +186,19 @@ async def test_a_calling_apartment_is_on_the_worklist_the_physician_joins_and_it
             assert 0 <= scraped[contact] < 60
             assert ("telemedroom_hub_apartment_outbox_backlog", (("apartment", APARTMENT),)) in scraped
 
+            # Join without the CSRF token, or for an apartment the hub does not know: refused
+            csrf = await line.locator('input[name="csrf"]').get_attribute("value")
+            assert csrf
+            bare = await browser.context.request.post(f"{hub.url}/worklist/apartments/{APARTMENT}/join")
+            assert bare.status == 403
+            unknown = await browser.context.request.post(
+                f"{hub.url}/worklist/apartments/apartment-9/join",
+                headers={"x-csrf-token": csrf},
+                max_redirects=0,
+            )
+            assert unknown.status == 403
+            assert "no apartment of this hub has this id" in await unknown.text()
+
             # Join: the hub issues the physician's token for the apartment's ward visit
             await line.locator("button.join").click()
             await browser.wait_for_url(lambda url: "/console/#token=" in url)
