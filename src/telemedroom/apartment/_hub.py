@@ -94,14 +94,18 @@ def load_key(settings: HubLinkSettings) -> Any:
 
 
 def apartment_state(apartment: ReportingApartment) -> str:
-    """The state the hub shows: ``storage_full``, ``ringing``, ``in_call`` or ``watching``."""
+    """The state the hub shows: ``storage_full``, ``ringing``, ``calling``, ``in_call`` or ``watching``.
+
+    ``calling``: the patient called the ward and waits to be admitted (earlier versions
+    reported ``in_call`` for it). The heartbeat's ``waiting_since`` says since when, also
+    while ``storage_full`` hides the call in the state: that is what puts the apartment
+    on the physicians' worklist.
+    """
     if apartment.storage_full:
         return "storage_full"
     call = apartment.call_state.state
-    if call == "ringing":
-        return "ringing"
-    if call in ("calling", "in_call"):
-        return "in_call"
+    if call in ("ringing", "calling", "in_call"):
+        return call
     return "watching"
 
 
@@ -183,6 +187,8 @@ class HubLink(HeartbeatLink):
             outbox_refused=len(await apartment.outbox.held_back()),
             alerts=alerts,
             ward_cursor=self._cursor,
+            # the patient waits for the ward: the hub's worklist ranks it with a room's waiting patient
+            waiting_since=apartment.call_state.at if apartment.call_state.state == "calling" else None,
         )
 
     # -- the ward's messages back ----------------------------------------------------------------

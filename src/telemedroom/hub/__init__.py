@@ -8,6 +8,9 @@
 - The operator's fleet view: every room's signed heartbeat (each room its own Ed25519
   key, :mod:`telemedroom.session.heartbeat`), online/offline, visit state, devices and
   batteries, outbox backlog and refused records, with alerts.
+- The physicians' worklist: today's visits with each room's live state, and the health
+  apartments to act on (a patient calling the ward, unacknowledged alerts, offline),
+  in one order of urgency.
 - Operations: ``/healthz``, ``/readyz``, ``/metrics`` (Prometheus text format).
 
 Everything the hub keeps is in PostgreSQL, so several replicas can share one database.

@@ -16,6 +16,7 @@ and reports the new cursor, so a message waits in the hub until it has arrived
 from __future__ import annotations
 
 import json
+from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime
 from html import escape
@@ -34,7 +35,14 @@ if TYPE_CHECKING:
     from starlette.responses import Response
     from starlette.routing import BaseRoute
 
-__all__ = ["ApartmentView", "WardMessages", "apartment_routes", "apartment_view", "apartments_table"]
+__all__ = [
+    "ApartmentView",
+    "WardMessages",
+    "apartment_metrics",
+    "apartment_routes",
+    "apartment_view",
+    "apartments_table",
+]
 
 _SEVERITY: Final = {"low": 1, "moderate": 2, "high": 3}
 _BATCH: Final = 50
@@ -231,6 +239,59 @@ def apartment_view(
     return sorted(views, key=lambda v: (-_SEVERITY.get(v.highest or "", 0), not v.alerts, v.id))
 
 
+def _label(value: str) -> str:
+    """A Prometheus label value, escaped (text format 0.0.4: backslash, quote, newline)."""
+    return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+
+
+def apartment_metrics(rows: list[ApartmentView], now: datetime) -> list[str]:
+    """The apartments' lines of the hub's ``/metrics`` (Prometheus text format, no patient data).
+
+    Examples:
+        >>> from datetime import datetime, UTC
+        >>> lines = apartment_metrics([ApartmentView("apt-7", "Wohnung 7", False, None)], datetime.now(UTC))
+        >>> [line for line in lines if line.startswith("telemedroom_hub_apartments{")]
+        ['telemedroom_hub_apartments{state="online"} 0', 'telemedroom_hub_apartments{state="offline"} 1']
+    """
+    reported = [(row, row.status) for row in rows if row.status is not None]
+    calling = sum(row.online and status.report.waiting_since is not None for row, status in reported)
+    alerts: Counter[tuple[str, bool]] = Counter(
+        (alert.severity, alert.acknowledged) for _row, status in reported for alert in status.report.alerts
+    )
+    online = sum(row.online for row in rows)
+    return [
+        "# HELP telemedroom_hub_apartments Health apartments in the configuration, online or offline.",
+        "# TYPE telemedroom_hub_apartments gauge",
+        f'telemedroom_hub_apartments{{state="online"}} {online}',
+        f'telemedroom_hub_apartments{{state="offline"}} {len(rows) - online}',
+        "# HELP telemedroom_hub_apartments_calling Apartments whose patient called the ward and waits.",
+        "# TYPE telemedroom_hub_apartments_calling gauge",
+        f"telemedroom_hub_apartments_calling {calling}",
+        "# HELP telemedroom_hub_apartment_open_alerts Open alerts the apartments report, by severity.",
+        "# TYPE telemedroom_hub_apartment_open_alerts gauge",
+        *(
+            f'telemedroom_hub_apartment_open_alerts{{severity="{severity}",acknowledged="{str(seen).lower()}"}}'
+            f" {alerts[severity, seen]}"
+            for severity in _SEVERITY
+            for seen in (False, True)
+        ),
+        "# HELP telemedroom_hub_apartment_last_contact_seconds Seconds since an apartment's last heartbeat.",
+        "# TYPE telemedroom_hub_apartment_last_contact_seconds gauge",
+        *(
+            f'telemedroom_hub_apartment_last_contact_seconds{{apartment="{_label(row.id)}"}}'
+            f" {max(0.0, (now - status.received_at).total_seconds()):.1f}"
+            for row, status in reported
+        ),
+        "# HELP telemedroom_hub_apartment_outbox_backlog Records an apartment has not yet delivered.",
+        "# TYPE telemedroom_hub_apartment_outbox_backlog gauge",
+        *(
+            f'telemedroom_hub_apartment_outbox_backlog{{apartment="{_label(row.id)}"}}'
+            f" {status.report.outbox_backlog}"
+            for row, status in reported
+        ),
+    ]
+
+
 def apartments_table(rows: list[ApartmentView], session: StaffSession, *, actions: bool) -> str:
     """The apartments' table; with ``actions``, a physician's acknowledge buttons and note form."""
 
@@ -268,7 +329,8 @@ def apartments_table(rows: list[ApartmentView], session: StaffSession, *, action
                 '<button type="submit">Send</button></form>'
             )
         lines.append(
-            f'<tr data-apartment="{escape(row.id)}" class="{"alert" if row.alerts else "ok"}">'
+            f'<tr id="apartment-{escape(row.id)}" data-apartment="{escape(row.id)}"'
+            f' class="{"alert" if row.alerts else "ok"}">'
             f"<td>{escape(row.name)}</td>"
             f'<td class="online">{"online" if row.online else "offline"}</td>'
             f'<td class="state">{escape(report.state) if report else "—"}</td>'

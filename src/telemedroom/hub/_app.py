@@ -18,9 +18,11 @@ import httpx
 from telemedroom._version import __version__
 from telemedroom.errors import AccessRefused, HeartbeatRefused, LoginRefused, MissingExtraError
 from telemedroom.hub._accounts import LocalAccounts
+from telemedroom.hub._apartment_worklist import WARD_VISIT, ApartmentItem, apartment_items, merge
 from telemedroom.hub._apartments import (
     ApartmentView,
     WardMessages,
+    apartment_metrics,
     apartment_routes,
     apartment_view,
     apartments_table,
@@ -202,6 +204,11 @@ class Hub:
             Route("/api/rooms/{room}/heartbeats", self._heartbeats, methods=["POST"]),
             Route("/worklist", self._guarded(self._worklist_page, role="physician")),
             Route("/api/worklist", self._guarded(self._worklist_api, role="physician")),
+            Route(
+                "/worklist/apartments/{apartment}/join",
+                self._guarded(self._join_apartment, role="physician"),
+                methods=["POST"],
+            ),
             Route(
                 "/worklist/{appointment}/join",
                 self._guarded(self._join, role="physician"),
@@ -522,6 +529,11 @@ class Hub:
         rooms = {room.id for room in self.config.rooms}
         return worklist(rows, rooms, await self.store.rooms(), service=service, practitioner=practitioner)
 
+    async def apartment_worklist(self) -> list[ApartmentItem]:
+        """The health apartments a physician must act on (calling, unacknowledged alerts, offline)."""
+        statuses = await self.store.rooms()
+        return apartment_items(self.config.apartments, statuses, self.config.alerts, self.now())
+
     def _filters(self, request: Request) -> tuple[str | None, str | None]:
         service = request.query_params.get("service") or None
         practitioner = request.query_params.get("practitioner") or None
@@ -531,21 +543,55 @@ class Hub:
         service, practitioner = self._filters(request)
         everything = await self.worklist()
         items = await self.worklist(service=service, practitioner=practitioner)
+        # apartments are not filtered: a patient calling the ward must not be filtered away
+        rows = merge(items, await self.apartment_worklist())
         return self._html(
             worklist_page(
-                items,
+                rows,
                 session,
                 services=sorted({item.service for item in everything}),
                 practitioners=sorted({p for item in everything for p in item.practitioners}),
                 service=service,
                 practitioner=practitioner,
+                apartment_join=self.issuer is not None,
             )
         )
 
     async def _worklist_api(self, request: Request, _session: StaffSession) -> Response:
         service, practitioner = self._filters(request)
         items = await self.worklist(service=service, practitioner=practitioner)
-        return JSONResponse({"worklist": [item.as_dict() for item in items]})
+        rows = merge(items, await self.apartment_worklist())
+        return JSONResponse({"worklist": [row.as_dict() for row in rows]})
+
+    async def _join_apartment(self, request: Request, session: StaffSession) -> Response:
+        """Issue the physician's join token for an apartment's standing ward visit and open the console."""
+        apartment = request.path_params["apartment"]
+        if self.issuer is None or self.config.tokens is None:
+            return self._html(error_page("Not available", "this hub issues no join tokens ([tokens])"), 404)
+        if apartment not in {a.id for a in self.config.apartments}:
+            return await self._refused(
+                request, AccessRefused("not_assigned", "no apartment of this hub has this id"), session
+            )
+        now = self.now()
+        token = self.issuer.issue(
+            room=apartment,
+            appointment=WARD_VISIT,
+            role="physician",
+            subject=session.subject,
+            name=session.name,
+            not_before=now - timedelta(minutes=1),
+            expires_at=now + timedelta(minutes=self.config.tokens.physician_minutes),
+        )
+        await self.store.audit(
+            AuditAction.TOKEN_ISSUED,
+            actor=session.subject,
+            role="physician",
+            room=apartment,
+            appointment=WARD_VISIT,
+            detail={"via": "worklist"},
+            at=now,
+        )
+        return RedirectResponse(f"/console/#token={token}", status_code=303)
 
     async def _join(self, request: Request, session: StaffSession) -> Response:
         """Issue the physician's join token for one of today's visits and open the console."""
@@ -661,6 +707,7 @@ class Hub:
             "# HELP telemedroom_hub_room_alerts Alerts raised per room.",
             "# TYPE telemedroom_hub_room_alerts gauge",
             *(f'telemedroom_hub_room_alerts{{room="{row.id}"}} {len(row.alerts)}' for row in rows),
+            *apartment_metrics(await self.apartments(), now),
             "# HELP telemedroom_hub_events_total Logins, refusals and heartbeats seen by this replica.",
             "# TYPE telemedroom_hub_events_total counter",
             *(

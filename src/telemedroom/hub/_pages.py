@@ -6,6 +6,7 @@ from datetime import datetime
 from html import escape
 from typing import Final
 
+from telemedroom.hub._apartment_worklist import ApartmentItem
 from telemedroom.hub._fleet import RoomView
 from telemedroom.hub._store import StaffSession
 from telemedroom.hub._worklist import WorklistItem
@@ -77,16 +78,50 @@ def _when(value: datetime | None) -> str:
     return escape(value.isoformat(timespec="minutes")) if value else "—"
 
 
+def _apartment_row(item: ApartmentItem, session: StaffSession, *, join: bool) -> str:
+    """A health apartment's worklist row: why it is there, its last contact, its entry and a Join."""
+    why = []
+    if item.calling_since is not None:
+        why.append(f"calling the ward since {_when(item.calling_since)}")
+    if item.alerts:
+        why.append(f"{len(item.alerts)} open alert(s), highest {escape(item.highest or '')}")
+    if item.offline_since is not None:
+        why.append(f"offline since {_when(item.offline_since)}")
+    alerts = "; ".join(f"{escape(rule)} ({escape(severity)})" for rule, severity, _at in item.alerts)
+    actions = f'<a class="open" href="{escape(item.link)}">Open</a>'
+    if join and item.calling_since is not None:
+        actions = (
+            f'<form method="post" action="/worklist/apartments/{escape(item.apartment)}/join">'
+            f'<input type="hidden" name="csrf" value="{escape(session.csrf)}">'
+            '<button type="submit" class="join">Join</button></form>' + actions
+        )
+    return (
+        f'<tr data-apartment="{escape(item.apartment)}" data-reasons="{escape(" ".join(item.reasons))}"'
+        f' class="apartment {escape(item.highest or "")}"><td>—</td>'
+        f'<td><a href="{escape(item.link)}">{escape(item.name)}</a></td><td>health apartment</td><td></td>'
+        f'<td class="live">{"; ".join(why)}'
+        f'<span class="contact"> · last contact {_when(item.last_contact)}</span></td>'
+        f'<td class="readings">{alerts}</td>'
+        f"<td>{_when(item.calling_since or item.offline_since)}</td><td>{actions}</td></tr>"
+    )
+
+
 def worklist_page(
-    items: list[WorklistItem],
+    items: list[WorklistItem | ApartmentItem],
     session: StaffSession,
     *,
     services: list[str],
     practitioners: list[str],
     service: str | None,
     practitioner: str | None,
+    apartment_join: bool = False,
 ) -> str:
-    """The physicians' worklist, refreshed every 5 s, with one Join button per visit."""
+    """The physicians' worklist, refreshed every 5 s, with one Join button per visit.
+
+    ``items`` may hold health apartments (:class:`ApartmentItem`): a patient calling the
+    ward, open alerts, an apartment gone offline, each with a link to its entry on
+    ``/ward/apartments`` and, while calling and with ``apartment_join``, a Join button.
+    """
 
     def options(values: list[str], chosen: str | None) -> str:
         return '<option value="">all</option>' + "".join(
@@ -103,6 +138,9 @@ def worklist_page(
     )
     lines = []
     for item in items:
+        if isinstance(item, ApartmentItem):
+            lines.append(_apartment_row(item, session, join=apartment_join))
+            continue
         join = ""
         if item.room is not None:
             join = (

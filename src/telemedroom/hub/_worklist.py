@@ -15,10 +15,22 @@ from typing import Any, Final
 
 from telemedroom.hub._store import RoomStatus
 
-__all__ = ["WorklistItem", "fetch_appointments", "worklist"]
+__all__ = ["RANKS", "WorklistItem", "fetch_appointments", "worklist"]
 
-# How the rows are ordered: the live states a physician must act on first.
-_URGENCY: Final = {"waiting": 0, "in_consultation": 1, "measuring": 2, "checked_in": 3}
+# How the rows are ordered, lower first: the rooms by their live state, the health
+# apartments (hub/_apartment_worklist.py) by why they are on the worklist.
+RANKS: Final = {
+    "waiting": 0,  # a room's patient waits for the physician
+    "calling": 0,  # an apartment's patient called the ward and waits to be admitted
+    "alert_high": 1,
+    "in_consultation": 2,
+    "measuring": 3,
+    "checked_in": 4,
+    "alert_moderate": 5,
+    "offline": 6,
+    "alert_low": 7,
+    "": 9,  # a visit of today the room is not on (yet), or a state not listed here
+}
 
 
 @dataclass(frozen=True)
@@ -50,6 +62,7 @@ class WorklistItem:
     def as_dict(self) -> dict[str, object]:
         """The row as JSON-ready data (``/api/worklist``)."""
         return {
+            "kind": "appointment",
             "appointment": self.appointment,
             "start": self.start.isoformat(),
             "service": self.service,
@@ -126,6 +139,6 @@ def worklist(
         )
 
     def urgency(item: WorklistItem) -> tuple[int, datetime, datetime]:
-        return (_URGENCY.get(item.live, 9), item.waiting_since or item.start, item.start)
+        return (RANKS.get(item.live, RANKS[""]), item.waiting_since or item.start, item.start)
 
     return sorted(items, key=urgency)

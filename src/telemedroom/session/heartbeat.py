@@ -131,7 +131,9 @@ class Heartbeat(BaseModel):
         last_visit_at: When the last visit was wrapped up.
         cleaning_until: End of the cleaning buffer, while cleaning.
         kind: ``"room"``, or ``"apartment"`` for a health apartment's gateway (whose
-            ``state`` is ``watching``, ``ringing``, ``in_call`` or ``storage_full``).
+            ``state`` is ``watching``, ``ringing``, ``calling``, ``in_call`` or
+            ``storage_full``; its ``waiting_since`` is when the patient called the ward,
+            while the call waits to be admitted).
         alerts: An apartment's open alerts (rule and severity only).
         ward_cursor: The last of the ward's messages (acknowledgements, notes) the
             apartment has shown; the hub answers with the ones after it.
