@@ -120,3 +120,23 @@ def test_session_errors_carry_their_reason() -> None:
     assert errors.AuditIntegrityError(4, "altered").index == 4
     for cls in (errors.TokenError, errors.SignalingError, errors.PeerError, errors.AuditIntegrityError):
         assert issubclass(cls, errors.SessionError)
+
+
+@pytest.mark.parametrize(
+    ("cls", "product", "parent"),
+    [
+        (errors.RoomConfigError, "room", errors.RoomError),
+        (errors.BookingConfigError, "booking", errors.BookingError),
+        (errors.ApartmentConfigError, "apartment", errors.ApartmentError),
+        (errors.HubConfigError, "hub", errors.HubError),
+    ],
+)
+def test_each_configuration_error_is_a_config_error_and_its_products_error(
+    cls: type[errors.ConfigError], product: str, parent: type[errors.TelemedroomError]
+) -> None:
+    err = cls("fhir.base_url", f"{product}.toml", "missing")
+    assert isinstance(err, errors.ConfigError)
+    assert isinstance(err, parent)
+    assert (err.key, err.source, err.reason) == ("fhir.base_url", f"{product}.toml", "missing")
+    assert str(err) == f"{product} configuration {product}.toml: fhir.base_url: missing"
+    assert str(cls(None, "/etc/x.toml", "cannot read")) == f"{product} configuration /etc/x.toml: cannot read"

@@ -27,6 +27,7 @@ from telemedroom.errors import (
     CarePlanError,
     CheckInRefused,
     CodecError,
+    ConfigError,
     ConsentError,
     DeviceConnectionError,
     DeviceError,
@@ -219,6 +220,8 @@ __all__ = [
     "BookingInputError",
     "BookingRefused",
     "EmailDeliveryError",
+    # one base for the products' configuration errors
+    "ConfigError",
 ]
 
 # Show the short public path in reprs, tracebacks and docs (as httpx does).

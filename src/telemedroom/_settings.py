@@ -16,7 +16,6 @@ import binascii
 import contextvars
 import os
 import tomllib
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any, ClassVar, Self
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -24,7 +23,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import SecretStr, ValidationError
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, TomlConfigSettingsSource
 
-from telemedroom.errors import TelemedroomError
+from telemedroom.errors import ConfigError
 
 __all__ = ["TomlSettings", "check_key", "check_media_source", "check_zone", "media_source"]
 
@@ -111,11 +110,11 @@ def media_source(role: Any, spec: str, **synthetic: Any) -> Any:
 class TomlSettings(BaseSettings):
     """Arguments, then the environment, then the TOML file; errors name the key and the source.
 
-    Subclasses set ``config_error`` (called as ``config_error(key, source, reason)``) and
+    Subclasses set ``config_error`` (their :class:`~telemedroom.errors.ConfigError`) and
     an ``env_prefix`` in their ``model_config``.
     """
 
-    config_error: ClassVar[Callable[[str | None, str, str], TelemedroomError]]
+    config_error: ClassVar[type[ConfigError]]
 
     @classmethod
     def settings_customise_sources(

@@ -7,6 +7,7 @@ bumble, ``struct``) are translated at the boundary and chained as ``__cause__``.
 ```text
 TelemedroomError
 ├── MissingExtraError (ImportError)      an optional part needs ``pip install 'telemedroom[extra]'``
+├── ConfigError                          a configuration key is missing or invalid: base of each *ConfigError
 ├── DeviceError                          something about a medical device or its data
 │   ├── MeasurementDecodeError           bytes from a device do not follow the profile
 │   ├── UnsupportedCharacteristic        no decoder for this GATT characteristic
@@ -52,7 +53,7 @@ TelemedroomError
 │   ├── AuditIntegrityError              the audit log's hash chain is broken (``index``)
 │   └── SfuError                         the Janus SFU refused a request or cannot be reached (``code``)
 ├── RoomError                            the room: its configuration, its visit's state machine, check-in
-│   ├── RoomConfigError                  a room configuration key is missing or invalid (names key and file)
+│   ├── RoomConfigError (ConfigError)    a room configuration key is missing or invalid (names key and file)
 │   ├── RoomStateError                   the room cannot do this in its current state (``state``, ``action``)
 │   └── CheckInRefused                   a booking code was not accepted at the kiosk (``reason``)
 ├── MonitoringError                      health-apartment monitoring: care plans, alerts, delivery
@@ -68,15 +69,15 @@ TelemedroomError
 │       ├── FaceTooSmall                 the face is too small to measure (``ipd_px``)
 │       └── FaceTurned                   the head is turned or tipped too far (``yaw``, ``pitch``)
 ├── BookingError                         the residents' booking page and its records
-│   ├── BookingConfigError               a booking configuration key is missing or invalid (key, file)
+│   ├── BookingConfigError (ConfigError) a booking configuration key is missing or invalid (key, file)
 │   ├── BookingInputError (ValueError)   a resident's form field is missing or invalid (``field``, ``reason``)
 │   ├── BookingRefused                   a request was refused: rate limit, hold limit, CSRF, bot (``reason``)
 │   └── EmailDeliveryError               the SMTP server did not take a confirmation e-mail
 ├── ApartmentError                       the health apartment's home gateway
-│   ├── ApartmentConfigError             an apartment configuration key is missing or invalid
+│   ├── ApartmentConfigError (ConfigError) an apartment configuration key is missing or invalid
 │   └── StorageFullError                 too little disk left to accept a reading (``free``, ``needed``)
 └── HubError                             the clinic hub: login, staff sessions, room heartbeats
-    ├── HubConfigError                   a hub configuration key is missing or invalid (names key and file)
+    ├── HubConfigError (ConfigError)     a hub configuration key is missing or invalid (names key and file)
     ├── LoginRefused                     a staff login was refused (``reason``: state, code, ID token, role)
     ├── AccessRefused                    a request was refused (``reason``: no session, expired, CSRF, role)
     └── HeartbeatRefused                 a room heartbeat was refused (``room``, ``reason``)
@@ -112,6 +113,7 @@ __all__ = [
     "CarePlanError",
     "CheckInRefused",
     "CodecError",
+    "ConfigError",
     "ConsentError",
     "DeviceConnectionError",
     "DeviceError",
@@ -187,6 +189,38 @@ class TelemedroomError(Exception):
         >>> issubclass(DeviceNotFound, TelemedroomError)
         True
     """
+
+
+class ConfigError(TelemedroomError):
+    """A configuration key is missing or has a value that cannot be used.
+
+    The base of :class:`RoomConfigError`, :class:`BookingConfigError`,
+    :class:`ApartmentConfigError` and :class:`HubConfigError`, each also under its
+    product's error: catch ``ConfigError`` for a bad configuration of any product.
+
+    Attributes:
+        key: The key, dotted for nested tables (``"fhir.base_url"``); ``None`` (or ``""``)
+            when the file as a whole cannot be read.
+        source: The TOML file it came from, or ``"environment"``/``"arguments"``.
+        reason: What is wrong with it.
+
+    Examples:
+        >>> str(ConfigError("room_id", "room.toml", "missing"))
+        'configuration room.toml: room_id: missing'
+        >>> issubclass(RoomConfigError, ConfigError), issubclass(RoomConfigError, RoomError)
+        (True, True)
+    """
+
+    product: str = ""
+    """Whose configuration it is, the first word of the message (``"room"``)."""
+
+    def __init__(self, key: str | None, source: str, reason: str) -> None:
+        self.key = key
+        self.source = source
+        self.reason = reason
+        where = f"{key}: " if key else ""
+        product = f"{self.product} " if self.product else ""
+        super().__init__(f"{product}configuration {source}: {where}{reason}")
 
 
 class DeviceError(TelemedroomError):
@@ -1259,7 +1293,7 @@ class RoomError(TelemedroomError):
     """
 
 
-class RoomConfigError(RoomError):
+class RoomConfigError(RoomError, ConfigError):
     """A room configuration key is missing or has a value that cannot be used.
 
     Attributes:
@@ -1273,12 +1307,7 @@ class RoomConfigError(RoomError):
         'room configuration room.toml: room_id: missing'
     """
 
-    def __init__(self, key: str | None, source: str, reason: str) -> None:
-        self.key = key
-        self.source = source
-        self.reason = reason
-        where = f"{key}: " if key else ""
-        super().__init__(f"room configuration {source}: {where}{reason}")
+    product = "room"
 
 
 class RoomStateError(RoomError):
@@ -1328,7 +1357,7 @@ class BookingError(TelemedroomError):
     """Something about the residents' booking page (``telemedroom.booking``) or its records."""
 
 
-class BookingConfigError(BookingError):
+class BookingConfigError(BookingError, ConfigError):
     """A booking configuration key is missing or invalid.
 
     Attributes:
@@ -1341,12 +1370,7 @@ class BookingConfigError(BookingError):
         booking configuration booking.toml: smtp.port: must be a number
     """
 
-    def __init__(self, key: str | None, source: str, reason: str) -> None:
-        self.key = key
-        self.source = source
-        self.reason = reason
-        where = f"{key}: " if key else ""
-        super().__init__(f"booking configuration {source}: {where}{reason}")
+    product = "booking"
 
 
 class BookingInputError(BookingError, ValueError):
@@ -1421,7 +1445,7 @@ class ApartmentError(TelemedroomError):
     """
 
 
-class ApartmentConfigError(ApartmentError):
+class ApartmentConfigError(ApartmentError, ConfigError):
     """An apartment configuration key is missing or has a value that cannot be used.
 
     Attributes:
@@ -1435,12 +1459,7 @@ class ApartmentConfigError(ApartmentError):
         'apartment configuration apartment.toml: patient: missing'
     """
 
-    def __init__(self, key: str | None, source: str, reason: str) -> None:
-        self.key = key
-        self.source = source
-        self.reason = reason
-        where = f"{key}: " if key else ""
-        super().__init__(f"apartment configuration {source}: {where}{reason}")
+    product = "apartment"
 
 
 class StorageFullError(ApartmentError):
@@ -1481,7 +1500,7 @@ class HubError(TelemedroomError):
     """
 
 
-class HubConfigError(HubError):
+class HubConfigError(HubError, ConfigError):
     """A hub configuration key is missing or invalid.
 
     Attributes:
@@ -1494,12 +1513,7 @@ class HubConfigError(HubError):
         'hub configuration hub.toml: oidc.issuer: missing'
     """
 
-    def __init__(self, key: str, source: str, reason: str) -> None:
-        self.key = key
-        self.source = source
-        self.reason = reason
-        where = f"{key}: " if key else ""
-        super().__init__(f"hub configuration {source}: {where}{reason}")
+    product = "hub"
 
 
 class LoginRefused(HubError):

@@ -9,47 +9,10 @@ from typing import Any
 from telemedroom.apartment import ApartmentConfig
 
 PATIENT = "Patient/heart-failure-4711"
-CARE_PLAN = """
-patient = "Patient/heart-failure-4711"
-timezone = "Europe/Berlin"
-care_team = "CareTeam/health-apartment-2"
-
-[[rules]]
-type = "threshold"
-id = "systolic"
-measurement = "blood_pressure"
-field = "systolic"
-above = 180
-below = 90
-hysteresis = 5
-
-[[rules]]
-type = "trend"
-id = "weight-gain"
-measurement = "body_weight"
-field = "value"
-rise = 2.0
-within = "P3D"
-hysteresis = 0.5
-
-[[rules]]
-type = "missed"
-id = "weight-morning"
-measurement = "body_weight"
-due = 10:00:00
-severity = "moderate"
-
-[[rules]]
-type = "threshold"
-id = "glucose-high"
-measurement = "blood_glucose"
-field = "value"
-above = 250
-
-[[escalation]]
-after = "PT30M"
-to = "PractitionerRole/on-call-nurse"
-"""
+EXAMPLE = Path(__file__).parents[2] / "examples" / "health_apartment"
+# The example apartment's care plan: the tests watch the same heart-failure patient by the
+# same rules as the example does, so a change to the example's plan is tested here too.
+CARE_PLAN = (EXAMPLE / "care-plan.toml").read_text("utf-8")
 KEY = base64.b64encode(bytes(range(32))).decode()
 CUFF, OXIMETER, SCALE, GLUCOMETER = (
     "C0:FF:EE:00:00:01",

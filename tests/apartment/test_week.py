@@ -12,7 +12,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
-from tests.apartment.conftest import SCALE, make_config
+from tests.apartment.conftest import CARE_PLAN, SCALE, make_config
 
 from telemedroom import BloodPressure, BodyWeight
 from telemedroom.apartment import Apartment, ApartmentConfig
@@ -167,21 +167,13 @@ def test_the_configuration_names_the_key_and_the_file(tmp_path: Path) -> None:
 
 
 async def test_a_care_plan_for_someone_else_is_refused(tmp_path: Path) -> None:
-    config = make_config(
-        tmp_path,
-        plan=(Path(__file__).parent / "conftest.py")
-        .read_text()
-        .split('"""')[3]
-        .replace("heart-failure-4711", "someone-else"),
-    )
+    config = make_config(tmp_path, plan=CARE_PLAN.replace("heart-failure-4711", "someone-else"))
     with pytest.raises(ApartmentConfigError, match="the plan is for Patient/someone-else"):
         async with Apartment(config):
             pass
 
 
 async def test_a_care_plan_error_names_the_rule(tmp_path: Path) -> None:
-    from tests.apartment.conftest import CARE_PLAN
-
     config = make_config(tmp_path, plan=CARE_PLAN.replace("rise = 2.0", 'rise = "a lot"'))
     with pytest.raises(CarePlanError) as error:
         async with Apartment(config):

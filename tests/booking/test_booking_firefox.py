@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from tests.session.test_console_firefox import Bidi, firefox  # noqa: F401 (firefox is a fixture)
+from tests._firefox import Bidi, firefox  # noqa: F401 (firefox is a fixture)
 
 from . import _flow
 from .conftest import Mailbox

@@ -1,7 +1,7 @@
 """A physician in headless Firefox (firefox-esr): login through Glewlwyd, worklist, join, console.
 
-Firefox is driven over WebDriver BiDi as in ``tests/session/test_console_firefox.py``
-(Playwright drives only its own Firefox build, which cannot be downloaded here). The
+Firefox is driven over WebDriver BiDi (``tests/_firefox.py``: Playwright drives only its
+own Firefox build, which cannot be downloaded here). The
 appointment is booked on the shared schedule in PostgreSQL; the console joins the hub's
 own signaling over TLS (Firefox accepts the test certificate).
 """
@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import subprocess
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager
 from datetime import UTC, datetime, timedelta
@@ -19,9 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import websockets
-from tests._system import require_system
-from tests.session.test_console_firefox import LISTENING, PREFS, Bidi
+from tests._firefox import Bidi, launch_firefox
 
 from telemedroom.scheduling import PostgresStore, Resource, Scheduler
 
@@ -44,41 +41,8 @@ _TYPE = (
 @pytest.fixture
 async def firefox(tmp_path: Path) -> AsyncIterator[Bidi]:
     """A fresh headless Firefox profile that accepts the hub's test certificate."""
-    binary = require_system("firefox-esr")
-    profile = tmp_path / "profile"
-    profile.mkdir()
-    (profile / "user.js").write_text(
-        "".join(f"user_pref({json.dumps(k)}, {json.dumps(v)});\n" for k, v in PREFS.items())
-    )
-    process = await asyncio.create_subprocess_exec(
-        binary,
-        "--headless",
-        "--no-remote",
-        "--profile",
-        str(profile),
-        "--remote-debugging-port",
-        "0",
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
-    try:
-        assert process.stderr is not None
-        async with asyncio.timeout(60):
-            while not (found := LISTENING.search((await process.stderr.readline()).decode())):
-                pass
-        drain = asyncio.create_task(process.stderr.read())
-        async with websockets.connect(found.group(1) + "/session", max_size=None) as socket:
-            bidi = Bidi(socket)
-            await bidi.command("session.new", capabilities={"alwaysMatch": {"acceptInsecureCerts": True}})
-            tree = await bidi.command("browsingContext.getTree")
-            bidi.context = tree["contexts"][0]["context"]
-            yield bidi
-            await bidi.command("session.end")
-        drain.cancel()
-    finally:
-        if process.returncode is None:
-            process.kill()
-        await process.wait()
+    async with launch_firefox(tmp_path, {"alwaysMatch": {"acceptInsecureCerts": True}}) as bidi:
+        yield bidi
 
 
 async def settle(firefox: Bidi, condition: str, timeout: float = 30) -> Any:

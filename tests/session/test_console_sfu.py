@@ -2,7 +2,7 @@
 
 Everything is real: Debian's Janus (the ``janus`` fixture), headless Chromium driven by
 Playwright, headless Firefox driven over WebDriver BiDi (the fixture of
-``test_console_firefox``), the room a RoomPeer with synthetic devices. Both browsers
+``tests/_firefox.py``), the room a RoomPeer with synthetic devices. Both browsers
 publish their fake camera and microphone through Janus.
 """
 
@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from tests._firefox import Bidi, firefox  # noqa: F401 (the Firefox fixture)
 from tests._system import require_system
 
 from telemedroom import HeartRate
@@ -21,7 +22,6 @@ from telemedroom.session.peer import RoomPeer
 from telemedroom.session.sfu import SfuConfig
 
 from .conftest import CHROMIUM_FLAGS, Signaling, until
-from .test_console_firefox import Bidi, firefox  # noqa: F401 (the Firefox fixture)
 
 pytestmark = pytest.mark.requires_system
 

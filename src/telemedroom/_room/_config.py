@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import base64
 import os
-from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar, Literal, Self
+from typing import TYPE_CHECKING, Any, Literal, Self
 from zoneinfo import ZoneInfo
 
 from pydantic import (
@@ -23,7 +22,7 @@ from pydantic_settings import (
 
 from telemedroom._room._events import DeviceKind, Language
 from telemedroom._settings import TomlSettings, check_key, check_media_source, check_zone
-from telemedroom.errors import RoomConfigError, TelemedroomError
+from telemedroom.errors import RoomConfigError
 
 if TYPE_CHECKING:
     from telemedroom.fhir._plan import ServerProfile
@@ -284,7 +283,7 @@ class RoomConfig(TomlSettings):
         extra="forbid",
         frozen=True,
     )
-    config_error: ClassVar[Callable[[str | None, str, str], TelemedroomError]] = RoomConfigError
+    config_error = RoomConfigError
 
     room_id: str = Field(min_length=1, pattern=r"^[A-Za-z0-9\-.]{1,64}$")
     name: str = "telemedroom"

@@ -48,7 +48,7 @@ class Lifetime(Ending):
 
         config = self.config
         config.data_dir.mkdir(parents=True, exist_ok=True)
-        self._journal = Journal(config.data_dir / "room-journal.sqlite", config.key)
+        self._journal = Journal(config.data_dir / "room-journal.sqlite", key=config.key)
         await self._journal.open()
         stack.push_async_callback(self._journal.aclose)
         self.outbox = await stack.enter_async_context(Outbox(outbox_path(config), key=config.key))

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import base64
 import os
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any, ClassVar, Literal, Self
+from typing import Any, Literal, Self
 from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
@@ -15,7 +14,7 @@ from pydantic_settings import (
 )
 
 from telemedroom._settings import TomlSettings, check_key, check_media_source, check_zone
-from telemedroom.errors import ApartmentConfigError, TelemedroomError
+from telemedroom.errors import ApartmentConfigError
 
 __all__ = [
     "ApartmentConfig",
@@ -212,7 +211,7 @@ class ApartmentConfig(TomlSettings):
         extra="forbid",
         frozen=True,
     )
-    config_error: ClassVar[Callable[[str | None, str, str], TelemedroomError]] = ApartmentConfigError
+    config_error = ApartmentConfigError
 
     apartment_id: str = Field(min_length=1, pattern=r"^[A-Za-z0-9\-.]{1,64}$")
     patient: str = Field(pattern=r"^Patient/[A-Za-z0-9\-.]{1,64}$")

@@ -13,23 +13,14 @@ last glucose sequence number) live here too, so a restart continues where it sto
 
 from __future__ import annotations
 
-import asyncio
 import base64
-import concurrent.futures
 import hashlib
 import json
-import os
-import sqlite3
-import zlib
-from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from pathlib import Path
-from typing import Any, Final, TypeVar
+from typing import Any, Final
 
-from cryptography.exceptions import InvalidTag
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-
+from telemedroom._sealed_journal import SealedJournal
 from telemedroom.errors import ApartmentError
 from telemedroom.measurements import (
     BloodGlucose,
@@ -44,7 +35,6 @@ from telemedroom.monitoring import Alert
 
 __all__ = ["DeviceState", "Journal", "StoredReading", "reading_key"]
 
-_T = TypeVar("_T")
 _TYPES: Final[dict[str, type[Measurement]]] = {
     cls.__name__: cls
     for cls in (BloodPressure, HeartRate, OxygenSaturation, BodyTemperature, BodyWeight, BloodGlucose)
@@ -140,8 +130,11 @@ class DeviceState:
     last_sequence: int | None
 
 
-class Journal:
+class Journal(SealedJournal):
     """The apartment's journal file (see the module docstring).
+
+    Every failure (the file, a row that does not open with this key) is an
+    :class:`~telemedroom.errors.ApartmentError`.
 
     Examples:
         >>> import asyncio, os, tempfile
@@ -160,86 +153,23 @@ class Journal:
         (True, False, 1)
     """
 
-    def __init__(self, path: str | os.PathLike[str], *, key: bytes) -> None:
-        self.path = Path(path)
-        self._aes = AESGCM(key)
-        self._executor = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="apartment")
-        self._db: sqlite3.Connection | None = None
+    SCHEMA = _SCHEMA
+    NAME = "apartment journal"
+    THREAD = "apartment"
+    ERROR = ApartmentError
 
-    async def __aenter__(self) -> Journal:
-        await self.open()
-        return self
+    def _seal_json(self, aad: str, data: Any) -> tuple[bytes, bytes]:
+        return self._seal(aad, json.dumps(data).encode())
 
-    async def __aexit__(self, *exc_info: object) -> None:
-        await self.aclose()
-
-    async def _run(self, fn: Callable[[], _T]) -> _T:
-        return await asyncio.get_running_loop().run_in_executor(self._executor, fn)
-
-    def _fail(self, exc: sqlite3.Error) -> ApartmentError:
-        return ApartmentError(f"apartment journal {self.path}: {type(exc).__name__}: {exc}")
-
-    async def open(self) -> None:
-        """Open (or create) the journal file.
-
-        Raises:
-            ApartmentError: The file cannot be opened or is not a journal.
-        """
-
-        def work() -> None:
-            try:
-                db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
-                db.execute("PRAGMA journal_mode=WAL")
-                db.execute("PRAGMA synchronous=FULL")
-                db.executescript(_SCHEMA)
-            except sqlite3.Error as exc:
-                raise self._fail(exc) from exc
-            self._db = db
-
-        await self._run(work)
-
-    async def aclose(self) -> None:
-        """Close the file."""
-        db, self._db = self._db, None
-        if db is not None:
-            await self._run(db.close)
-        self._executor.shutdown(wait=False)
-
-    def _conn(self) -> sqlite3.Connection:
-        if self._db is None:
-            raise ApartmentError(f"apartment journal {self.path} is not open")
-        return self._db
-
-    async def _execute(self, sql: str, args: Iterable[Any] = ()) -> list[Any]:
-        db = self._conn()
-
-        def work() -> list[Any]:
-            try:
-                return db.execute(sql, tuple(args)).fetchall()
-            except sqlite3.Error as exc:
-                raise self._fail(exc) from exc
-
-        return await self._run(work)
-
-    def _seal(self, aad: str, data: Any) -> tuple[bytes, bytes]:
-        nonce = os.urandom(12)
-        return nonce, self._aes.encrypt(nonce, zlib.compress(json.dumps(data).encode()), aad.encode())
-
-    def _open(self, aad: str, nonce: bytes, sealed: bytes) -> Any:
-        try:
-            return json.loads(zlib.decompress(self._aes.decrypt(nonce, sealed, aad.encode())))
-        except (InvalidTag, zlib.error, ValueError) as exc:
-            raise ApartmentError(
-                f"apartment journal {self.path}: row {aad} does not open with this key"
-                " (another key, or the file was altered)"
-            ) from exc
+    def _open_json(self, aad: str, nonce: bytes, sealed: bytes) -> Any:
+        return self._unseal(aad, nonce, sealed, what=f"row {aad}", decode=json.loads)
 
     # -- readings ----------------------------------------------------------------------
 
     async def add(self, measurement: Measurement, bundle: dict[str, Any], accepted: datetime) -> bool:
         """Accept a reading: ``True`` if it is new, ``False`` if the journal already holds it."""
         key = reading_key(bundle)
-        nonce, sealed = self._seal(key, {"measurement": _dump(measurement), "bundle": bundle})
+        nonce, sealed = self._seal_json(key, {"measurement": _dump(measurement), "bundle": bundle})
         rows = await self._execute(
             "INSERT INTO reading (key, accepted, nonce, sealed) VALUES (?, ?, ?, ?)"
             " ON CONFLICT (key) DO NOTHING RETURNING key",
@@ -271,7 +201,7 @@ class Journal:
         )
         out = []
         for key, accepted, forwarded, evaluated, nonce, sealed in rows:
-            data = self._open(key, nonce, sealed)
+            data = self._open_json(key, nonce, sealed)
             out.append(
                 StoredReading(
                     key,
@@ -305,7 +235,7 @@ class Journal:
 
     async def save_alert(self, alert: Alert, at: datetime) -> None:
         """Keep the alert as it is now (one row per alert id)."""
-        nonce, sealed = self._seal(alert.id, alert.model_dump(mode="json"))
+        nonce, sealed = self._seal_json(alert.id, alert.model_dump(mode="json"))
         await self._execute(
             "INSERT INTO alert (id, updated, nonce, sealed) VALUES (?, ?, ?, ?) ON CONFLICT (id) DO UPDATE"
             " SET updated = excluded.updated, nonce = excluded.nonce, sealed = excluded.sealed",
@@ -315,7 +245,7 @@ class Journal:
     async def alerts(self) -> list[Alert]:
         """Every alert kept, oldest first."""
         rows = await self._execute("SELECT id, nonce, sealed FROM alert ORDER BY rowid")
-        return [Alert.model_validate(self._open(i, n, s)) for i, n, s in rows]
+        return [Alert.model_validate(self._open_json(i, n, s)) for i, n, s in rows]
 
     # -- devices and the rest ------------------------------------------------------------
 
@@ -365,7 +295,7 @@ class Journal:
 
     async def set_sealed(self, name: str, value: Any) -> None:
         """Keep a small named value encrypted (the ward's notes to the patient are health data)."""
-        nonce, sealed = self._seal(f"meta:{name}", value)
+        nonce, sealed = self._seal_json(f"meta:{name}", value)
         await self.set(name, base64.b64encode(nonce + sealed).decode())
 
     async def get_sealed(self, name: str) -> Any:
@@ -378,4 +308,4 @@ class Journal:
         if stored is None:
             return None
         raw = base64.b64decode(stored)
-        return self._open(f"meta:{name}", raw[:12], raw[12:])
+        return self._open_json(f"meta:{name}", raw[:12], raw[12:])

@@ -11,9 +11,8 @@ from __future__ import annotations
 import base64
 import binascii
 import os
-from collections.abc import Callable
 from pathlib import Path
-from typing import ClassVar, Literal, Self, get_args
+from typing import Literal, Self, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 from pydantic_settings import (
@@ -21,7 +20,7 @@ from pydantic_settings import (
 )
 
 from telemedroom._settings import TomlSettings
-from telemedroom.errors import BookingConfigError, TelemedroomError
+from telemedroom.errors import BookingConfigError
 
 __all__ = ["BookingConfig", "LimitSettings", "SmtpSettings"]
 
@@ -107,7 +106,7 @@ class BookingConfig(TomlSettings):
     model_config = SettingsConfigDict(
         env_prefix=ENV_PREFIX, env_nested_delimiter="__", extra="forbid", frozen=True
     )
-    config_error: ClassVar[Callable[[str | None, str, str], TelemedroomError]] = BookingConfigError
+    config_error = BookingConfigError
 
     clinic_name: str = Field(min_length=1, max_length=200)
     public_url: str = "http://127.0.0.1:8020"
