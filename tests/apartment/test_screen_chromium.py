@@ -8,6 +8,8 @@ are real (see ``test_ward.py``); the page is served on loopback as ``apartment s
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -19,11 +21,21 @@ from tests.kiosk.test_kiosk_room_chromium import kiosk_browser
 from tests.session.conftest import browser_page, until  # noqa: F401 (browser_page is a fixture)
 
 from telemedroom import BloodPressure, BodyWeight
-from telemedroom.apartment._screen import screen_app
+from telemedroom.apartment._screen import close_screen, screen_app
 from telemedroom.apartment._texts import TEXTS
 from telemedroom.devices.media import MediaSource, Role
 from telemedroom.session.peer import PhysicianPeer
 from telemedroom.session.signaling import LocalServer
+
+
+@asynccontextmanager
+async def served(app: Any) -> AsyncIterator[LocalServer]:
+    """The screen on loopback (LocalServer runs no lifespan: its video connections are closed here)."""
+    try:
+        async with LocalServer(app) as server:
+            yield server
+    finally:
+        await close_screen(app)
 
 
 @pytest.mark.parametrize("language", ["de", "en"])
@@ -32,7 +44,7 @@ async def test_a_day_on_the_screen(tmp_path: Path, browser_page: Any, language: 
     checked: list[dict[str, Any]] = []
     async with (
         ward_and_apartment(tmp_path) as (apartment, url, token),
-        LocalServer(screen_app(apartment)) as server,
+        served(screen_app(apartment)) as server,
     ):
         await page.emulate_media(reduced_motion="reduce")
         await page.goto(f"{server.http_url}/screen/?lang={language}")
@@ -106,7 +118,7 @@ async def test_a_call_shows_the_ward_and_plays_its_voice(tmp_path: Path) -> None
     async with (
         kiosk_browser(tmp_path, "no-user-gesture-required") as page,
         ward_and_apartment(tmp_path) as (apartment, url, token),
-        LocalServer(screen_app(apartment)) as server,
+        served(screen_app(apartment)) as server,
         PhysicianPeer(url, token, camera=nurse_camera, microphone=nurse_voice) as nurse,
     ):
         await page.goto(f"{server.http_url}/screen/?lang=en")

@@ -572,26 +572,7 @@ class Hub:
             return await self._refused(
                 request, AccessRefused("not_assigned", "no apartment of this hub has this id"), session
             )
-        now = self.now()
-        token = self.issuer.issue(
-            room=apartment,
-            appointment=WARD_VISIT,
-            role="physician",
-            subject=session.subject,
-            name=session.name,
-            not_before=now - timedelta(minutes=1),
-            expires_at=now + timedelta(minutes=self.config.tokens.physician_minutes),
-        )
-        await self.store.audit(
-            AuditAction.TOKEN_ISSUED,
-            actor=session.subject,
-            role="physician",
-            room=apartment,
-            appointment=WARD_VISIT,
-            detail={"via": "worklist"},
-            at=now,
-        )
-        return RedirectResponse(f"/console/#token={token}", status_code=303)
+        return await self._open_console(session, apartment, WARD_VISIT)
 
     async def _join(self, request: Request, session: StaffSession) -> Response:
         """Issue the physician's join token for one of today's visits and open the console."""
@@ -605,10 +586,16 @@ class Hub:
                 AccessRefused("not_assigned", "no visit of today in a known room has this id"),
                 session,
             )
+        return await self._open_console(session, item.room, item.appointment)
+
+    async def _open_console(self, session: StaffSession, room: str, appointment: str) -> Response:
+        """The physician's join token for a visit (audited), and the console opened with it."""
+        assert self.issuer is not None
+        assert self.config.tokens is not None
         now = self.now()
         token = self.issuer.issue(
-            room=item.room,
-            appointment=item.appointment,
+            room=room,
+            appointment=appointment,
             role="physician",
             subject=session.subject,
             name=session.name,
@@ -619,12 +606,11 @@ class Hub:
             AuditAction.TOKEN_ISSUED,
             actor=session.subject,
             role="physician",
-            room=item.room,
-            appointment=item.appointment,
+            room=room,
+            appointment=appointment,
             detail={"via": "worklist"},
             at=now,
         )
-        # the token travels in the fragment, which the browser never sends to a server
         return RedirectResponse(f"/console/#token={token}", status_code=303)
 
     # -- health-apartment daily summaries ---------------------------------------------------------
