@@ -16,6 +16,7 @@ import logging
 from typing import TYPE_CHECKING, Any, Final
 
 from telemedroom.errors import MissingExtraError
+from telemedroom.session import _gathering
 
 if TYPE_CHECKING:
     from aiortc import MediaStreamTrack, RTCPeerConnection
@@ -125,7 +126,7 @@ class KioskPeers:
             if pc.connectionState in ("failed", "closed"):
                 await self._close(pc)
 
-        await pc.setLocalDescription(await pc.createAnswer())
+        await _gathering.set_local_description(pc, await pc.createAnswer())
         local = pc.localDescription
         return {"sdp": local.sdp, "type": local.type, "tracks": sent}
 
@@ -134,7 +135,7 @@ class KioskPeers:
         tracks = self._connections.pop(pc, None)
         if tracks is None:
             return
-        await pc.close()
+        await _gathering.close(pc)
         for track in tracks:
             track.stop()
 
