@@ -168,30 +168,37 @@ async def answers(repeats: int) -> tuple[list[float], list[float]]:
     bare_times: list[float] = []
     app = create_kiosk_app(Publisher())
     async with LocalServer(app) as server, httpx.AsyncClient(base_url=server.http_url) as http:
-        for _ in range(repeats):
-            client, sdp = await offer()
-            start = time.perf_counter()
-            response = await http.post("/kiosk/webrtc", json={"sdp": sdp, "type": "offer"})
-            kiosk_times.append(time.perf_counter() - start)
-            assert response.status_code == 200, response.text
-            assert response.json()["tracks"] == {"self_view": True, "physician": True}
-            await client.close()
+        try:
+            for _ in range(repeats):
+                client, sdp = await offer()
+                try:
+                    start = time.perf_counter()
+                    response = await http.post("/kiosk/webrtc", json={"sdp": sdp, "type": "offer"})
+                    kiosk_times.append(time.perf_counter() - start)
+                    assert response.status_code == 200, response.text
+                    assert response.json()["tracks"] == {"self_view": True, "physician": True}
+                finally:  # a failed case must not leave the offer's ICE sockets open
+                    await client.close()
 
-            client, sdp = await offer()
-            start = time.perf_counter()
-            pc = RTCPeerConnection()
-            await pc.setRemoteDescription(RTCSessionDescription(sdp=sdp, type="offer"))
-            tracks = [TestPatternTrack(640, 480), TestPatternTrack(640, 480)]
-            for track in tracks:
-                pc.addTrack(track)
-            await pc.setLocalDescription(await pc.createAnswer())
-            bare_times.append(time.perf_counter() - start)
-            assert pc.localDescription.type == "answer"
-            await pc.close()
-            for track in tracks:
-                track.stop()
-            await client.close()
-        await close_kiosk(app)
+                client, sdp = await offer()
+                start = time.perf_counter()
+                pc = RTCPeerConnection()
+                tracks: list[TestPatternTrack] = []
+                try:
+                    await pc.setRemoteDescription(RTCSessionDescription(sdp=sdp, type="offer"))
+                    tracks = [TestPatternTrack(640, 480), TestPatternTrack(640, 480)]
+                    for track in tracks:
+                        pc.addTrack(track)
+                    await pc.setLocalDescription(await pc.createAnswer())
+                    bare_times.append(time.perf_counter() - start)
+                    assert pc.localDescription.type == "answer"
+                finally:
+                    await pc.close()
+                    for track in tracks:
+                        track.stop()
+                    await client.close()
+        finally:
+            await close_kiosk(app)
     return kiosk_times, bare_times
 
 

@@ -18,6 +18,7 @@ from fhir.resources.R4B.media import Media
 from fhir.resources.R4B.questionnaireresponse import QuestionnaireResponse
 from hypothesis import given
 from hypothesis import strategies as st
+from tests._hypothesis import FHIR_VALIDATION_EXAMPLES, at_most
 
 from telemedroom import errors
 from telemedroom.exams import (
@@ -177,6 +178,7 @@ def options_by_link_id(form: Any) -> dict[str, dict[str, float]]:
     return found
 
 
+@at_most(FHIR_VALIDATION_EXAMPLES)  # fhir.resources validation per example: see tests/_hypothesis.py
 @given(gradings)
 def test_a_response_answers_the_form_and_scores_as_the_forms_ordinal_values_say(g: SunnybrookGrading) -> None:
     url, options = sunnybrook_options()

@@ -10,6 +10,7 @@ from fhir.resources.R4B.schedule import Schedule as FhirSchedule
 from fhir.resources.R4B.slot import Slot as FhirSlot
 from hypothesis import given
 from hypothesis import strategies as st
+from tests._hypothesis import FHIR_VALIDATION_EXAMPLES, at_most
 
 from telemedroom import errors
 from telemedroom.scheduling import (
@@ -105,6 +106,7 @@ def resources(draw: st.DrawFn) -> Resource:
     )
 
 
+@at_most(FHIR_VALIDATION_EXAMPLES)  # fhir.resources validation per example: see tests/_hypothesis.py
 @given(appointments())
 def test_appointments_survive_fhir_json_both_ways(appointment: Appointment) -> None:
     fhir = appointment_to_fhir(appointment, RESOURCES)
@@ -114,6 +116,7 @@ def test_appointments_survive_fhir_json_both_ways(appointment: Appointment) -> N
     assert parsed.slot[0].reference == f"Slot/{fhir_slot_id(appointment.slot)}"
 
 
+@at_most(FHIR_VALIDATION_EXAMPLES)
 @given(slots(), st.sampled_from(["free", "busy"]))
 def test_slots_survive_fhir_json_both_ways(slot: Slot, status: str) -> None:
     fhir = slot_to_fhir(slot, status=status)  # type: ignore[arg-type]
@@ -123,6 +126,7 @@ def test_slots_survive_fhir_json_both_ways(slot: Slot, status: str) -> None:
     assert parsed.id == fhir_slot_id(slot)
 
 
+@at_most(FHIR_VALIDATION_EXAMPLES)
 @given(resources())
 def test_resources_survive_fhir_schedule_json_both_ways(resource: Resource) -> None:
     parsed = FhirSchedule.model_validate_json(schedule_to_fhir(resource).model_dump_json())

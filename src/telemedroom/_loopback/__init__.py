@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
 from telemedroom.errors import MissingExtraError
+from telemedroom.session import _gathering
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
@@ -117,14 +118,16 @@ class KioskPeers:
             OfferError: The offer is not SDP with two video transceivers.
         """
         try:
-            from aiortc import RTCPeerConnection
+            from aiortc import RTCConfiguration, RTCPeerConnection
         except ImportError as exc:
             raise MissingExtraError("video", "the kiosk's video (POST /kiosk/webrtc)") from exc
 
         _check_offer(sdp)
         async with self._lock:
             await self._close_all()  # the newest kiosk connection wins
-            pc = RTCPeerConnection()
+            # the page is on this machine: host candidates only, no STUN server asked
+            # (aiortc's default configuration would ask Google's for every answer)
+            pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
             self._connections[pc] = []
             try:
                 return await self._answer(pc, sdp)
@@ -157,7 +160,7 @@ class KioskPeers:
             if pc.connectionState in ("failed", "closed"):
                 await self._close(pc)
 
-        await pc.setLocalDescription(await pc.createAnswer())
+        await _gathering.set_local_description(pc, await pc.createAnswer())
         local = pc.localDescription
         return {"sdp": local.sdp, "type": local.type, "tracks": sent}
 
@@ -166,7 +169,7 @@ class KioskPeers:
         tracks = self._connections.pop(pc, None)
         if tracks is None:
             return
-        await pc.close()
+        await _gathering.close(pc)
         for track in tracks:
             track.stop()
 

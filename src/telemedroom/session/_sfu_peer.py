@@ -22,6 +22,7 @@ from aiortc import RTCConfiguration, RTCIceServer, RTCPeerConnection, RTCRtpSend
 from aiortc.mediastreams import MediaStreamTrack
 
 from telemedroom.errors import SfuError
+from telemedroom.session import _gathering
 from telemedroom.session import protocol as p
 from telemedroom.session._janus import JanusHandle, JanusSession
 from telemedroom.session.turn import IceServer
@@ -146,7 +147,7 @@ class SfuMedia:
                 sender.replaceTrack(track)
             senders.append(sender)
         try:
-            await pc.setLocalDescription(await pc.createOffer())
+            await _gathering.set_local_description(pc, await pc.createOffer())
             assert pc.localDescription is not None
             _data, jsep = await handle.message(
                 {"request": "publish"}, {"type": "offer", "sdp": pc.localDescription.sdp}
@@ -155,7 +156,7 @@ class SfuMedia:
                 raise SfuError(None, "Janus answered the publish without an SDP answer")
             await pc.setRemoteDescription(RTCSessionDescription(sdp=jsep["sdp"], type=jsep["type"]))
         except BaseException:  # refused or cancelled: no PeerConnection is left open
-            await pc.close()
+            await _gathering.close(pc)
             raise
         return pc, senders
 
@@ -225,7 +226,7 @@ class SfuMedia:
 
             self._subscriptions[(room.kind, feed)] = _Subscription(handle, pc)  # closed by aclose
             await pc.setRemoteDescription(RTCSessionDescription(sdp=jsep["sdp"], type=jsep["type"]))
-            await pc.setLocalDescription(await pc.createAnswer())
+            await _gathering.set_local_description(pc, await pc.createAnswer())
             assert pc.localDescription is not None
             await handle.message({"request": "start"}, {"type": "answer", "sdp": pc.localDescription.sdp})
 
@@ -234,8 +235,10 @@ class SfuMedia:
         self.speaking.discard(feed)
         subscription = self._subscriptions.pop((room, feed), None)
         if subscription is not None:
-            await subscription.handle.detach()
-            await subscription.pc.close()
+            try:
+                await subscription.handle.detach()
+            finally:  # gone from the subscriptions: aclose would not close it
+                await _gathering.close(subscription.pc)
 
     def _spawn(self, coroutine: Any) -> None:
         task = asyncio.ensure_future(coroutine)
@@ -254,11 +257,11 @@ class SfuMedia:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
         for subscription in self._subscriptions.values():
-            await subscription.pc.close()
+            await _gathering.close(subscription.pc)
         self._subscriptions.clear()
         for _handle, pc, _senders in self._publishers.values():
             if pc is not None:
-                await pc.close()
+                await _gathering.close(pc)
         self._publishers.clear()
         session, self.session = self.session, None
         if session is not None:

@@ -27,7 +27,7 @@ from aiortc.mediastreams import MediaStreamTrack
 
 from telemedroom.devices.media import MediaDevice
 from telemedroom.errors import SfuError
-from telemedroom.session import channels
+from telemedroom.session import _gathering, channels
 from telemedroom.session import protocol as p
 from telemedroom.session._mixer import AudioMix
 from telemedroom.session._sfu_peer import SfuMedia, SfuTrack
@@ -175,7 +175,7 @@ class RoomSfu:
         room = self._room
         control = pc.createDataChannel(channels.CONTROL, ordered=True)
         control.on("message", lambda text: room._spawn(room._on_request(control, text)))
-        await pc.setLocalDescription(await pc.createOffer())
+        await _gathering.set_local_description(pc, await pc.createOffer())
         assert pc.localDescription is not None
         await room._client.send(p.Offer(to=physician, sdp=pc.localDescription.sdp))
 

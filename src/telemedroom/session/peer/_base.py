@@ -27,6 +27,7 @@ try:
 except ImportError as _exc:
     raise MissingExtraError("video", "telemedroom.session.peer") from _exc
 
+from telemedroom.session import _gathering
 from telemedroom.session import protocol as p
 from telemedroom.session._client import SignalingClient
 from telemedroom.session.turn import IceServer
@@ -181,23 +182,29 @@ class _Peer:
             raise PeerError(f"not connected within {timeout} s (state {state})") from exc
 
     def _drop_pc(self) -> None:
-        """Close the peer connection in a task of its own: a cancelled reader must not cut it short."""
+        """Close the peer connection in a task of its own: a cancelled reader must not cut it short.
+
+        The close waits for an offer or answer still gathering candidates on it
+        (``_gathering``), so no ICE socket is left open.
+        """
         pc, self.pc = self.pc, None
         self.connected.clear()
         if pc is not None:
-            self._closing.add(asyncio.ensure_future(pc.close()))
+            self._closing.add(asyncio.ensure_future(_gathering.close(pc)))
 
     async def aclose(self) -> None:
         """Leave the visit, close the peer connection; safe to call twice."""
-        await self._client.aclose(leave=not self.ended.is_set())
-        for task in list(self._tasks):
-            task.cancel()
-        for task in list(self._tasks):
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-        self._drop_pc()
-        closing, self._closing = self._closing, set()
-        await asyncio.gather(*closing)
+        try:
+            await self._client.aclose(leave=not self.ended.is_set())
+        finally:  # whatever the signaling did, the peer connection and its sockets are closed
+            for task in list(self._tasks):
+                task.cancel()
+            for task in list(self._tasks):
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+            self._drop_pc()
+            closing, self._closing = self._closing, set()
+            await asyncio.gather(*closing)
         for sink in self._sinks:
             await sink.stop()
         self._sinks.clear()

@@ -29,7 +29,7 @@ from telemedroom.devices.media import Clip, MediaDevice, MediaSource, Snapshot
 from telemedroom.errors import PeerError
 from telemedroom.exams import PROTOCOL, StillPair, SunnybrookGrading, step
 from telemedroom.measurements import Measurement
-from telemedroom.session import channels
+from telemedroom.session import _gathering, channels
 from telemedroom.session import protocol as p
 from telemedroom.session._exam import ExamStill
 from telemedroom.session.peer._base import Camera, _Peer
@@ -371,7 +371,7 @@ class PhysicianPeer(_Peer):
                 self._own_microphone = await MediaDevice(self._microphone_source).open()
             # fills the room's microphone line (sendrecv, its first audio m-line)
             pc.addTrack(self._own_microphone.subscribe())
-        await pc.setLocalDescription(await pc.createAnswer())
+        await _gathering.set_local_description(pc, await pc.createAnswer())
         assert pc.localDescription is not None
         await self._client.send(p.Answer(to=offer.sender, sdp=pc.localDescription.sdp))
 

@@ -24,7 +24,7 @@ from telemedroom.devices.media import Clip, MediaDevice, MediaSource, Role, Snap
 from telemedroom.errors import PeerError
 from telemedroom.exams import PROTOCOL, step
 from telemedroom.measurements import Measurement
-from telemedroom.session import channels
+from telemedroom.session import _gathering, channels
 from telemedroom.session import protocol as p
 from telemedroom.session._exam import (
     ExamStepCallback,
@@ -271,7 +271,7 @@ class RoomPeer(_Peer):
             self._vitals.on("open", self._flush)
             control = pc.createDataChannel(channels.CONTROL, ordered=True)
             control.on("message", lambda text: self._spawn(self._on_request(control, text)))
-            await pc.setLocalDescription(await pc.createOffer())
+            await _gathering.set_local_description(pc, await pc.createOffer())
             assert pc.localDescription is not None
             await self._client.send(p.Offer(to=physician, sdp=pc.localDescription.sdp))
             self._log(

@@ -1,0 +1,60 @@
+"""Closing or cancelling a peer connection while it gathers ICE candidates leaves no socket open."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+
+import pytest
+from aiortc import RTCBundlePolicy, RTCConfiguration, RTCPeerConnection
+from tests import _sockets
+
+from telemedroom.session import _gathering
+
+pytestmark = pytest.mark.skipif(not _sockets.supported(), reason="open sockets are read from Linux's /proc")
+
+
+def room_like() -> RTCPeerConnection:
+    """Video, two audio lines and a data channel on one bundled transport, as the room offers."""
+    pc = RTCPeerConnection(RTCConfiguration(iceServers=[], bundlePolicy=RTCBundlePolicy.MAX_BUNDLE))
+    pc.addTransceiver("video")
+    pc.addTransceiver("audio")
+    pc.addTransceiver("audio", direction="sendonly")
+    pc.createDataChannel("vitals")
+    return pc
+
+
+# aioice opens the host sockets a few loop turns into the gathering: every turn up to
+# well past the end is tried, so the close (or cancel) lands before, during and after.
+@pytest.mark.parametrize("turns", range(12))
+@pytest.mark.parametrize("cancel", [False, True], ids=["close", "cancel-then-close"])
+async def test_no_ice_socket_outlives_a_close_during_gathering(turns: int, cancel: bool) -> None:
+    before = _sockets.open_udp_sockets()
+    pc = room_like()
+
+    async def offer() -> None:
+        await _gathering.set_local_description(pc, await pc.createOffer())
+
+    negotiation = asyncio.ensure_future(offer())
+    for _ in range(turns):
+        await asyncio.sleep(0)
+    if cancel:
+        negotiation.cancel()
+    await _gathering.close(pc)
+    # cancelled, or refused by the closed connection, or done before the close
+    with contextlib.suppress(asyncio.CancelledError, Exception):
+        await negotiation
+    assert pc.connectionState == "closed"
+    assert _sockets.open_udp_sockets().keys() <= before.keys()
+
+
+async def test_an_offer_that_ran_to_its_end_is_closed_with_its_sockets() -> None:
+    before = _sockets.open_udp_sockets()
+    pc = room_like()
+    await _gathering.set_local_description(pc, await pc.createOffer())
+    assert pc.localDescription is not None
+    assert "a=candidate:" in pc.localDescription.sdp
+    assert _sockets.open_udp_sockets().keys() > before.keys()  # the host candidates' sockets
+    await _gathering.close(pc)
+    await _gathering.close(pc)  # twice is fine
+    assert _sockets.open_udp_sockets().keys() <= before.keys()
