@@ -15,6 +15,7 @@ from typing import Any
 from hypothesis import given
 from hypothesis import strategies as st
 from prometheus_client.parser import text_string_to_metric_families
+from tests._hypothesis import at_most
 
 from telemedroom.hub import AlertSettings, RoomKey, RoomStatus
 from telemedroom.hub._apartment_worklist import ApartmentItem, apartment_items, merge, rank
@@ -243,6 +244,7 @@ def _since(row: WorklistItem | ApartmentItem) -> datetime | None:
     return row.since if isinstance(row, ApartmentItem) else row.waiting_since or row.start
 
 
+@at_most(400)  # ~13 ms an example (two lists of rows, sorted and checked pairwise); 8 ranks
 @given(visits(), apartments())
 def test_the_merged_order_is_by_rank_then_the_longest_wait(
     rooms: list[WorklistItem], homes: list[ApartmentItem]

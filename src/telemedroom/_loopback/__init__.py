@@ -23,7 +23,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
 from telemedroom.errors import MissingExtraError
-from telemedroom.session import _gathering
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
@@ -160,7 +159,9 @@ class KioskPeers:
             if pc.connectionState in ("failed", "closed"):
                 await self._close(pc)
 
-        await _gathering.set_local_description(pc, await pc.createAnswer())
+        from telemedroom.session._gathering import set_local_description
+
+        await set_local_description(pc, await pc.createAnswer())
         local = pc.localDescription
         return {"sdp": local.sdp, "type": local.type, "tracks": sent}
 
@@ -169,7 +170,9 @@ class KioskPeers:
         tracks = self._connections.pop(pc, None)
         if tracks is None:
             return
-        await _gathering.close(pc)
+        from telemedroom.session._gathering import close
+
+        await close(pc)
         for track in tracks:
             track.stop()
 

@@ -27,7 +27,6 @@ from telemedroom.errors import (
     RoomStateError,
 )
 from telemedroom.measurements import Measurement
-from telemedroom.session._feed import RemoteFeed
 
 if TYPE_CHECKING:
     from starlette.applications import Starlette
@@ -129,6 +128,8 @@ class RoomCore:
         self._issuer: TokenIssuer | None = None
         self._devices: Any = None
         self._media: dict[str, MediaDevice] = {}
+        from telemedroom.session._feed import RemoteFeed  # the session layer loads on first use
+
         self._physician = RemoteFeed()  # the physician's video and voice, for the kiosk
         self._participants_shown: RoomEvent | None = None  # the last ParticipantsChanged of the visit
         self._live: LiveVitals | None = None
