@@ -383,17 +383,7 @@ class _RelayedVisits(_Hub):
                 claims, fresh, message.resume
             )
         except TokenError as exc:
-            logger.info("refused a join to room %s: %s", room, exc.reason.value)
-            self._audit(
-                AuditAction.TOKEN_REFUSED,
-                exc.token_id or "unknown",
-                "unknown",
-                room,
-                appointment,
-                exc.reason.value,
-            )
-            connection.send(p.Error(code="token", message=exc.detail, reason=exc.reason.value, ref="join"))
-            connection.close(4401)
+            self._refuse_token(connection, exc, room, appointment)
             return False
         fresh.id = participant_id
         fresh.state = state  # type: ignore[assignment]

@@ -417,17 +417,7 @@ class _Hub:
             visit = self.visits.setdefault((room, appointment), _Visit(room, appointment))
             participant = self._resume(visit, claims, message.resume)
         except TokenError as exc:
-            logger.info("refused a join to room %s: %s", room, exc.reason.value)
-            self._audit(
-                AuditAction.TOKEN_REFUSED,
-                exc.token_id or "unknown",
-                "unknown",
-                room,
-                appointment,
-                exc.reason.value,
-            )
-            connection.send(p.Error(code="token", message=exc.detail, reason=exc.reason.value, ref="join"))
-            connection.close(4401)
+            self._refuse_token(connection, exc, room, appointment)
             return False
         resumed = participant.connection is None and participant.state == "disconnected"
         if participant.expiry is not None:
@@ -655,6 +645,20 @@ class _Hub:
                 continue
             shown = everyone if participant.claims.role == "physician" else admitted
             participant.connection.send(p.Roster(participants=shown))
+
+    def _refuse_token(self, connection: _Connection, exc: TokenError, room: str, appointment: str) -> None:
+        """A join with a bad token: logged, audited, answered with the reason, closed (4401)."""
+        logger.info("refused a join to room %s: %s", room, exc.reason.value)
+        self._audit(
+            AuditAction.TOKEN_REFUSED,
+            exc.token_id or "unknown",
+            "unknown",
+            room,
+            appointment,
+            exc.reason.value,
+        )
+        connection.send(p.Error(code="token", message=exc.detail, reason=exc.reason.value, ref="join"))
+        connection.close(4401)
 
     def _audit(
         self,
