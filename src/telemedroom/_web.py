@@ -1,13 +1,17 @@
-"""What the patients' pages share (the room's kiosk, the apartment's screen): loopback, origin, headers.
+"""What the patients' pages share (the room's kiosk, the apartment's screen).
+
+Loopback, origin, headers, and the WebSocket that streams a page's events.
 
 Needs the ``server`` extra (Starlette).
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import ipaddress
 import json
-from collections.abc import Awaitable, Callable, MutableMapping
+from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
 from typing import Any, Final
 from urllib.parse import urlsplit
 
@@ -15,7 +19,15 @@ from starlette.requests import HTTPConnection, Request
 from starlette.responses import PlainTextResponse
 from starlette.websockets import WebSocket
 
-__all__ = ["MAX_BODY", "LoopbackOnly", "is_loopback", "json_body", "same_origin", "with_headers"]
+__all__ = [
+    "MAX_BODY",
+    "LoopbackOnly",
+    "is_loopback",
+    "json_body",
+    "same_origin",
+    "stream_events",
+    "with_headers",
+]
 
 _REFUSAL: Final = "this page serves only this machine"
 MAX_BODY: Final = 64 * 1024  # an SDP offer of two video m-lines is ~5 kB
@@ -95,3 +107,43 @@ def with_headers(app: Any, headers: dict[str, str]) -> Any:
         await app(scope, receive, send_with_headers)
 
     return wrapped
+
+
+async def stream_events(websocket: WebSocket, events: Callable[[], AsyncIterator[Any]]) -> None:
+    """Send each event of ``events()`` to a page as JSON until the page or the stream goes away.
+
+    Refuses another origin (1008). The page sends only pings; reading them is how a
+    closed page is noticed. When the stream ends first (the room or apartment is going
+    away), the socket closes with 1001 (RFC 6455 §7.4.1); the stream is closed either way.
+    """
+    if not same_origin(websocket):
+        await websocket.close(1008)
+        return
+    await websocket.accept()
+    stream = events()
+    pump = asyncio.create_task(_pump(websocket, stream))
+    drain = asyncio.create_task(_drain(websocket))
+    try:
+        done, _pending = await asyncio.wait({pump, drain}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for task in (pump, drain):
+            task.cancel()
+        for task in (pump, drain):
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        closer = getattr(stream, "aclose", None)
+        if closer is not None:
+            await closer()
+    if pump in done and drain not in done:
+        with contextlib.suppress(RuntimeError):
+            await websocket.close(1001)
+
+
+async def _pump(websocket: WebSocket, stream: AsyncIterator[Any]) -> None:
+    async for event in stream:
+        await websocket.send_text(event.model_dump_json())
+
+
+async def _drain(websocket: WebSocket) -> None:
+    while (await websocket.receive())["type"] != "websocket.disconnect":
+        pass

@@ -19,12 +19,11 @@ kiosk's browser might open cannot check anyone in or watch the camera).
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any, Final
+from typing import Final
 
 from telemedroom.errors import CheckInRefused, MissingExtraError, RoomStateError
 
@@ -42,7 +41,7 @@ except ImportError as _exc:
 from telemedroom._kiosk._backend import KioskBackend
 from telemedroom._kiosk._texts import LANGUAGES, TEXTS, Language
 from telemedroom._loopback import VIDEO_JS, KioskPeers, answer_offer
-from telemedroom._web import LoopbackOnly, json_body, same_origin, with_headers
+from telemedroom._web import LoopbackOnly, json_body, same_origin, stream_events, with_headers
 
 __all__ = ["close_kiosk", "create_kiosk_app"]
 
@@ -109,39 +108,7 @@ class _Kiosk:
         return FileResponse(VIDEO_JS, media_type="text/javascript", headers=_PAGE_HEADERS)
 
     async def events(self, websocket: WebSocket) -> None:
-        if not same_origin(websocket):
-            await websocket.close(1008)
-            return
-        await websocket.accept()
-        stream = self.backend.events()
-        pump = asyncio.create_task(self._pump(websocket, stream))
-        drain = asyncio.create_task(self._drain(websocket))
-        try:
-            done, _pending = await asyncio.wait({pump, drain}, return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            for task in (pump, drain):
-                task.cancel()
-            for task in (pump, drain):
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
-            closer = getattr(stream, "aclose", None)
-            if closer is not None:
-                await closer()
-        if pump in done and drain not in done:
-            # the room's event stream ended: the room is going away (RFC 6455 §7.4.1)
-            with contextlib.suppress(RuntimeError):
-                await websocket.close(1001)
-
-    @staticmethod
-    async def _pump(websocket: WebSocket, stream: AsyncIterator[Any]) -> None:
-        async for event in stream:
-            await websocket.send_text(event.model_dump_json())
-
-    @staticmethod
-    async def _drain(websocket: WebSocket) -> None:
-        # The page sends only pings; reading them is how a closed page is noticed.
-        while (await websocket.receive())["type"] != "websocket.disconnect":
-            pass
+        await stream_events(websocket, self.backend.events)
 
 
 def create_kiosk_app(

@@ -24,7 +24,7 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Final
 
 from telemedroom.errors import MissingExtraError
 
@@ -40,7 +40,7 @@ except ImportError as _exc:
     raise MissingExtraError("server", "the apartment's screen (telemedroom.apartment.screen_app)") from _exc
 
 from telemedroom._loopback import VIDEO_JS, KioskPeers, KioskTracks, answer_offer
-from telemedroom._web import LoopbackOnly, json_body, same_origin, with_headers
+from telemedroom._web import LoopbackOnly, json_body, same_origin, stream_events, with_headers
 from telemedroom.apartment._texts import LANGUAGES, TEXTS
 
 if TYPE_CHECKING:
@@ -116,35 +116,7 @@ class _Screen:
         return Response(status_code=204, headers=_PAGE_HEADERS)
 
     async def events(self, websocket: WebSocket) -> None:
-        if not same_origin(websocket):
-            await websocket.close(1008)
-            return
-        await websocket.accept()
-        stream = self.apartment.events()
-        pump = asyncio.create_task(self._pump(websocket, stream))
-        drain = asyncio.create_task(self._drain(websocket))
-        try:
-            done, _pending = await asyncio.wait({pump, drain}, return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            for task in (pump, drain):
-                task.cancel()
-            for task in (pump, drain):
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
-            await stream.aclose()  # type: ignore[attr-defined]
-        if pump in done and drain not in done:
-            with contextlib.suppress(RuntimeError):
-                await websocket.close(1001)  # the apartment is going away
-
-    @staticmethod
-    async def _pump(websocket: WebSocket, stream: AsyncIterator[Any]) -> None:
-        async for event in stream:
-            await websocket.send_text(event.model_dump_json())
-
-    @staticmethod
-    async def _drain(websocket: WebSocket) -> None:
-        while (await websocket.receive())["type"] != "websocket.disconnect":
-            pass
+        await stream_events(websocket, self.apartment.events)
 
 
 def screen_app(apartment: Apartment, *, allow_remote: bool = False) -> Starlette:
