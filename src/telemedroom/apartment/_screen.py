@@ -181,19 +181,12 @@ async def close_screen(app: Starlette) -> None:
     """Close the screen app's video connections (uvicorn's lifespan does it when it serves the app).
 
     Examples:
-        >>> import asyncio, base64, pathlib, tempfile
+        >>> import asyncio, base64
         >>> from telemedroom.apartment import Apartment, ApartmentConfig
-        >>> folder = pathlib.Path(tempfile.mkdtemp())
-        >>> _ = (folder / "plan.toml").write_text('patient = "Patient/p1"\\ncare_team = "CareTeam/w3"\\n'
-        ...     'rules = []\\n')
-        >>> config = ApartmentConfig(apartment_id="apt-2", patient="Patient/p1", data_dir=folder,
-        ...     care_plan=folder / "plan.toml", encryption_key=base64.b64encode(bytes(32)).decode())
-        >>> async def main():
-        ...     async with Apartment(config) as apartment:
-        ...         app = screen_app(apartment)
-        ...         await close_screen(app)
-        ...         return app.state.screen.peers.open
-        >>> asyncio.run(main())
+        >>> config = ApartmentConfig(apartment_id="apt-2", patient="Patient/p1", care_plan="plan.toml",
+        ...     data_dir="/var/lib/apartment", encryption_key=base64.b64encode(bytes(32)).decode())
+        >>> app = screen_app(Apartment(config))
+        >>> asyncio.run(close_screen(app)); app.state.screen.peers.open
         0
     """
     await app.state.screen.peers.aclose()
