@@ -7,7 +7,6 @@ are real (see ``test_ward.py``); the page is served on loopback as ``apartment s
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
@@ -15,9 +14,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from tests.apartment.test_ward import ward_and_apartment
+from tests.apartment.test_ward import the_call, ward_and_apartment
 from tests.kiosk.test_kiosk_chromium import contrast_script, plays, shows, unlabelled_controls
-from tests.kiosk.test_kiosk_room_chromium import kiosk_browser
+from tests.kiosk.test_kiosk_room_chromium import hears, kiosk_browser
 from tests.session.conftest import browser_page, until  # noqa: F401 (browser_page is a fixture)
 
 from telemedroom import BloodPressure, BodyWeight
@@ -89,11 +88,7 @@ async def test_a_day_on_the_screen(tmp_path: Path, browser_page: Any, language: 
             assert all(width >= 44 and height >= 44 for _, width, height in sizes), sizes
             await page.click("#call-accept")
             await shows(page, "#call-status", texts["call_calling"])
-            async with asyncio.timeout(60):
-                while not any(p.name.endswith("(call)") for p in nurse.waiting.values()):
-                    await nurse.next_waiting()
-                    await asyncio.sleep(0.05)
-            await nurse.admit(next(iter(nurse.waiting)))
+            await nurse.admit(await the_call(nurse))
             await shows(page, "#call-status", texts["call_in_call"])
             await page.click("#call-hang-up")
             await shows(page, "#call-status", texts["call_idle"])
@@ -127,19 +122,11 @@ async def test_a_call_shows_the_ward_and_plays_its_voice(tmp_path: Path) -> None
         await page.click("#call-ward")
         await shows(page, "#call-status", TEXTS["en"]["call_calling"])
         await plays(page, "self-view", 640)  # the patient sees themself while the ward answers
-        async with asyncio.timeout(60):
-            while not any(p.name.endswith("(call)") for p in nurse.waiting.values()):
-                await nurse.next_waiting()
-                await asyncio.sleep(0.05)
-        await nurse.admit(next(p.id for p in nurse.waiting.values() if p.name.endswith("(call)")))
+        await nurse.admit(await the_call(nurse))
         await shows(page, "#call-status", TEXTS["en"]["call_in_call"])
         assert (await nurse.first_video_frame(timeout=60)).width == 640  # the ward sees the patient
         await plays(page, "ward-video", 320)  # ... and the patient the ward
-        audio = "document.getElementById('ward-audio')"
-        await until(page, f"{audio}.srcObject && !{audio}.paused", timeout=30)
-        start = await page.evaluate(f"{audio}.currentTime")
-        await until(page, f"{audio}.currentTime > {start} + 0.5", timeout=15)
-        assert await page.evaluate(f"{audio}.srcObject.getAudioTracks()[0].readyState") == "live"
+        await hears(page, "ward-audio")
         assert await page.is_hidden("#hear-ward")  # autoplay allowed: no tap needed
         assert await unlabelled_controls(page) == []
         assert apartment.ward is not None

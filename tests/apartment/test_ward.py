@@ -91,6 +91,15 @@ async def ward_and_apartment(tmp_path: Path) -> AsyncIterator[tuple[Apartment, s
         yield apartment, ward.url, ward.token()
 
 
+async def the_call(nurse: PhysicianPeer) -> str:
+    """The id of the apartment's "(call)" entry in the nurse's waiting room, once it is there."""
+    async with asyncio.timeout(60):
+        while not any(p.name.endswith("(call)") for p in nurse.waiting.values()):
+            await nurse.next_waiting()  # returns at once while the standby still waits
+            await asyncio.sleep(0.05)
+    return next(p.id for p in nurse.waiting.values() if p.name.endswith("(call)"))
+
+
 async def call_state(events: AsyncIterator[object], wanted: str) -> CallChanged:
     async with asyncio.timeout(90):
         async for event in events:
@@ -113,10 +122,7 @@ async def test_the_patient_calls_the_ward_and_the_nurse_sees_the_vitals(tmp_path
             assert standby.name == "Gesundheitswohnung 2 (standby)"
             assert await press(apartment, "call") == 204
             await call_state(events, "calling")
-            async with asyncio.timeout(60):
-                while not any(p.name.endswith("(call)") for p in nurse.waiting.values()):
-                    await nurse.next_waiting()
-                    await asyncio.sleep(0.05)
+            await the_call(nurse)
             assert [p.name for p in nurse.waiting.values()] == ["Gesundheitswohnung 2 (call)"]  # standby left
             caller = next(iter(nurse.waiting))
             await nurse.admit(caller)
@@ -147,11 +153,7 @@ async def test_the_ward_calls_and_the_patient_answers_on_the_screen(tmp_path: Pa
             assert (await apartment.state())["call"]["state"] == "ringing"
             assert await press(apartment, "accept") == 204
             await call_state(events, "calling")
-            async with asyncio.timeout(60):
-                while not any(p.name.endswith("(call)") for p in nurse.waiting.values()):
-                    await nurse.next_waiting()
-                    await asyncio.sleep(0.05)
-            await nurse.admit(next(iter(nurse.waiting)))
+            await nurse.admit(await the_call(nurse))
             await call_state(events, "in_call")
             assert await press(apartment, "hang_up") == 204
             ended = await call_state(events, "ended")

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from tests.apartment.test_ward import call_state, press, ward_line
+from tests.apartment.test_ward import call_state, press, the_call, ward_line
 from tests.session.conftest import janus, sfu_config  # noqa: F401 (fixtures)
 
 from telemedroom import BloodPressure
@@ -148,11 +148,7 @@ async def test_the_call_says_so_when_the_wards_sfu_is_down(tmp_path: Path) -> No
         events = apartment.events()
         async with PhysicianPeer(ward.url, ward.token()) as nurse:
             assert await press(apartment, "call") == 204
-            async with asyncio.timeout(60):
-                while not any(p.name.endswith("(call)") for p in nurse.waiting.values()):
-                    await nurse.next_waiting()  # returns at once while the standby still waits
-                    await asyncio.sleep(0.05)
-            await nurse.admit(next(p.id for p in nurse.waiting.values() if p.name.endswith("(call)")))
+            await nurse.admit(await the_call(nurse))
             async with asyncio.timeout(60):
                 async for event in events:
                     if isinstance(event, CallChanged) and event.state == "in_call" and event.reason:

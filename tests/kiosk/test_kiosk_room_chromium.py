@@ -117,6 +117,15 @@ async def kiosk_browser(tmp_path: Path, autoplay_policy: str) -> AsyncIterator[A
             await context.close()
 
 
+async def hears(page: Any, audio_id: str) -> None:
+    """The page plays the ``<audio>`` element's remote voice: not paused, time advancing, track live."""
+    audio = f"document.getElementById('{audio_id}')"
+    await until(page, f"{audio}.srcObject && !{audio}.paused", timeout=30)
+    start = await page.evaluate(f"{audio}.currentTime")
+    await until(page, f"{audio}.currentTime > {start} + 0.5", timeout=15)
+    assert await page.evaluate(f"{audio}.srcObject.getAudioTracks()[0].readyState") == "live"
+
+
 async def test_the_page_plays_the_physicians_voice(data_dir: Path, tmp_path: Path) -> None:  # noqa: F811
     """The physician is the scripted PhysicianPeer (headless aiortc) sending a 440 Hz tone."""
     config = make_config(data_dir, [], language="en")
@@ -136,11 +145,7 @@ async def test_the_page_plays_the_physicians_voice(data_dir: Path, tmp_path: Pat
                 async with PhysicianPeer(url, token, auto_admit=True, microphone=microphone):
                     await room.wait_for_physician(timeout=30)
                     await until(page, "document.body.dataset.state === 'in_consultation'")
-                    audio = "document.getElementById('physician-audio')"
-                    await until(page, f"{audio}.srcObject && !{audio}.paused", timeout=30)
-                    start = await page.evaluate(f"{audio}.currentTime")
-                    await until(page, f"{audio}.currentTime > {start} + 0.5", timeout=15)
-                    assert await page.evaluate(f"{audio}.srcObject.getAudioTracks()[0].readyState") == "live"
+                    await hears(page, "physician-audio")
                     assert await page.is_hidden("#hear-physician")  # autoplay allowed: no tap needed
                     await room.end_consultation()
                 await room.wait_idle()
