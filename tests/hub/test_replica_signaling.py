@@ -192,11 +192,11 @@ async def test_a_real_room_on_replica_a_is_examined_by_a_physician_on_replica_b(
     """A ``Room`` with a virtual thermometer (bumble: the radio is the only fake), its own patient
     token signed with the clinic's key, its signaling on replica A; the physician on B."""
     from tests.room.conftest import devices_for, make_config
-    from tests.room.test_clinic_tokens import ALWAYS
+    from tests.room.test_clinic_tokens import book_visit, open_scheduler
 
     from telemedroom import BodyTemperature
     from telemedroom.room import Room, RoomState, SessionSettings
-    from telemedroom.scheduling import Requirement, Resource, Scheduler, Service, SqliteStore
+    from telemedroom.scheduling import SqliteStore
     from telemedroom.testing import BumbleBackend
 
     async with (
@@ -213,23 +213,8 @@ async def test_a_real_room_on_replica_a_is_examined_by_a_physician_on_replica_b(
         )
         room_config = make_config(tmp_path / "room", ["thermometer"], session=session)
         async with SqliteStore(tmp_path / "schedule.sqlite") as store:
-            scheduler = Scheduler(
-                store,
-                [
-                    Resource(id=room_config.room_id, kind="room", name="Room", availability=ALWAYS),
-                    Resource(id="dr-weber", kind="practitioner", name="Dr Weber", availability=ALWAYS),
-                ],
-            )
-            service = Service(
-                id="visit",
-                name="Visit",
-                duration=timedelta(minutes=20),
-                requires=(Requirement(kind="room"), Requirement(kind="practitioner")),
-                interval=timedelta(minutes=1),
-            )
-            now = datetime.now(UTC)
-            (slot,) = await scheduler.find_slots(service, now, now + timedelta(days=1), limit=1)
-            appointment = await scheduler.book(slot, "pat-9", idempotency_key="k-1")
+            scheduler = open_scheduler(store, room_config.room_id)
+            appointment = await book_visit(scheduler)
             async with Room(room_config, ble_backend=radio, scheduler=scheduler) as room:
                 await room.check_in(appointment.booking_code)
                 await room.measure()

@@ -17,13 +17,47 @@ from tests.room.conftest import devices_for, make_config
 
 from telemedroom.errors import RoomConfigError
 from telemedroom.room import Room, RoomState, SessionSettings
-from telemedroom.scheduling import AvailabilityRule, Requirement, Resource, Scheduler, Service, SqliteStore
+from telemedroom.scheduling import (
+    Appointment,
+    AvailabilityRule,
+    Requirement,
+    Resource,
+    Scheduler,
+    ScheduleStore,
+    Service,
+    SqliteStore,
+)
 from telemedroom.session import TokenIssuer, TokenVerifier
 from telemedroom.session.peer import PhysicianPeer
 from telemedroom.session.signaling import LocalServer, SignalingConfig, create_app
 from telemedroom.testing import BumbleBackend
 
 ALWAYS = (AvailabilityRule(rrule="FREQ=DAILY", starts=date(2020, 1, 1), opens=time(0), closes=time(23, 59)),)
+
+
+def open_scheduler(store: ScheduleStore, room: str) -> Scheduler:
+    """The room and Dr Weber, both open around the clock."""
+    return Scheduler(
+        store,
+        [
+            Resource(id=room, kind="room", name="Room", availability=ALWAYS),
+            Resource(id="dr-weber", kind="practitioner", name="Dr Weber", availability=ALWAYS),
+        ],
+    )
+
+
+async def book_visit(scheduler: Scheduler) -> Appointment:
+    """pat-9's 20-minute visit with the room and Dr Weber, at the first free slot."""
+    service = Service(
+        id="visit",
+        name="Visit",
+        duration=timedelta(minutes=20),
+        requires=(Requirement(kind="room"), Requirement(kind="practitioner")),
+        interval=timedelta(minutes=1),
+    )
+    now = datetime.now(UTC)
+    (slot,) = await scheduler.find_slots(service, now, now + timedelta(days=1), limit=1)
+    return await scheduler.book(slot, "pat-9", idempotency_key="k-1")
 
 
 def write_key(path: Path, key: Ed25519PrivateKey | ec.EllipticCurvePrivateKey) -> Path:
@@ -51,23 +85,8 @@ async def test_the_room_signs_its_patient_token_with_the_clinic_key(tmp_path: Pa
         )
         config = make_config(tmp_path / "room", ["thermometer"], session=session)
         async with SqliteStore(tmp_path / "schedule.sqlite") as store:
-            scheduler = Scheduler(
-                store,
-                [
-                    Resource(id=config.room_id, kind="room", name="Room", availability=ALWAYS),
-                    Resource(id="dr-weber", kind="practitioner", name="Dr Weber", availability=ALWAYS),
-                ],
-            )
-            service = Service(
-                id="visit",
-                name="Visit",
-                duration=timedelta(minutes=20),
-                requires=(Requirement(kind="room"), Requirement(kind="practitioner")),
-                interval=timedelta(minutes=1),
-            )
-            now = datetime.now(UTC)
-            (slot,) = await scheduler.find_slots(service, now, now + timedelta(days=1), limit=1)
-            appointment = await scheduler.book(slot, "pat-9", idempotency_key="k-1")
+            scheduler = open_scheduler(store, config.room_id)
+            appointment = await book_visit(scheduler)
             async with Room(config, ble_backend=radio, scheduler=scheduler) as room:
                 await room.check_in(appointment.booking_code)
                 await room.measure()
@@ -96,13 +115,7 @@ async def test_a_room_without_any_token_source_names_the_missing_key(tmp_path: P
         session = SessionSettings(signaling_url="ws://127.0.0.1:9/")
         config = make_config(tmp_path / "room", ["thermometer"], session=session)
         async with SqliteStore(tmp_path / "schedule.sqlite") as store:
-            scheduler = Scheduler(
-                store,
-                [
-                    Resource(id=config.room_id, kind="room", name="Room", availability=ALWAYS),
-                    Resource(id="dr-weber", kind="practitioner", name="Dr Weber", availability=ALWAYS),
-                ],
-            )
+            scheduler = open_scheduler(store, config.room_id)
             async with Room(config, ble_backend=radio, scheduler=scheduler) as room:
                 appointment = await room.book_walk_in("pat-3")
                 await room.check_in(appointment.booking_code)
