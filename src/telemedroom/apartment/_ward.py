@@ -28,6 +28,7 @@ import logging
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any, Final
 
+from telemedroom._events_wait import first_set
 from telemedroom._loopback import KioskTracks
 from telemedroom.errors import ApartmentConfigError, SessionError, TelemedroomError
 from telemedroom.session._feed import RemoteFeed
@@ -226,13 +227,7 @@ class WardLine:
                     self.peer = peer
                     await peer.wait_admitted(timeout=self.apartment.config.ward.admission_timeout_s)
                     self.apartment._set_call("in_call", reason=self._fallback, participants=self._people)
-                    hang_up = asyncio.ensure_future(self._hang_up.wait())
-                    ended = asyncio.ensure_future(peer.ended.wait())
-                    try:
-                        await asyncio.wait({hang_up, ended}, return_when=asyncio.FIRST_COMPLETED)
-                    finally:
-                        hang_up.cancel()
-                        ended.cancel()
+                    await first_set(self._hang_up, peer.ended)
                     reason = "hung_up" if self._hang_up.is_set() else "ended_by_ward"
         except TelemedroomError as exc:
             logger.warning("the call to the ward failed: %s", exc)

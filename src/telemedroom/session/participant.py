@@ -23,6 +23,7 @@ from ssl import SSLContext
 from types import TracebackType
 from typing import Any, Literal, Self
 
+from telemedroom._events_wait import first_set
 from telemedroom.errors import MissingExtraError, PeerError
 
 try:
@@ -195,13 +196,7 @@ class SfuParticipant:
                 while not self.media_ready.is_set():
                     if self.fallback.is_set():
                         raise PeerError(f"no SFU in this visit: {self.sfu_unavailable}")
-                    waiter = asyncio.ensure_future(self.media_ready.wait())
-                    fallback = asyncio.ensure_future(self.fallback.wait())
-                    try:
-                        await asyncio.wait({waiter, fallback}, return_when=asyncio.FIRST_COMPLETED)
-                    finally:
-                        waiter.cancel()
-                        fallback.cancel()
+                    await first_set(self.media_ready, self.fallback)
         except TimeoutError as exc:
             raise PeerError(f"no SFU media within {timeout} s") from exc
         if self.media_error is not None:

@@ -20,6 +20,7 @@ from typing import Any, Final, Literal, Self
 from aiortc import RTCDataChannel, RTCRtpSender, RTCSessionDescription
 from aiortc.mediastreams import MediaStreamTrack
 
+from telemedroom._events_wait import first_set
 from telemedroom.devices.media import Clip, MediaDevice, MediaSource, Role, Snapshot
 from telemedroom.errors import PeerError
 from telemedroom.exams import PROTOCOL, step
@@ -183,13 +184,7 @@ class RoomPeer(_Peer):
         Raises:
             PeerError: Not admitted within ``timeout`` seconds, denied, or the visit ended.
         """
-        admitted = asyncio.ensure_future(self.admitted.wait())
-        ended = asyncio.ensure_future(self.ended.wait())
-        try:
-            await asyncio.wait({admitted, ended}, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            admitted.cancel()
-            ended.cancel()
+        await first_set(self.admitted, self.ended, timeout=timeout)
         if not self.admitted.is_set():
             why = self._end_reason or f"not admitted within {timeout} s"
             raise PeerError(why)
