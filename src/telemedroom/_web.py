@@ -19,6 +19,8 @@ from starlette.requests import HTTPConnection, Request
 from starlette.responses import PlainTextResponse
 from starlette.websockets import WebSocket
 
+from telemedroom._aio import stop_tasks
+
 __all__ = [
     "MAX_BODY",
     "LoopbackOnly",
@@ -126,11 +128,7 @@ async def stream_events(websocket: WebSocket, events: Callable[[], AsyncIterator
     try:
         done, _pending = await asyncio.wait({pump, drain}, return_when=asyncio.FIRST_COMPLETED)
     finally:
-        for task in (pump, drain):
-            task.cancel()
-        for task in (pump, drain):
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await stop_tasks((pump, drain))
         closer = getattr(stream, "aclose", None)
         if closer is not None:
             await closer()

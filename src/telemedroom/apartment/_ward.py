@@ -28,7 +28,7 @@ import logging
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any, Final
 
-from telemedroom._events_wait import first_set
+from telemedroom._aio import first_set
 from telemedroom._loopback import KioskTracks
 from telemedroom.errors import ApartmentConfigError, SessionError, TelemedroomError
 from telemedroom.session._feed import RemoteFeed

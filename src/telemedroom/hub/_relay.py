@@ -34,6 +34,7 @@ import secrets
 from collections.abc import AsyncIterator, Coroutine
 from typing import Any, Final, Self
 
+from telemedroom._aio import stop_tasks
 from telemedroom.errors import HubError, MissingExtraError, TokenError, TokenRefusal
 from telemedroom.session import protocol as p
 from telemedroom.session.audit import AuditAction
@@ -166,11 +167,7 @@ class PostgresRelay:
 
     async def aclose(self) -> None:
         """Stop relaying; this replica's participants are marked disconnected (they may resume elsewhere)."""
-        for task in self._tasks:
-            task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await stop_tasks(self._tasks)
         self._tasks = []
         if self._keeper is not None:
             await self._keeper.aclose()

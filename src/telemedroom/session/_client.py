@@ -14,6 +14,7 @@ from pydantic import ValidationError
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidURI
 
+from telemedroom._aio import stop_tasks
 from telemedroom.errors import SignalingError, TokenError, TokenRefusal
 from telemedroom.session import protocol as p
 
@@ -189,10 +190,6 @@ class SignalingClient:
         if leave:
             await self.send(p.Leave())
         await self._close_socket()
-        for task in self._tasks:
-            task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await stop_tasks(self._tasks)
         self._tasks = []
         self.closed.set()

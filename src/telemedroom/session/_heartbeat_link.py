@@ -23,6 +23,7 @@ from typing import Any, Final, Literal, Protocol, Self
 
 import httpx
 
+from telemedroom._aio import stop_tasks
 from telemedroom._backoff import backoff_delay
 from telemedroom.session.heartbeat import Heartbeat, HeartbeatSigner
 
@@ -123,11 +124,7 @@ class HeartbeatLink:
 
     async def aclose(self) -> None:
         """Stop reporting (what is still queued is not sent)."""
-        for task in self._tasks:
-            task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await stop_tasks(self._tasks)
         self._tasks = []
         if self._given_http is None and self._http is not None:
             await self._http.aclose()

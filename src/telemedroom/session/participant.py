@@ -23,7 +23,7 @@ from ssl import SSLContext
 from types import TracebackType
 from typing import Any, Literal, Self
 
-from telemedroom._events_wait import first_set
+from telemedroom._aio import first_set
 from telemedroom.errors import MissingExtraError, PeerError
 
 try:

@@ -20,7 +20,7 @@ from typing import Any, Final, Literal, Self
 from aiortc import RTCDataChannel, RTCRtpSender, RTCSessionDescription
 from aiortc.mediastreams import MediaStreamTrack
 
-from telemedroom._events_wait import first_set
+from telemedroom._aio import first_set
 from telemedroom.devices.media import Clip, MediaDevice, MediaSource, Role, Snapshot
 from telemedroom.errors import PeerError
 from telemedroom.exams import PROTOCOL, step

@@ -1,10 +1,13 @@
-"""Wait for the first of several :class:`asyncio.Event` objects (a hang-up or the visit's end...)."""
+"""Small asyncio helpers: wait for the first of several events, stop a set of tasks."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+from collections.abc import Iterable
+from typing import Any
 
-__all__ = ["first_set"]
+__all__ = ["first_set", "stop_tasks"]
 
 
 async def first_set(*events: asyncio.Event, timeout: float | None = None) -> None:
@@ -27,3 +30,22 @@ async def first_set(*events: asyncio.Event, timeout: float | None = None) -> Non
     finally:
         for waiter in waiters:
             waiter.cancel()
+
+
+async def stop_tasks(tasks: Iterable[asyncio.Future[Any]]) -> None:
+    """Cancel every task, then wait until each has ended (its cancellation swallowed here).
+
+    Examples:
+        >>> async def main():
+        ...     task = asyncio.ensure_future(asyncio.sleep(60))
+        ...     await stop_tasks([task])
+        ...     return task.cancelled()
+        >>> asyncio.run(main())
+        True
+    """
+    tasks = list(tasks)
+    for task in tasks:
+        task.cancel()
+    for task in tasks:
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
