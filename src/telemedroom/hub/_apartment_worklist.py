@@ -27,13 +27,12 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Final
 
-from telemedroom.hub._config import AlertSettings, RoomKey
+from telemedroom.hub._config import SEVERITY_ORDER, AlertSettings, RoomKey
 from telemedroom.hub._store import RoomStatus
 from telemedroom.hub._worklist import RANKS, WorklistItem
 
 __all__ = ["ApartmentItem", "apartment_items", "merge", "rank"]
 
-_SEVERITY: Final = {"low": 1, "moderate": 2, "high": 3}
 WARD_VISIT: Final = "ward"  # the apartment's standing visit at the signaling server (apartment/_ward.py)
 
 
@@ -125,7 +124,7 @@ def apartment_items(
         if status is None:
             continue  # never reported: set up, not yet in use (the fleet view says so)
         report = status.report
-        online = (now - status.received_at).total_seconds() <= settings.offline_after_s
+        online = settings.online(status.received_at, now)
         reasons = []
         # an offline apartment's last call state is stale: it is offline, not calling
         calling = report.waiting_since if online else None
@@ -134,7 +133,7 @@ def apartment_items(
         unseen: list[tuple[str, str, datetime]] = [
             (a.rule, a.severity, a.raised_at) for a in report.alerts if not a.acknowledged
         ]
-        highest = max((severity for _r, severity, _a in unseen), key=_SEVERITY.__getitem__, default=None)
+        highest = max((severity for _r, severity, _a in unseen), key=SEVERITY_ORDER.__getitem__, default=None)
         if unseen:
             reasons.append("alert")
         if not online:

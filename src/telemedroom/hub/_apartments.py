@@ -22,7 +22,7 @@ from datetime import datetime
 from html import escape
 from typing import TYPE_CHECKING, Any, Final, Protocol
 
-from telemedroom.hub._config import AlertSettings, HubConfig, RoomKey
+from telemedroom.hub._config import SEVERITY_ORDER, AlertSettings, HubConfig, RoomKey
 from telemedroom.hub._pages import page
 from telemedroom.hub._store import HubStore, RoomStatus, StaffSession
 from telemedroom.session.audit import AuditAction
@@ -44,7 +44,6 @@ __all__ = [
     "apartments_table",
 ]
 
-_SEVERITY: Final = {"low": 1, "moderate": 2, "high": 3}
 _BATCH: Final = 50
 _NOTE_MAX: Final = 500
 
@@ -212,10 +211,9 @@ def apartment_view(
             found.append("never reported")
         else:
             report = status.report
-            silent = (now - status.received_at).total_seconds()
-            online = silent <= settings.offline_after_s
+            online = settings.online(status.received_at, now)
             if not online:
-                found.append(f"offline for {int(silent)} s")
+                found.append(f"offline for {int((now - status.received_at).total_seconds())} s")
             if report.state == "storage_full":
                 found.append("the gateway's disk is full: new readings are refused")
             if report.outbox_backlog > settings.outbox_backlog_max:
@@ -227,7 +225,7 @@ def apartment_view(
             )
             count = len(report.alerts)
             if report.alerts:
-                highest = max((a.severity for a in report.alerts), key=_SEVERITY.__getitem__)
+                highest = max((a.severity for a in report.alerts), key=SEVERITY_ORDER.__getitem__)
                 unseen = sum(not a.acknowledged for a in report.alerts)
                 found.append(f"{count} open alert(s), highest {highest}, {unseen} not acknowledged")
             waiting = max(0, (newest_messages or {}).get(apartment.id, 0) - (report.ward_cursor or 0))
@@ -236,7 +234,7 @@ def apartment_view(
                 apartment.id, apartment.name or apartment.id, online, status, count, highest, waiting, found
             )
         )
-    return sorted(views, key=lambda v: (-_SEVERITY.get(v.highest or "", 0), not v.alerts, v.id))
+    return sorted(views, key=lambda v: (-SEVERITY_ORDER.get(v.highest or "", 0), not v.alerts, v.id))
 
 
 def _label(value: str) -> str:
@@ -272,7 +270,7 @@ def apartment_metrics(rows: list[ApartmentView], now: datetime) -> list[str]:
         *(
             f'telemedroom_hub_apartment_open_alerts{{severity="{severity}",acknowledged="{str(seen).lower()}"}}'
             f" {alerts[severity, seen]}"
-            for severity in _SEVERITY
+            for severity in SEVERITY_ORDER
             for seen in (False, True)
         ),
         "# HELP telemedroom_hub_apartment_last_contact_seconds Seconds since an apartment's last heartbeat.",

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import os
 import tomllib
+from datetime import datetime
 from pathlib import Path
-from typing import Annotated, Any, Self
+from typing import Annotated, Any, Final, Self
 from urllib.parse import urlsplit
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
@@ -15,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, V
 from telemedroom.errors import HubConfigError
 
 __all__ = [
+    "SEVERITY_ORDER",
     "AlertSettings",
     "HubConfig",
     "OidcSettings",
@@ -80,6 +82,10 @@ class TokenSettings(_Table):
     physician_minutes: float = Field(default=120.0, gt=0)
 
 
+SEVERITY_ORDER: Final = {"low": 1, "moderate": 2, "high": 3}
+"""The care plan's alert severities, least urgent first (the fleet's and the worklist's order)."""
+
+
 class AlertSettings(_Table):
     """``[alerts]``: when the fleet view raises an alert about a room.
 
@@ -91,6 +97,17 @@ class AlertSettings(_Table):
     offline_after_s: float = Field(default=30.0, gt=0)
     outbox_backlog_max: int = Field(default=100, ge=0)
     battery_low_percent: int = Field(default=20, ge=0, le=100)
+
+    def online(self, received_at: datetime, now: datetime) -> bool:
+        """Whether a room or apartment whose last report came at ``received_at`` counts as online.
+
+        Examples:
+            >>> from datetime import datetime, timedelta, UTC
+            >>> now = datetime.now(UTC)
+            >>> AlertSettings().online(now - timedelta(seconds=31), now)
+            False
+        """
+        return (now - received_at).total_seconds() <= self.offline_after_s
 
 
 class RoomKey(_Table):

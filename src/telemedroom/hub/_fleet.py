@@ -62,10 +62,9 @@ def fleet_view(
         if status is None:
             found.append("never reported")
         else:
-            silent = (now - status.received_at).total_seconds()
-            online = silent <= alerts.offline_after_s
+            online = alerts.online(status.received_at, now)
             if not online:
-                found.append(f"offline for {int(silent)} s")
+                found.append(f"offline for {int((now - status.received_at).total_seconds())} s")
             report = status.report
             if report.outbox_backlog > alerts.outbox_backlog_max:
                 found.append(f"outbox backlog {report.outbox_backlog} > {alerts.outbox_backlog_max}")
