@@ -12,6 +12,7 @@ import signal
 import subprocess
 import sys
 import time
+import tomllib
 from pathlib import Path
 
 import httpx
@@ -31,6 +32,10 @@ def test_the_example_configuration_loads() -> None:
     assert [room.id for room in config.rooms] == ["nord-1", "sued-1"]
     assert config.redirect_uri == "https://hub.clinic.example/auth/callback"
     assert config.rooms[0].public_key_file == EXAMPLE / "rooms" / "nord-1.pub.pem"
+    # the health apartment of examples/health_apartment, under the id its apartment.toml gives
+    apartment = tomllib.loads((EXAMPLE.parent / "health_apartment" / "apartment.toml").read_text())
+    assert [(a.id, a.name) for a in config.apartments] == [(apartment["apartment_id"], apartment["name"])]
+    assert config.apartments[0].public_key_file == EXAMPLE / "apartments" / "apartment-2.pub.pem"
     unit = (EXAMPLE / "telemedroom-hub@.service").read_text()
     assert "ExecStart=/opt/telemedroom/bin/telemedroom hub --config /etc/telemedroom/hub.toml" in unit
 
