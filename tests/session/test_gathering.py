@@ -64,3 +64,21 @@ async def test_an_offer_that_ran_to_its_end_is_closed_with_its_sockets() -> None
     await _gathering.close(pc)
     await _gathering.close(pc)  # twice is fine
     assert _sockets.open_udp_sockets().keys() <= before.keys()
+
+
+async def test_a_cancelled_close_does_not_break_aiortcs_own_close() -> None:
+    """aiortc closes a failed connection itself (a task of ``pc.close()``); a second
+    ``close()`` waits on the same future, and a cancel of that wait must not cancel the
+    future: aiortc's task would then end in ``InvalidStateError``, reported at exit as
+    "Task exception was never retrieved"."""
+    pc = room_like()
+    await _gathering.set_local_description(pc, await pc.createOffer())
+    aiortcs_own = asyncio.ensure_future(pc.close())  # as aiortc does on connectionState "failed"
+    await asyncio.sleep(0)  # it has begun
+    ours = asyncio.ensure_future(_gathering.close(pc))
+    await asyncio.sleep(0)  # ours waits on aiortc's close
+    ours.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await ours
+    await aiortcs_own  # ends cleanly, no InvalidStateError
+    assert pc.connectionState == "closed"

@@ -9,6 +9,10 @@ already done. Either way they stay open until the garbage collector finds them (
 is cancelled, and a close waits for it first. Gathering host candidates takes
 milliseconds; with a TURN server aioice gives up after 5 s.
 
+The close itself is shielded too: aiortc closes a failed connection on its own (a task of
+``pc.close()``), and a second ``close()`` waits on that close's future; cancelling the wait
+would cancel the future, and aiortc's task would end in ``InvalidStateError``.
+
 Examples:
     >>> import asyncio
     >>> from aiortc import RTCConfiguration, RTCPeerConnection
@@ -57,4 +61,6 @@ async def close(pc: RTCPeerConnection) -> None:
     gathering = _gathering.get(pc)
     if gathering is not None and not gathering.done():
         await asyncio.wait([gathering])
-    await pc.close()
+    closing = asyncio.ensure_future(pc.close())
+    closing.add_done_callback(_seen)
+    await asyncio.shield(closing)
