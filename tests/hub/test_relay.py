@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Callable
-from contextlib import AbstractAsyncContextManager, AsyncExitStack
+from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
+import asyncpg  # type: ignore[import-untyped]
 import pytest
 from tests.session.conftest import Raw, Signaling, raw_client  # noqa: F401
 
@@ -31,23 +32,31 @@ class Pair:
     b: Signaling
 
 
-@pytest.fixture
-async def pair(postgres_dsn: str) -> AsyncIterator[Pair]:
+@asynccontextmanager
+async def open_pair(dsn: str, resume_window: float) -> AsyncIterator[Pair]:
+    """Replicas ``a`` and ``b`` on one database, each serving signaling on loopback."""
     issuer = TokenIssuer.generate("k1")
     async with AsyncExitStack() as stack:
         replicas = []
         for name in ("a", "b"):
-            relay = await stack.enter_async_context(
-                PostgresRelay(postgres_dsn, replica=name, sweep_every=0.2)
-            )
+            relay = await stack.enter_async_context(PostgresRelay(dsn, replica=name, sweep_every=0.2))
             audit = AuditLog()
             config = SignalingConfig(
-                verifier=TokenVerifier(issuer.public_keys()), audit=audit, relay=relay, resume_window=1.0
+                verifier=TokenVerifier(issuer.public_keys()),
+                audit=audit,
+                relay=relay,
+                resume_window=resume_window,
             )
             app = create_app(config)
             server = await stack.enter_async_context(LocalServer(app))
             replicas.append(Signaling(server, issuer, audit, config, app.state.hub))
         yield Pair(*replicas)
+
+
+@pytest.fixture
+async def pair(postgres_dsn: str) -> AsyncIterator[Pair]:
+    async with open_pair(postgres_dsn, resume_window=1.0) as opened:
+        yield opened
 
 
 async def next_of(client: Raw, kind: str, timeout: float = 30.0) -> dict[str, Any]:
@@ -161,3 +170,71 @@ async def test_a_dropped_participant_resumes_on_the_other_replica_or_leaves_afte
     refused = [entry.detail for entry in pair.b.audit if entry.action.value == "token_refused"]
     assert refused == [{"participant": "already_connected"}]  # the second connection, audited on B
     assert "left" in [entry.action.value for entry in [*pair.a.audit, *pair.b.audit]]
+
+
+async def resume(
+    stack: AsyncExitStack, open_client: RawFactory, url: str, token: str, key: str
+) -> tuple[Raw, dict[str, Any]]:
+    """Join with the resume key as the real client does: again while the server has not
+    yet noticed the drop (``already_connected``; ``SignalingClient._resume``)."""
+    async with asyncio.timeout(30):
+        while True:
+            client = await stack.enter_async_context(open_client(url))
+            await client.send({"type": "join", "v": 1, "token": token, "resume": key})
+            answer = await next_of_any(client, {"welcome", "error"})
+            if answer["type"] == "welcome":
+                return client, answer
+            assert answer["reason"] == "already_connected", answer
+            await asyncio.sleep(0.05)  # the client's first resume delay
+
+
+async def next_of_any(client: Raw, kinds: set[str]) -> dict[str, Any]:
+    while True:
+        message = await client.recv(30)
+        if message["type"] in kinds:
+            return message
+
+
+async def test_after_postgresql_ended_every_session_the_replicas_listen_again_and_the_visit_goes_on(
+    postgres_dsn: str,
+    raw_client: RawFactory,  # noqa: F811
+) -> None:
+    """PostgreSQL ends all of the hub's sessions, as its restart does (``pg_terminate_backend``:
+    the clients get the same "terminating connection due to administrator command" a fast
+    shutdown sends). Each replica is unready while it reconnects, then closes its
+    participants with 1012 so they resume; the visit works across the replicas again."""
+    async with open_pair(postgres_dsn, resume_window=30.0) as pair:
+        relays = [pair.a.config.relay, pair.b.config.relay]
+        patient_token, physician_token = pair.a.token("patient"), pair.b.token("physician")
+        async with raw_client(pair.a.url()) as room, raw_client(pair.b.url()) as doctor:
+            patient = await room.join(patient_token)
+            physician = await doctor.join(physician_token)
+            await roster_until(doctor, lambda r: len(r) == 2)
+            admin = await asyncpg.connect(postgres_dsn)
+            try:
+                ended = await admin.fetchval(
+                    "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
+                    " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+                )
+            finally:
+                await admin.close()
+            assert ended >= 4  # each replica's listener and sender at least
+            # both sides are told to resume elsewhere (1012 is not a final close code)
+            assert await room.closed_with(timeout=30) == 1012
+            assert await doctor.closed_with(timeout=30) == 1012
+        for relay in relays:
+            assert isinstance(relay, PostgresRelay)
+            assert relay.reconnects == 1
+            assert await relay.alive()
+        # they resume, each on the other replica, in the same places
+        async with AsyncExitStack() as stack:
+            room, again = await resume(stack, raw_client, pair.b.url(), patient_token, patient["resume"])
+            assert (again["participant"], again["state"]) == (patient["participant"], "waiting")
+            doctor, back = await resume(stack, raw_client, pair.a.url(), physician_token, physician["resume"])
+            assert back["participant"] == physician["participant"]
+            await roster_until(doctor, lambda r: [q["state"] for q in r].count("waiting") == 1)
+            await doctor.send({"type": "admit", "participant": patient["participant"]})
+            await next_of(room, "admitted")
+            await room.send({"type": "offer", "to": physician["participant"], "sdp": "v=0\r\n"})
+            assert (await next_of(doctor, "offer"))["from"] == patient["participant"]
+    assert "resumed" in [entry.action.value for entry in [*pair.a.audit, *pair.b.audit]]

@@ -20,6 +20,12 @@ A replica is alive while its listening connection is: its ``application_name`` i
 by SIGKILL, its sockets close and PostgreSQL ends its sessions), the others mark its
 participants disconnected; they resume on any replica with their resume key within the
 resume window, else they leave.
+
+When PostgreSQL restarts (or ends the replica's sessions), the replica is deaf for a
+moment: ``/readyz`` fails, and it connects again with backoff. Notifications sent
+meanwhile are lost and the others may have swept its participants, so once it listens
+again it closes its participants' WebSockets with 1012 ("service restart", not final):
+their clients resume with their resume key and read the visit as it is now.
 """
 
 from __future__ import annotations
@@ -32,9 +38,11 @@ import json
 import logging
 import secrets
 from collections.abc import AsyncIterator, Coroutine
+from itertools import count
 from typing import Any, Final, Self
 
 from telemedroom._aio import stop_tasks
+from telemedroom._backoff import backoff_delay
 from telemedroom.errors import HubError, MissingExtraError, TokenError, TokenRefusal
 from telemedroom.session import protocol as p
 from telemedroom.session.audit import AuditAction
@@ -54,6 +62,22 @@ _APPLICATION: Final = "telemedroom-signaling:"
 _SCHEMA_LOCK: Final = 0x7E1E_0003
 # NOTIFY's payload limit is 8000 bytes; leave room for the JSON around the message.
 _INLINE_MAX: Final = 7000
+# Reconnecting after PostgreSQL went away: waits from 0.2 s up to 5 s between tries.
+_RECONNECT_BASE: Final = 0.2
+_RECONNECT_CAP: Final = 5.0
+# How long a notification waits for the reconnection before it is given up (and logged).
+_SEND_PATIENCE: Final = 30.0
+# "Service restart": not a final close code, the clients resume.
+_RESUME_ELSEWHERE: Final = 1012
+# the connection is gone (ended by PostgreSQL's shutdown or an administrator, or lost)
+_CONNECTION_ERRORS: Final = (
+    OSError,
+    asyncpg.InterfaceError,
+    asyncpg.PostgresConnectionError,
+    asyncpg.exceptions.OperatorInterventionError,
+    # a pooled connection PostgreSQL ended in the middle of a statement (until the pool expires it)
+    asyncpg.exceptions.InternalClientError,
+)
 
 _SCHEMA: Final = """
 CREATE TABLE IF NOT EXISTS signaling_visits (
@@ -107,6 +131,9 @@ class PostgresRelay:
         sweep_every: Seconds between looks for participants of dead replicas and
             for places past their resume window.
 
+    Attributes:
+        reconnects: How often it connected again after PostgreSQL went away.
+
     Examples:
         >>> relay = PostgresRelay("postgresql:///hub", replica="a1")
         >>> relay.channel
@@ -125,6 +152,9 @@ class PostgresRelay:
         self._outbox: asyncio.Queue[tuple[str, str]] = asyncio.Queue()
         self._inbox: asyncio.Queue[str] = asyncio.Queue()
         self._tasks: list[asyncio.Task[None]] = []
+        self._relistening: asyncio.Task[None] | None = None
+        self._listening = asyncio.Event()
+        self.reconnects = 0
 
     def visits(self, config: SignalingConfig) -> _Hub:
         """The signaling server's visit keeper, backed by this relay (``create_app`` calls it)."""
@@ -146,12 +176,7 @@ class PostgresRelay:
             async with self._pool.acquire() as connection, connection.transaction():
                 await connection.execute("SELECT pg_advisory_xact_lock($1)", _SCHEMA_LOCK)
                 await connection.execute(_SCHEMA)
-            name = {"application_name": f"{_APPLICATION}{self.replica}"}
-            self._listener = await asyncpg.connect(self.dsn, server_settings=name)
-            await self._listener.add_listener(self.channel, self._notified)
-            # without its listener this replica is deaf to the others: /readyz says so, and the log
-            self._listener.add_termination_listener(self._deaf)
-            self._sender = await asyncpg.connect(self.dsn)
+            await self._connect()
         except (OSError, asyncpg.PostgresError) as exc:
             await self.aclose()
             raise HubError(f"the signaling relay cannot open {self.dsn.split('@')[-1]}: {exc}") from exc
@@ -165,10 +190,60 @@ class PostgresRelay:
     async def __aexit__(self, *exc_info: object) -> None:
         await self.aclose()
 
+    async def _connect(self) -> None:
+        """Open the listening and the sending connection (replacing any lost ones)."""
+        name = {"application_name": f"{_APPLICATION}{self.replica}"}
+        listener = await asyncpg.connect(self.dsn, server_settings=name)
+        try:
+            await listener.add_listener(self.channel, self._notified)
+            sender = await asyncpg.connect(self.dsn)
+        except BaseException:
+            await listener.close()
+            raise
+        old = (self._listener, self._sender)
+        self._listener, self._sender = listener, sender
+        for connection in old:
+            if connection is not None:
+                connection.terminate()  # already lost: no goodbye to send
+        # without its listener this replica is deaf to the others: /readyz says so, it reconnects
+        listener.add_termination_listener(self._deaf)
+        sender.add_termination_listener(self._deaf)
+        self._listening.set()
+
+    def _deaf(self, connection: Any) -> None:
+        if not self._tasks or connection not in (self._listener, self._sender):  # closing, or replaced
+            return
+        self._listening.clear()
+        if self._relistening is None or self._relistening.done():
+            logger.error("the signaling relay lost its PostgreSQL connection; reconnecting")
+            self._relistening = asyncio.get_running_loop().create_task(self._relisten())
+
+    async def _relisten(self) -> None:
+        # the pool's connections were ended too: none is handed out again
+        with contextlib.suppress(*_CONNECTION_ERRORS, asyncpg.PostgresError):
+            await self.pool.expire_connections()
+        for attempt in count():
+            try:
+                await self._connect()
+                break
+            except (*_CONNECTION_ERRORS, asyncpg.PostgresError) as exc:
+                delay = backoff_delay(attempt, base=_RECONNECT_BASE, cap=_RECONNECT_CAP, jitter=0.2)
+                logger.warning(
+                    "the signaling relay cannot reach PostgreSQL (%s); again in %.1f s", exc, delay
+                )
+                await asyncio.sleep(delay)  # the backoff's pause, not a wait for a condition
+        with contextlib.suppress(*_CONNECTION_ERRORS, asyncpg.PostgresError):
+            await self.pool.expire_connections()
+        self.reconnects += 1
+        logger.warning("the signaling relay listens again; its participants resume")
+        if self._keeper is not None:
+            self._keeper.resume_all(_RESUME_ELSEWHERE)
+
     async def aclose(self) -> None:
         """Stop relaying; this replica's participants are marked disconnected (they may resume elsewhere)."""
-        await stop_tasks(self._tasks)
+        await stop_tasks([*self._tasks, *([self._relistening] if self._relistening else [])])
         self._tasks = []
+        self._relistening = None
         if self._keeper is not None:
             await self._keeper.aclose()
         if self._pool is not None:
@@ -188,8 +263,8 @@ class PostgresRelay:
             self._pool = None
 
     async def alive(self) -> bool:
-        """Whether this replica still listens (the readiness probe)."""
-        return self._listener is not None and not self._listener.is_closed()
+        """Whether this replica listens (the readiness probe); ``False`` while it reconnects."""
+        return self._listening.is_set() and self._listener is not None and not self._listener.is_closed()
 
     # -- notifications -------------------------------------------------------------------------
 
@@ -201,22 +276,36 @@ class PostgresRelay:
         while True:
             channel, payload = await self._outbox.get()
             logger.debug("%s notifies %s: %s", self.replica, channel, payload[:200])
-            try:
-                if len(payload.encode()) <= _INLINE_MAX:
-                    await self._sender.execute("SELECT pg_notify($1, $2)", channel, payload)
-                else:  # the row and the notification commit together
-                    await self._sender.execute(
-                        "WITH m AS (INSERT INTO signaling_messages (body) VALUES ($2) RETURNING id)"
-                        " SELECT pg_notify($1, '@' || id) FROM m",
-                        channel,
-                        payload,
-                    )
-            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError):
-                logger.exception("cannot notify %s", channel)
+            for last in (False, True):
+                try:
+                    await self._send(channel, payload)
+                    break
+                except _CONNECTION_ERRORS:
+                    # PostgreSQL went away: once reconnected, this notification is sent, in order
+                    if last or not await self._reconnected():
+                        logger.exception("cannot notify %s", channel)
+                        break
+                except asyncpg.PostgresError:
+                    logger.exception("cannot notify %s", channel)
+                    break
 
-    def _deaf(self, _connection: Any) -> None:
-        if self._tasks:  # not while closing
-            logger.error("the signaling relay lost its PostgreSQL connection; restart this replica")
+    async def _send(self, channel: str, payload: str) -> None:
+        if len(payload.encode()) <= _INLINE_MAX:
+            await self._sender.execute("SELECT pg_notify($1, $2)", channel, payload)
+        else:  # the row and the notification commit together
+            await self._sender.execute(
+                "WITH m AS (INSERT INTO signaling_messages (body) VALUES ($2) RETURNING id)"
+                " SELECT pg_notify($1, '@' || id) FROM m",
+                channel,
+                payload,
+            )
+
+    async def _reconnected(self) -> bool:
+        """Wait (a while) for the connections to come back; whether they did."""
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(_SEND_PATIENCE):
+                await self._listening.wait()
+        return self._listening.is_set()
 
     def _notified(self, _connection: Any, _pid: int, _channel: str, payload: str) -> None:
         self._inbox.put_nowait(payload)
@@ -619,6 +708,12 @@ class _RelayedVisits(_Hub):
         await self._publish(key, before, [(self.relay.replica, participant.id, 1000)])
         return False
 
+    def resume_all(self, code: int) -> None:
+        """Close every WebSocket here with ``code`` (not final): its client resumes and re-reads the visit."""
+        for participant in list(self.local.values()):
+            if isinstance(participant.connection, _Connection):
+                participant.connection.close(code)
+
     def _not_waiting(self, connection: _Connection, target: str, ref: str) -> bool:
         connection.send(p.Error(code="not_found", message=f"no one waiting with id {target}", ref=ref))
         return True
@@ -639,11 +734,19 @@ class _RelayedVisits(_Hub):
         self._spawn(self._dropped(self._key(participant), participant.id, tag))
 
     async def _dropped(self, key: _Key, participant: str, tag: str | None) -> None:
-        try:
-            await self._mark_dropped(key, participant, tag)
-        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError):
-            # the sweep of another replica marks the place once this one's listener is gone
-            logger.exception("cannot mark %s disconnected", participant)
+        for last in (False, True):
+            try:
+                await self._mark_dropped(key, participant, tag)
+                return
+            except _CONNECTION_ERRORS:
+                # PostgreSQL went away: mark it once the relay is connected again (else its
+                # client could not resume here: the place would still look connected)
+                if last or not await self.relay._reconnected():
+                    logger.exception("cannot mark %s disconnected", participant)
+                    return
+            except asyncpg.PostgresError:
+                logger.exception("cannot mark %s disconnected", participant)
+                return
 
     async def _mark_dropped(self, key: _Key, participant: str, tag: str | None) -> None:
         async with self.relay.locked(key) as db:
