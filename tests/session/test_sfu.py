@@ -306,3 +306,45 @@ async def test_a_session_under_an_id_that_was_not_granted_is_cut(
         assert doctor.media is not None
         assert doctor.media.session is not None
         assert not doctor.media.session.closed.is_set()
+
+
+async def test_a_resumed_signaling_connection_keeps_the_running_media(
+    signaling_factory: Factory, sfu_config: SfuConfig
+) -> None:
+    """The signaling WebSocket drops (a network blip) and the room and the physician resume:
+    the server grants them Janus again (the same grant). Their media through Janus never
+    depended on that socket: it must run on, not be joined a second time (Janus refuses a
+    second publisher with the same id, 436) nor leak a second set of connections."""
+    async with signaling_factory(sfu=sfu_config) as sig:
+        url = sig.url()
+        async with (
+            SfuParticipant(
+                url,
+                sig.token("physician", "dr-weber"),
+                microphone=MediaSource.synthetic(Role.MICROPHONE),
+            ) as doctor,
+            RoomPeer(url, sig.token("patient", "room-1")) as room,
+        ):
+            await _admit_when_waiting(doctor, "patient")
+            await room.wait_admitted()
+            await doctor.wait_media()
+            await doctor.first_frame(role="patient", kind="video", room="main")
+            await _until(lambda: room.sfu.media is not None and room.sfu.media.connected.is_set())
+            media = (room.sfu.media, doctor.media)
+            for client in (room._client, doctor._client):
+                assert client.resumes == 0
+            # the server drops both sockets with a code that is not final: both resume
+            for visit in sig.hub.visits.values():
+                for participant in visit.participants.values():
+                    assert participant.connection is not None
+                    participant.connection.close(1012)
+            await _until(lambda: room._client.resumes == 1 and doctor._client.resumes == 1)
+            await asyncio.sleep(1.0)  # the grants the resumes bring have been handled
+            assert (room.sfu.media, doctor.media) == media
+            assert room.sfu.error is None
+            assert doctor.media_error is None
+            # and the room's camera still reaches the physician
+            track = await doctor.track(role="patient", kind="video", room="main")
+            async with asyncio.timeout(10):
+                frame = await track.recv()
+            assert frame.width == 640

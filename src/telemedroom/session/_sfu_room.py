@@ -111,6 +111,8 @@ class RoomSfu:
             if self.active:  # a peer-to-peer visit has one physician: the kiosk names them already
                 self.speakers.roster(message.participants)
         if isinstance(message, p.SfuGrant):
+            if self.media is not None and self.media.grant == message and self.error is None:
+                return True  # a resume's grant: the media through Janus runs on untouched
             self._starting = asyncio.ensure_future(self._start(message))
             return True
         if isinstance(message, p.SfuUnavailable):
@@ -124,6 +126,9 @@ class RoomSfu:
 
     async def _start(self, grant: p.SfuGrant) -> None:
         room = self._room
+        if self.media is not None:  # another grant (or a failed start): the old media goes
+            previous, self.media, self.error = self.media, None, None
+            await previous.aclose()
         camera = await room._device("room")
         microphone = await room._device("microphone")
         exam = (await room._device("exam")).subscribe() if room.camera == "exam" else None

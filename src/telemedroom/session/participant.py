@@ -124,7 +124,9 @@ class SfuParticipant:
                     if q.state == "waiting":
                         await self.admit(q.id)
         elif isinstance(message, p.SfuGrant):
-            self._spawn(self._start_media(message))
+            if self.media is None or self.media.grant != message or self.media_error is not None:
+                self._spawn(self._start_media(message))
+            # else a resume's grant: the media through Janus runs on untouched
         elif isinstance(message, p.SfuUnavailable):
             self.sfu_unavailable = message.reason
             self.fallback.set()
@@ -138,6 +140,10 @@ class SfuParticipant:
             self.ended.set()
 
     async def _start_media(self, grant: p.SfuGrant) -> None:
+        if self.media is not None:  # another grant (or a failed start): the old media goes
+            previous, self.media, self.media_error = self.media, None, None
+            self.media_ready.clear()
+            await previous.aclose()
         publish: list[tuple[Literal["audio", "video"], MediaStreamTrack | None]] = []
         for name, kind in (("camera", "video"), ("microphone", "audio")):
             source = self._sources[name]
