@@ -14,6 +14,7 @@ from contextlib import AbstractAsyncContextManager
 
 import asyncpg  # type: ignore[import-untyped]
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 from telemedroom.session.heartbeat import HeartbeatSigner
 
@@ -57,3 +58,11 @@ async def test_the_hub_serves_again_after_postgresql_ended_its_sessions(
         assert fleet.status_code == 200
         rooms = {row["id"]: row for row in fleet.json()["rooms"]}
         assert rooms["nord-1"]["report"]["sequence"] == 1
+        # the operator's monitoring sees that it happened
+        metrics = {
+            sample.name: sample.value
+            for family in text_string_to_metric_families((await client.get("/metrics")).text)
+            for sample in family.samples
+        }
+        assert metrics["telemedroom_hub_signaling_relay_listening"] == 1
+        assert metrics["telemedroom_hub_signaling_relay_reconnects_total"] == 1

@@ -653,6 +653,23 @@ class Hub:
 
     # -- metrics -----------------------------------------------------------------------------------
 
+    async def _relay_metrics(self) -> list[str]:
+        """Whether this replica's signaling relay listens, and how often it connected again."""
+        if self.relay is None:
+            return []
+        listening, reconnects = (
+            "telemedroom_hub_signaling_relay_listening",
+            "telemedroom_hub_signaling_relay_reconnects",
+        )
+        return [
+            f"# HELP {listening} Whether this replica hears the others (1) or reconnects (0).",
+            f"# TYPE {listening} gauge",
+            f"{listening} {int(await self.relay.alive())}",
+            f"# HELP {reconnects}_total Reconnections after PostgreSQL went away.",
+            f"# TYPE {reconnects}_total counter",
+            f"{reconnects}_total {self.relay.reconnects}",
+        ]
+
     async def _metrics(self, _request: Request) -> Response:
         rows = await self.fleet()
         now = self.now()
@@ -694,6 +711,7 @@ class Hub:
             "# TYPE telemedroom_hub_room_alerts gauge",
             *(f'telemedroom_hub_room_alerts{{room="{row.id}"}} {len(row.alerts)}' for row in rows),
             *apartment_metrics(await self.apartments(), now),
+            *(await self._relay_metrics()),
             "# HELP telemedroom_hub_events_total Logins, refusals and heartbeats seen by this replica.",
             "# TYPE telemedroom_hub_events_total counter",
             *(
