@@ -213,3 +213,18 @@ async def browser(tmp_path: Path) -> AsyncIterator[Any]:
             yield context.pages[0] if context.pages else await context.new_page()
         finally:
             await context.close()
+
+
+async def end_every_session(dsn: str) -> int:
+    """End every other session of the database as PostgreSQL's restart does; how many."""
+    import asyncpg  # type: ignore[import-untyped]
+
+    admin = await asyncpg.connect(dsn)
+    try:
+        ended: int = await admin.fetchval(
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
+            " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        )
+    finally:
+        await admin.close()
+    return ended

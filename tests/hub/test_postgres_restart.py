@@ -12,30 +12,17 @@ import asyncio
 from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager
 
-import asyncpg  # type: ignore[import-untyped]
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from telemedroom.session.heartbeat import HeartbeatSigner
 
-from .conftest import Keys, RunningHub
+from .conftest import Keys, RunningHub, end_every_session
 from .test_fleet import beat, local_login, post
 
 pytestmark = pytest.mark.requires_system
 
 HubFactory = Callable[..., AbstractAsyncContextManager[RunningHub]]
-
-
-async def end_every_session(dsn: str) -> int:
-    admin = await asyncpg.connect(dsn)
-    try:
-        ended: int = await admin.fetchval(
-            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
-            " WHERE datname = current_database() AND pid <> pg_backend_pid()"
-        )
-    finally:
-        await admin.close()
-    return ended
 
 
 async def test_the_hub_serves_again_after_postgresql_ended_its_sessions(

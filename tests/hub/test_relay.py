@@ -13,13 +13,14 @@ from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontext
 from dataclasses import dataclass
 from typing import Any
 
-import asyncpg  # type: ignore[import-untyped]
 import pytest
 from tests.session.conftest import Raw, Signaling, raw_client  # noqa: F401
 
 from telemedroom.hub import PostgresRelay
 from telemedroom.session import AuditLog, TokenIssuer, TokenVerifier
 from telemedroom.session.signaling import LocalServer, SignalingConfig, create_app
+
+from .conftest import end_every_session
 
 pytestmark = pytest.mark.requires_system
 
@@ -210,14 +211,7 @@ async def test_after_postgresql_ended_every_session_the_replicas_listen_again_an
             patient = await room.join(patient_token)
             physician = await doctor.join(physician_token)
             await roster_until(doctor, lambda r: len(r) == 2)
-            admin = await asyncpg.connect(postgres_dsn)
-            try:
-                ended = await admin.fetchval(
-                    "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
-                    " WHERE datname = current_database() AND pid <> pg_backend_pid()"
-                )
-            finally:
-                await admin.close()
+            ended = await end_every_session(postgres_dsn)
             assert ended >= 4  # each replica's listener and sender at least
             # both sides are told to resume elsewhere (1012 is not a final close code)
             assert await room.closed_with(timeout=30) == 1012
