@@ -85,6 +85,21 @@ def test_an_apartment_silent_too_long_or_with_a_full_disk_is_flagged() -> None:
     assert rows[0].alerts[:2] == ["offline for 120 s", "the gateway's disk is full: new readings are refused"]
 
 
+def test_a_calling_patient_is_flagged_and_listed_first_unless_the_apartment_is_offline() -> None:
+    keys = [RoomKey(id=name, public_key_file=Path("k.pem")) for name in ("a-high", "b-calls", "c-stale")]
+    since = NOW - timedelta(minutes=4)
+    statuses = {
+        "a-high": status("a-high", alerts=[alert("systolic", "high")]),
+        "b-calls": status("b-calls", state="calling", waiting_since=since),
+        # its last report said "calling", but it has been silent too long: offline, not calling
+        "c-stale": status("c-stale", silent_s=600, state="calling", waiting_since=since),
+    }
+    rows = apartment_view(keys, statuses, AlertSettings(), NOW)
+    assert [row.id for row in rows] == ["b-calls", "a-high", "c-stale"]
+    assert rows[0].alerts == ["the patient calls the ward (waiting since 08:56 UTC)"]
+    assert rows[2].alerts == ["offline for 600 s"]
+
+
 def test_an_apartment_report_refuses_values_it_has_no_field_for() -> None:
     with pytest.raises(ValueError, match="extra"):
         AlertStatus.model_validate({**alert("systolic", "high"), "value": 186})

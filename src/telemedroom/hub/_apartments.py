@@ -193,7 +193,7 @@ def apartment_view(
     now: datetime,
     newest_messages: dict[str, int] | None = None,
 ) -> list[ApartmentView]:
-    """The configured apartments with their alerts; those with a high alert first, then any alert.
+    """The configured apartments with their alerts: a calling patient first, then high alerts, then any.
 
     Examples:
         >>> from datetime import datetime, UTC
@@ -214,6 +214,8 @@ def apartment_view(
             online = settings.online(status.received_at, now)
             if not online:
                 found.append(f"offline for {int((now - status.received_at).total_seconds())} s")
+            elif report.waiting_since is not None:  # an offline apartment's call state is stale
+                found.append(f"the patient calls the ward (waiting since {report.waiting_since:%H:%M} UTC)")
             if report.state == "storage_full":
                 found.append("the gateway's disk is full: new readings are refused")
             if report.outbox_backlog > settings.outbox_backlog_max:
@@ -234,7 +236,13 @@ def apartment_view(
                 apartment.id, apartment.name or apartment.id, online, status, count, highest, waiting, found
             )
         )
-    return sorted(views, key=lambda v: (-SEVERITY_ORDER.get(v.highest or "", 0), not v.alerts, v.id))
+    return sorted(views, key=_urgency)
+
+
+def _urgency(view: ApartmentView) -> tuple[bool, int, bool, str]:
+    """A calling patient first, then the highest open alert, then any alert, then by id."""
+    calling = view.online and view.status is not None and view.status.report.waiting_since is not None
+    return (not calling, -SEVERITY_ORDER.get(view.highest or "", 0), not view.alerts, view.id)
 
 
 def _label(value: str) -> str:

@@ -453,7 +453,7 @@ class Hub:
         return fleet_view(self.config.rooms, await self.store.rooms(), self.config.alerts, self.now())
 
     async def apartments(self) -> list[ApartmentView]:
-        """The fleet view's health apartments (those with a high alert first)."""
+        """The fleet view's health apartments (a calling patient first, then those with a high alert)."""
         statuses = await self.store.rooms()
         newest = await self.ward_messages.newest()
         return apartment_view(self.config.apartments, statuses, self.config.alerts, self.now(), newest)
