@@ -96,7 +96,7 @@ def test_a_calling_patient_is_flagged_and_listed_first_unless_the_apartment_is_o
     }
     rows = apartment_view(keys, statuses, AlertSettings(), NOW)
     assert [row.id for row in rows] == ["b-calls", "a-high", "c-stale"]
-    assert rows[0].alerts == ["the patient calls the ward (waiting since 08:56 UTC)"]
+    assert rows[0].alerts == ["the patient calls the ward (waiting 4 min 0 s)"]
     assert rows[2].alerts == ["offline for 600 s"]
 
 

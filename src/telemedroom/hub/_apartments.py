@@ -215,7 +215,8 @@ def apartment_view(
             if not online:
                 found.append(f"offline for {int((now - status.received_at).total_seconds())} s")
             elif report.waiting_since is not None:  # an offline apartment's call state is stale
-                found.append(f"the patient calls the ward (waiting since {report.waiting_since:%H:%M} UTC)")
+                waited = max(0, int((now - report.waiting_since).total_seconds()))
+                found.append(f"the patient calls the ward (waiting {waited // 60} min {waited % 60} s)")
             if report.state == "storage_full":
                 found.append("the gateway's disk is full: new readings are refused")
             if report.outbox_backlog > settings.outbox_backlog_max:
