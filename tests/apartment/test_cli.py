@@ -6,12 +6,26 @@ import os
 import signal
 import subprocess
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import httpx
-from tests.apartment.conftest import CARE_PLAN, KEY
+import pytest
+from tests.apartment.conftest import CARE_PLAN, KEY, PATIENT, SCALE
 
+from telemedroom._cli._apartment import event_line
+from telemedroom.apartment import (
+    AlertChanged,
+    ApartmentEvent,
+    CallChanged,
+    DeviceChanged,
+    NoteAdded,
+    ReadingAccepted,
+    RecordRefused,
+)
 from telemedroom.cli import ExitCode
+from telemedroom.monitoring import Alert
 
 TOML = """
 apartment_id = "apartment-2"
@@ -68,6 +82,8 @@ def test_serve_shows_the_screen_until_ctrl_c(tmp_path: Path, unused_tcp_port: in
         assert state["today"] == [{"kind": "body_weight", "due": "10:00", "done": False}]
         assert "ward line: not configured" in "".join(lines)
         assert "clinic hub: not configured" in "".join(lines)
+        # then a line per event, beginning with the state of the ward's line
+        assert process.stdout.readline().split()[1:] == ["call", "unavailable"]
         process.send_signal(signal.SIGINT)
         _, err = process.communicate(timeout=60)
     finally:
@@ -104,3 +120,62 @@ def test_a_care_plan_with_an_error_names_the_rule(tmp_path: Path) -> None:
     assert "rules.3(glucose-high)" in result.stderr
     assert "abvoe" in result.stderr
     assert str(tmp_path / "care-plan.toml") in result.stderr
+
+
+AT = datetime(2026, 12, 3, 6, 30, tzinfo=UTC)  # 07:30 in Berlin
+
+
+def alert(rule_type: str, message: str, severity: str = "high") -> Alert:
+    return Alert.model_validate(
+        {
+            "id": "a1",
+            "patient": PATIENT,
+            "rule_id": "weight-gain" if rule_type != "device" else "battery-low",
+            "rule_type": rule_type,
+            "condition": "body_weight" if rule_type != "device" else SCALE,
+            "severity": severity,
+            "message": message,
+            "raised_at": AT,
+        }
+    )
+
+
+@pytest.mark.parametrize(
+    ("event", "line"),
+    [
+        (
+            ReadingAccepted(at=AT, kind="body_weight", device=SCALE),
+            f"07:30:00 reading  body weight taken from {SCALE}",
+        ),
+        (
+            AlertChanged(
+                at=AT, change="raised", alert=alert("trend", "body weight rose by 2.4 kg within 3 days")
+            ),
+            "07:30:00 alert    raised weight-gain (high)",
+        ),
+        (
+            AlertChanged(at=AT, change="raised", alert=alert("device", "Waage: battery at 12 %", "low")),
+            "07:30:00 alert    raised battery-low (low): Waage: battery at 12 %",
+        ),
+        (
+            DeviceChanged(at=AT, address=SCALE, status="done", battery=80),
+            f"07:30:00 device   {SCALE} done, battery 80 %",
+        ),
+        (
+            NoteAdded(at=AT, text="Ihr Gewicht ist gestiegen: 83,4 kg", by="Schwester Anna"),
+            "07:30:00 ward     a message from Schwester Anna is on the patient's screen",
+        ),
+        (
+            CallChanged(at=AT, state="in_call", participants=("Dr. Weber", "Pfleger Tom")),
+            "07:30:00 call     in_call, with Dr. Weber, Pfleger Tom",
+        ),
+        (
+            RecordRefused(at=AT, outbox_row=4, status=422, reason="422: invalid code"),
+            "07:30:00 record   outbox row 4 refused by the clinic's FHIR server: 422: invalid code",
+        ),
+    ],
+    ids=lambda value: type(value).__name__ if not isinstance(value, str) else "",
+)
+def test_the_terminal_gets_a_line_per_event_without_health_data(event: ApartmentEvent, line: str) -> None:
+    """A care-plan alert's sentence and the ward's note hold the patient's values: not printed."""
+    assert str(event_line(event, ZoneInfo("Europe/Berlin"))) == line

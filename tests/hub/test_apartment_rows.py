@@ -76,13 +76,16 @@ def test_high_alerts_first_then_any_alert_then_the_quiet_ones() -> None:
     assert quiet.as_dict()["state"] == "watching"
 
 
-def test_an_apartment_silent_too_long_or_with_a_full_disk_is_flagged() -> None:
+def test_an_apartment_silent_too_long_with_a_full_disk_or_refused_records_is_flagged() -> None:
     keys = [RoomKey(id="apt", public_key_file=Path("k.pem"))]
-    rows = apartment_view(
-        keys, {"apt": status("apt", silent_s=120, state="storage_full")}, AlertSettings(), NOW
-    )
+    report = status("apt", silent_s=120, state="storage_full", outbox_refused=2)
+    rows = apartment_view(keys, {"apt": report}, AlertSettings(), NOW)
     assert not rows[0].online
-    assert rows[0].alerts[:2] == ["offline for 120 s", "the gateway's disk is full: new readings are refused"]
+    assert rows[0].alerts == [
+        "offline for 120 s",
+        "the gateway's disk is full: new readings are refused",
+        "2 records refused by the FHIR server",  # as for a room (the fleet's rule)
+    ]
 
 
 def test_a_calling_patient_is_flagged_and_listed_first_unless_the_apartment_is_offline() -> None:

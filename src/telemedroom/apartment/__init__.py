@@ -44,6 +44,7 @@ from telemedroom.apartment._events import (
     DeviceChanged,
     NoteAdded,
     ReadingAccepted,
+    RecordRefused,
 )
 from telemedroom.apartment._journal import DeviceState, Journal, StoredReading, reading_key
 
@@ -65,6 +66,7 @@ __all__ = [
     "NoteAdded",
     "PairedDevice",
     "ReadingAccepted",
+    "RecordRefused",
     "ScreenSettings",
     "StoredReading",
     "SystemClock",

@@ -24,6 +24,7 @@ from telemedroom.apartment._events import (
     DeviceChanged,
     NoteAdded,
     ReadingAccepted,
+    RecordRefused,
 )
 from telemedroom.apartment._journal import Journal, reading_key
 from telemedroom.apartment._parts import DeviceRule
@@ -678,7 +679,15 @@ class Apartment:
         """
         async with contextlib.AsyncExitStack() as stack:
             sink = await self._sink(stack)
-            return await self.outbox.drain(sink)
+            result = await self.outbox.drain(sink)
+        now = self.clock.now()
+        for row in result.rejected:
+            reason = result.reasons.get(row, "refused by the FHIR server")
+            logger.warning("the FHIR server refused outbox row %d for good (held back): %s", row, reason)
+            self._publish(
+                RecordRefused(at=now, outbox_row=row, status=result.status.get(row, 0), reason=reason)
+            )
+        return result
 
     # -- running ---------------------------------------------------------------------------
 

@@ -17,6 +17,7 @@ __all__ = [
     "DeviceChanged",
     "NoteAdded",
     "ReadingAccepted",
+    "RecordRefused",
 ]
 
 CallState = Literal["unavailable", "idle", "calling", "ringing", "in_call", "ended", "failed"]
@@ -101,6 +102,32 @@ class CallChanged(_Event):
     participants: tuple[str, ...] = ()
 
 
+class RecordRefused(_Event):
+    """The clinic's FHIR server refused a record for good: it stays in the outbox, held back.
+
+    The hub's fleet view flags the apartment (its heartbeat counts the held-back records)
+    and ``telemedroom apartment serve`` prints it; nothing is sent again until someone
+    has looked (``Outbox.requeue``). The patient's screen shows nothing of it.
+
+    Attributes:
+        outbox_row: The record's row in the apartment's outbox.
+        status: The HTTP status of the refusal (0: not an HTTP answer).
+        reason: The server's answer in one line.
+
+    Examples:
+        >>> from datetime import datetime, UTC
+        >>> RecordRefused(at=datetime(2026, 12, 3, tzinfo=UTC), outbox_row=4, status=422,
+        ...               reason="FHIR server answered 422").type
+        'record_refused'
+    """
+
+    type: Literal["record_refused"] = "record_refused"
+    outbox_row: int
+    status: int
+    reason: str
+
+
 ApartmentEvent = Annotated[
-    ReadingAccepted | AlertChanged | DeviceChanged | NoteAdded | CallChanged, Field(discriminator="type")
+    ReadingAccepted | AlertChanged | DeviceChanged | NoteAdded | CallChanged | RecordRefused,
+    Field(discriminator="type"),
 ]

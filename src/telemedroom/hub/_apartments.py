@@ -23,6 +23,7 @@ from html import escape
 from typing import TYPE_CHECKING, Any, Final, Protocol
 
 from telemedroom.hub._config import SEVERITY_ORDER, AlertSettings, HubConfig, RoomKey
+from telemedroom.hub._fleet import delivery_and_battery
 from telemedroom.hub._pages import page
 from telemedroom.hub._store import HubStore, RoomStatus, StaffSession
 from telemedroom.session.audit import AuditAction
@@ -219,13 +220,7 @@ def apartment_view(
                 found.append(f"the patient calls the ward (waiting {waited // 60} min {waited % 60} s)")
             if report.state == "storage_full":
                 found.append("the gateway's disk is full: new readings are refused")
-            if report.outbox_backlog > settings.outbox_backlog_max:
-                found.append(f"outbox backlog {report.outbox_backlog} > {settings.outbox_backlog_max}")
-            found.extend(
-                f"{device.name or device.kind} battery {device.battery} %"
-                for device in report.devices
-                if device.battery is not None and device.battery < settings.battery_low_percent
-            )
+            found.extend(delivery_and_battery(report, settings))
             count = len(report.alerts)
             if report.alerts:
                 highest = max((a.severity for a in report.alerts), key=SEVERITY_ORDER.__getitem__)

@@ -7,6 +7,7 @@ from datetime import datetime
 
 from telemedroom.hub._config import AlertSettings, RoomKey
 from telemedroom.hub._store import RoomStatus
+from telemedroom.session.heartbeat import Heartbeat
 
 __all__ = ["RoomView", "fleet_view"]
 
@@ -42,6 +43,29 @@ class RoomView:
         }
 
 
+def delivery_and_battery(report: Heartbeat, alerts: AlertSettings) -> list[str]:
+    """What a room's or an apartment's report says is wrong with its outbox and its devices' batteries.
+
+    Examples:
+        >>> from datetime import UTC
+        >>> beat = Heartbeat(room="nord-1", boot="b", sequence=0, sent_at=datetime.now(UTC),
+        ...                  version="1", state="idle", outbox_backlog=240, outbox_refused=1)
+        >>> delivery_and_battery(beat, AlertSettings())
+        ['outbox backlog 240 > 100', '1 records refused by the FHIR server']
+    """
+    found = []
+    if report.outbox_backlog > alerts.outbox_backlog_max:
+        found.append(f"outbox backlog {report.outbox_backlog} > {alerts.outbox_backlog_max}")
+    if report.outbox_refused:
+        found.append(f"{report.outbox_refused} records refused by the FHIR server")
+    found.extend(
+        f"{device.name or device.kind} battery {device.battery} %"
+        for device in report.devices
+        if device.battery is not None and device.battery < alerts.battery_low_percent
+    )
+    return found
+
+
 def fleet_view(
     rooms: list[RoomKey], statuses: dict[str, RoomStatus], alerts: AlertSettings, now: datetime
 ) -> list[RoomView]:
@@ -65,15 +89,6 @@ def fleet_view(
             online = alerts.online(status.received_at, now)
             if not online:
                 found.append(f"offline for {int((now - status.received_at).total_seconds())} s")
-            report = status.report
-            if report.outbox_backlog > alerts.outbox_backlog_max:
-                found.append(f"outbox backlog {report.outbox_backlog} > {alerts.outbox_backlog_max}")
-            if report.outbox_refused:
-                found.append(f"{report.outbox_refused} records refused by the FHIR server")
-            found.extend(
-                f"{device.name or device.kind} battery {device.battery} %"
-                for device in report.devices
-                if device.battery is not None and device.battery < alerts.battery_low_percent
-            )
+            found.extend(delivery_and_battery(status.report, alerts))
         views.append(RoomView(room.id, room.name or room.id, online, status, found))
     return sorted(views, key=lambda view: (not view.alerts, view.id))

@@ -1,0 +1,53 @@
+"""A record the clinic's FHIR server refuses for good: seen, held back, never silently dropped.
+
+The server is :class:`telemedroom.testing.FakeFhirServer` (the clinic's real server is out
+of reach here): it answers the refusal as a FHIR server does, 422 with an
+``OperationOutcome``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime
+from pathlib import Path
+
+from tests.apartment.conftest import SCALE, make_config
+
+from telemedroom import BodyWeight
+from telemedroom.apartment import Apartment, ApartmentEvent, RecordRefused
+from telemedroom.fhir import FhirClient, Retry
+from telemedroom.testing import FakeFhirServer, SimulatedClock
+
+
+async def test_a_refused_record_is_an_event_and_stays_held_back_until_requeued(tmp_path: Path) -> None:
+    server = FakeFhirServer()
+    clock = SimulatedClock(datetime(2026, 12, 3, 7, 30, tzinfo=UTC))
+    client = FhirClient(server.base_url, transport=server.transport(), retry=Retry(attempts=1))
+    async with client, Apartment(make_config(tmp_path), clock=clock, fhir_sink=client) as apartment:
+        seen: list[ApartmentEvent] = []
+
+        async def collect() -> None:
+            async for event in apartment.events():
+                seen.append(event)
+
+        watcher = asyncio.ensure_future(collect())
+        try:
+            await asyncio.sleep(0)  # subscribed
+            assert await apartment.accept(BodyWeight(value=81.2, measured_at=clock.now()), device=SCALE)
+            server.fail_next(422)
+            result = await apartment.drain_outbox()
+            assert len(result.rejected) == 1
+            await asyncio.sleep(0)  # the event reaches the subscriber
+        finally:
+            watcher.cancel()
+        refused = [e for e in seen if isinstance(e, RecordRefused)]
+        assert [(e.outbox_row, e.status) for e in refused] == [(result.rejected[0], 422)]
+        assert "422" in refused[0].reason
+        assert "81.2" not in refused[0].model_dump_json()  # the reading's value is not in it
+        # held back: the next delivery does not send it again, nothing is lost
+        assert list(await apartment.outbox.held_back()) == list(result.rejected)
+        assert (await apartment.drain_outbox()).sent == 0
+        # once someone has looked, it goes
+        assert await apartment.outbox.requeue(*result.rejected) == list(result.rejected)
+        assert (await apartment.drain_outbox()).sent == 1
+    assert [o["valueQuantity"]["value"] for o in server.resources("Observation")] == [81.2]
