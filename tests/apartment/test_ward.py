@@ -43,6 +43,7 @@ class Ward:
 
     url: str
     issuer: TokenIssuer
+    hub: Any = None  # the signaling server's visit keeper (to drop its sockets)
 
     def token(self, subject: str = "dr-weber", name: str = "Dr. Weber", role: str = "physician") -> str:
         now = datetime.now(UTC)
@@ -78,7 +79,7 @@ async def ward_line(tmp_path: Path, **signaling: Any) -> AsyncIterator[tuple[Apa
             )
             async with Apartment(config) as apartment:
                 assert apartment.call_state.state == "idle"  # waiting in standby
-                yield apartment, Ward(f"{server.ws_url}/ws/{APARTMENT}/ward", issuer)
+                yield apartment, Ward(f"{server.ws_url}/ws/{APARTMENT}/ward", issuer, app.state.hub)
     finally:
         if app.state.hub.sfu is not None:  # LocalServer runs no lifespan: close Janus here
             await app.state.hub.sfu.aclose()
@@ -140,6 +141,53 @@ async def test_the_patient_calls_the_ward_and_the_nurse_sees_the_vitals(tmp_path
             await call_state(events, "idle")  # back in standby
         await events.aclose()  # type: ignore[attr-defined]
         assert (await apartment.state())["warnings"][0]["call"] is True  # 186 mmHg: call the ward
+
+
+async def test_a_dropped_signaling_connection_does_not_hang_up_on_the_patient(tmp_path: Path) -> None:
+    """The clinic's signaling server drops every WebSocket mid-call (a network blip, a
+    restart behind the proxy: close 1012, not final). Both sides resume; the call's media
+    never went through that socket, so the patient stays in the call and the live
+    vitals still reach the nurse."""
+    async with ward_line(tmp_path) as (apartment, ward):
+        changes: list[CallChanged] = []
+
+        async def record() -> None:
+            async for event in apartment.events():
+                if isinstance(event, CallChanged):
+                    changes.append(event)
+
+        recorder = asyncio.ensure_future(record())
+        try:
+            async with PhysicianPeer(ward.url, ward.token()) as nurse:
+                assert await press(apartment, "call") == 204
+                await nurse.admit(await the_call(nurse))
+                await nurse.first_video_frame(timeout=60)
+                assert apartment.call_state.state == "in_call"
+                assert apartment.ward is not None
+                assert apartment.ward.peer is not None
+                clients = [apartment.ward.peer._client, nurse._client]
+                for visit in ward.hub.visits.values():
+                    for participant in visit.participants.values():
+                        if participant.connection is not None:
+                            participant.connection.close(1012)
+                async with asyncio.timeout(30):
+                    while not all(client.resumes >= 1 for client in clients):
+                        await asyncio.sleep(0.05)  # the clients resume with their backoff
+                reading = BloodPressure(systolic=128, diastolic=82, measured_at=datetime.now(UTC))
+                assert await apartment.accept(reading)
+                async with asyncio.timeout(60):
+                    live = await anext(nurse.measurements())
+                assert (live.systolic, live.diastolic) == (128, 82)  # type: ignore[attr-defined]
+                assert apartment.call_state.state == "in_call"
+                await nurse.end()
+                async with asyncio.timeout(60):
+                    while apartment.call_state.state != "idle":
+                        await asyncio.sleep(0.05)
+        finally:
+            recorder.cancel()
+    states = [change.state for change in changes]
+    # one call, unbroken: never "ended" or "failed" until the ward hung up
+    assert states[states.index("in_call") :] == ["in_call", "ended", "idle"], states
 
 
 async def test_the_ward_calls_and_the_patient_answers_on_the_screen(tmp_path: Path) -> None:
