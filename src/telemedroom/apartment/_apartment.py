@@ -144,6 +144,7 @@ class Apartment:
         self.ward: WardLine | None = None
         self.hub: HubLink | None = None
         self.last_delivery_error: str | None = None
+        self._failing_since: datetime | None = None  # when deliveries began to fail
         self._fhir_sink = fhir_sink
         self._http = http
         self._disk_free = disk_free
@@ -671,15 +672,20 @@ class Apartment:
 
         return await stack.enter_async_context(open_fhir_sink(self.config))
 
-    async def drain_outbox(self) -> DrainResult:
+    async def drain_outbox(self, *, max_failures: int | None = None) -> DrainResult:
         """Send what waits in the outbox to the clinic now.
 
+        Args:
+            max_failures: Give up after this many failed attempts in a row (the server
+                unreachable); by default it waits with backoff until the server answers.
+
         Raises:
-            FhirError: The server stayed unreachable or refused; the bundles stay queued.
+            FhirError: The server stayed unreachable (``max_failures``) or refused the
+                gateway's credentials; the bundles stay queued.
         """
         async with contextlib.AsyncExitStack() as stack:
             sink = await self._sink(stack)
-            result = await self.outbox.drain(sink)
+            result = await self.outbox.drain(sink, max_failures=max_failures)
         now = self.clock.now()
         for row in result.rejected:
             reason = result.reasons.get(row, "refused by the FHIR server")
@@ -715,12 +721,46 @@ class Apartment:
             self._deliver.clear()
             if await self.outbox.pending() == 0:
                 continue
-            try:
-                await self.drain_outbox()
-                self.last_delivery_error = None
-            except TelemedroomError as exc:
-                self.last_delivery_error = str(exc)
-                logger.warning("outbox not delivered (kept for the next try): %s", exc)
+            await self.try_delivery()
+
+    async def try_delivery(self) -> DrainResult | None:
+        """Deliver the outbox once, as :meth:`run` does every few minutes; ``None`` if it failed.
+
+        One attempt (the FHIR client's own retries included): a failure (the clinic's
+        server unreachable, or refusing the gateway's credentials) keeps everything
+        queued for the next try, which :meth:`run` makes at its next round. Once deliveries have failed for
+        ``[health] delivery_alert_minutes``, a ``delivery-failing`` device alert goes to
+        the ward's webhook, the hub and the screen; the next delivery that works clears it.
+        """
+        now = self.clock.now()
+        try:
+            result = await self.drain_outbox(max_failures=1)
+        except TelemedroomError as exc:
+            self.last_delivery_error = str(exc)
+            logger.warning("outbox not delivered (kept for the next try): %s", exc)
+            if self._failing_since is None:
+                self._failing_since = now
+            minutes = (now - self._failing_since).total_seconds() / 60
+            if minutes >= self.config.health.delivery_alert_minutes:
+                await self.device_alert(
+                    "delivery-failing",
+                    "gateway.delivery",
+                    f"the readings have not reached the clinic for {minutes:.0f} min"
+                    f" (kept on the gateway): {exc}",
+                    "moderate",
+                    active=True,
+                )
+            return None
+        self.last_delivery_error = None
+        self._failing_since = None
+        await self.device_alert(
+            "delivery-failing",
+            "gateway.delivery",
+            "the readings reach the clinic again",
+            "moderate",
+            active=False,
+        )
+        return result
 
 
 # The field a missed-measurement rule's kind is counted by.

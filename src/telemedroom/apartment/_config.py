@@ -101,6 +101,8 @@ class DeviceHealthSettings(_Table):
         not_seen_days: A paired device silent for this long raises one.
         clock_drift_minutes: A device clock off by more than this raises one (and is set).
         min_free_mb: Below this much free disk, new readings are refused with an alert.
+        delivery_alert_minutes: Deliveries to the clinic failing for this long raise an
+            alert (the readings stay queued on the gateway meanwhile).
 
     Examples:
         >>> DeviceHealthSettings().not_seen_days
@@ -111,6 +113,7 @@ class DeviceHealthSettings(_Table):
     not_seen_days: float = Field(default=3.0, gt=0)
     clock_drift_minutes: float = Field(default=5.0, gt=0)
     min_free_mb: float = Field(default=50.0, ge=0)
+    delivery_alert_minutes: float = Field(default=60.0, gt=0)
 
 
 class ScreenSettings(_Table):

@@ -30,6 +30,7 @@ DeviceRule = Literal[
     "storage-full",
     "gateway-clock",
     "bluetooth-adapter",
+    "delivery-failing",
 ]
 """The ids of the gateway's own device and health alerts."""
 
