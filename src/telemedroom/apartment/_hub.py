@@ -156,6 +156,10 @@ class HubLink(HeartbeatLink):
 
     async def _heartbeat(self) -> Heartbeat:
         apartment = self._apartment
+        # one moment's state and call, read before any await: the call may change meanwhile,
+        # and a report saying "watching" with a caller's waiting_since would be both and neither
+        state, call = apartment_state(apartment), apartment.call_state
+        backlog, refused = await apartment.outbox.pending(), len(await apartment.outbox.held_back())
         devices = []
         for paired in apartment.config.devices:
             known = await apartment.journal.device(paired.address)
@@ -180,15 +184,15 @@ class HubLink(HeartbeatLink):
             sequence=self._sequence,
             sent_at=datetime.now(UTC),  # the hub checks it against its own clock
             version=__version__,
-            state=apartment_state(apartment),
+            state=state,
             kind="apartment",
             devices=devices[:32],
-            outbox_backlog=await apartment.outbox.pending(),
-            outbox_refused=len(await apartment.outbox.held_back()),
+            outbox_backlog=backlog,
+            outbox_refused=refused,
             alerts=alerts,
             ward_cursor=self._cursor,
             # the patient waits for the ward: the hub's worklist ranks it with a room's waiting patient
-            waiting_since=apartment.call_state.at if apartment.call_state.state == "calling" else None,
+            waiting_since=call.at if call.state == "calling" else None,
         )
 
     # -- the ward's messages back ----------------------------------------------------------------
