@@ -33,7 +33,7 @@ from telemedroom.hub._fleet import fleet_view
 from telemedroom.hub._oidc import OidcClient, pkce_pair
 from telemedroom.hub._pages import SECURITY_HEADERS, error_page, fleet_page, login_page, worklist_page
 from telemedroom.hub._relay import PostgresRelay
-from telemedroom.hub._store import HubStore, StaffSession
+from telemedroom.hub._store import DATABASE_GONE, HubStore, StaffSession
 from telemedroom.hub._worklist import WorklistItem, fetch_appointments, worklist
 from telemedroom.monitoring import Monitor
 from telemedroom.session.audit import AuditAction, AuditLog
@@ -224,9 +224,18 @@ class Hub:
         if self.signaling is not None:
             # last: /ws/{room}/{appointment} and /console/ of the signaling app
             routes.append(Mount("", self.signaling))
-        app = Starlette(routes=routes)
+        # PostgreSQL went away under a request: 503 and fresh connections, not a dropped socket
+        gone = {error: self._database_gone for error in DATABASE_GONE if error is not OSError}
+        app = Starlette(routes=routes, exception_handlers=gone)
         app.state.hub = self
         return app
+
+    async def _database_gone(self, _request: Request, exc: Exception) -> Response:
+        logger.warning("the hub's database went away under a request (%s); reconnecting", exc)
+        await self.store.reconnect()
+        return PlainTextResponse(
+            "the hub's database is unavailable; try again", status_code=503, headers={"Retry-After": "1"}
+        )
 
     def _html(self, body: str, status: int = 200) -> HTMLResponse:
         return HTMLResponse(body, status_code=status, headers=SECURITY_HEADERS)

@@ -32,18 +32,20 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import hashlib
 import hmac
 import json
 import logging
 import secrets
-from collections.abc import AsyncIterator, Coroutine
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from itertools import count
 from typing import Any, Final, Self
 
 from telemedroom._aio import stop_tasks
 from telemedroom._backoff import backoff_delay
 from telemedroom.errors import HubError, MissingExtraError, TokenError, TokenRefusal
+from telemedroom.hub._store import DATABASE_GONE
 from telemedroom.session import protocol as p
 from telemedroom.session.audit import AuditAction
 from telemedroom.session.signaling import SignalingConfig, _Connection, _Hub, _Participant, _Visit
@@ -69,15 +71,6 @@ _RECONNECT_CAP: Final = 5.0
 _SEND_PATIENCE: Final = 30.0
 # "Service restart": not a final close code, the clients resume.
 _RESUME_ELSEWHERE: Final = 1012
-# the connection is gone (ended by PostgreSQL's shutdown or an administrator, or lost)
-_CONNECTION_ERRORS: Final = (
-    OSError,
-    asyncpg.InterfaceError,
-    asyncpg.PostgresConnectionError,
-    asyncpg.exceptions.OperatorInterventionError,
-    # a pooled connection PostgreSQL ended in the middle of a statement (until the pool expires it)
-    asyncpg.exceptions.InternalClientError,
-)
 
 _SCHEMA: Final = """
 CREATE TABLE IF NOT EXISTS signaling_visits (
@@ -220,19 +213,19 @@ class PostgresRelay:
 
     async def _relisten(self) -> None:
         # the pool's connections were ended too: none is handed out again
-        with contextlib.suppress(*_CONNECTION_ERRORS, asyncpg.PostgresError):
+        with contextlib.suppress(*DATABASE_GONE, asyncpg.PostgresError):
             await self.pool.expire_connections()
         for attempt in count():
             try:
                 await self._connect()
                 break
-            except (*_CONNECTION_ERRORS, asyncpg.PostgresError) as exc:
+            except (*DATABASE_GONE, asyncpg.PostgresError) as exc:
                 delay = backoff_delay(attempt, base=_RECONNECT_BASE, cap=_RECONNECT_CAP, jitter=0.2)
                 logger.warning(
                     "the signaling relay cannot reach PostgreSQL (%s); again in %.1f s", exc, delay
                 )
                 await asyncio.sleep(delay)  # the backoff's pause, not a wait for a condition
-        with contextlib.suppress(*_CONNECTION_ERRORS, asyncpg.PostgresError):
+        with contextlib.suppress(*DATABASE_GONE, asyncpg.PostgresError):
             await self.pool.expire_connections()
         self.reconnects += 1
         logger.warning("the signaling relay listens again; its participants resume")
@@ -276,18 +269,7 @@ class PostgresRelay:
         while True:
             channel, payload = await self._outbox.get()
             logger.debug("%s notifies %s: %s", self.replica, channel, payload[:200])
-            for last in (False, True):
-                try:
-                    await self._send(channel, payload)
-                    break
-                except _CONNECTION_ERRORS:
-                    # PostgreSQL went away: once reconnected, this notification is sent, in order
-                    if last or not await self._reconnected():
-                        logger.exception("cannot notify %s", channel)
-                        break
-                except asyncpg.PostgresError:
-                    logger.exception("cannot notify %s", channel)
-                    break
+            await self.once_reachable(functools.partial(self._send, channel, payload), f"notify {channel}")
 
     async def _send(self, channel: str, payload: str) -> None:
         if len(payload.encode()) <= _INLINE_MAX:
@@ -299,6 +281,23 @@ class PostgresRelay:
                 channel,
                 payload,
             )
+
+    async def once_reachable(self, work: Callable[[], Awaitable[None]], what: str) -> None:
+        """Run ``work``; if PostgreSQL went away meanwhile, once more after reconnecting (in order).
+
+        Any other database error, or no reconnection within 30 s, is logged as "cannot ``what``".
+        """
+        for last in (False, True):
+            try:
+                await work()
+                return
+            except DATABASE_GONE:
+                if last or not await self._reconnected():
+                    logger.exception("cannot %s", what)
+                    return
+            except asyncpg.PostgresError:
+                logger.exception("cannot %s", what)
+                return
 
     async def _reconnected(self) -> bool:
         """Wait (a while) for the connections to come back; whether they did."""
@@ -734,19 +733,10 @@ class _RelayedVisits(_Hub):
         self._spawn(self._dropped(self._key(participant), participant.id, tag))
 
     async def _dropped(self, key: _Key, participant: str, tag: str | None) -> None:
-        for last in (False, True):
-            try:
-                await self._mark_dropped(key, participant, tag)
-                return
-            except _CONNECTION_ERRORS:
-                # PostgreSQL went away: mark it once the relay is connected again (else its
-                # client could not resume here: the place would still look connected)
-                if last or not await self.relay._reconnected():
-                    logger.exception("cannot mark %s disconnected", participant)
-                    return
-            except asyncpg.PostgresError:
-                logger.exception("cannot mark %s disconnected", participant)
-                return
+        # after PostgreSQL went away, marked once the relay is back (else its client could
+        # not resume here: the place would still look connected)
+        mark = functools.partial(self._mark_dropped, key, participant, tag)
+        await self.relay.once_reachable(mark, f"mark {participant} disconnected")
 
     async def _mark_dropped(self, key: _Key, participant: str, tag: str | None) -> None:
         async with self.relay.locked(key) as db:

@@ -6,6 +6,7 @@ processes on one database serve the same sessions, fleet and audit log.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 from collections.abc import Mapping
@@ -22,7 +23,17 @@ try:
 except ImportError as _exc:
     raise MissingExtraError("postgres", "telemedroom.hub") from _exc
 
-__all__ = ["HubStore", "RoomStatus", "StaffSession"]
+__all__ = ["DATABASE_GONE", "HubStore", "RoomStatus", "StaffSession"]
+
+DATABASE_GONE: Final = (
+    OSError,
+    asyncpg.InterfaceError,
+    asyncpg.PostgresConnectionError,
+    asyncpg.exceptions.OperatorInterventionError,  # ended by a shutdown or an administrator
+    # a pooled connection PostgreSQL ended meanwhile, handed out until the pool expires it
+    asyncpg.exceptions.InternalClientError,
+)
+"""The errors that say the connection to PostgreSQL is gone (a restart, a network cut)."""
 
 # Advisory lock keys (any two constants of our own): the schema, and the audit chain's head.
 _SCHEMA_LOCK: Final = 0x7E1E_0001
@@ -148,8 +159,17 @@ class HubStore:
         try:
             async with self.pool.acquire(timeout=2) as connection:
                 return bool(await connection.fetchval("SELECT true"))
-        except (OSError, TimeoutError, asyncpg.PostgresError, HubError):
+        except DATABASE_GONE:
+            await self.reconnect()
             return False
+        except (TimeoutError, asyncpg.PostgresError, HubError):
+            return False
+
+    async def reconnect(self) -> None:
+        """Let go of every pooled connection (PostgreSQL went away): the next use opens new ones."""
+        if self._pool is not None:
+            with contextlib.suppress(*DATABASE_GONE, asyncpg.PostgresError):
+                await self._pool.expire_connections()
 
     # -- login attempts (single use: a replayed callback finds nothing) -------------------------
 
