@@ -752,12 +752,15 @@ class _RelayedVisits(_Hub):
     async def sweep(self) -> None:
         """Mark the participants of dead replicas disconnected; let places past the resume window go."""
         async with self.relay.pool.acquire() as db:
-            live = await self.relay.live_replicas(db)
+            # who is alive is read in the same statement: read before it, a replica that came
+            # back (and a participant that resumed there) in between would be swept as dead
             orphaned = await db.fetch(
                 "UPDATE signaling_participants SET state = 'disconnected', replica = NULL, connection = NULL,"
-                " disconnected_at = now() WHERE replica IS NOT NULL AND NOT replica = ANY($1::text[])"
+                " disconnected_at = now() WHERE replica IS NOT NULL AND replica NOT IN ("
+                " SELECT substr(application_name, $2) FROM pg_stat_activity WHERE application_name LIKE $1)"
                 " RETURNING room, appointment, id",
-                sorted(live),
+                f"{_APPLICATION}%",
+                len(_APPLICATION) + 1,
             )
             expired = await db.fetch(
                 "DELETE FROM signaling_participants WHERE state = 'disconnected'"
