@@ -45,7 +45,7 @@ from typing import Any, Final, Self
 from telemedroom._aio import stop_tasks
 from telemedroom._backoff import backoff_delay
 from telemedroom.errors import HubError, MissingExtraError, TokenError, TokenRefusal
-from telemedroom.hub._store import DATABASE_GONE
+from telemedroom.hub._store import DATABASE_GONE, expire_pool
 from telemedroom.session import protocol as p
 from telemedroom.session.audit import AuditAction
 from telemedroom.session.signaling import SignalingConfig, _Connection, _Hub, _Participant, _Visit
@@ -212,9 +212,7 @@ class PostgresRelay:
             self._relistening = asyncio.get_running_loop().create_task(self._relisten())
 
     async def _relisten(self) -> None:
-        # the pool's connections were ended too: none is handed out again
-        with contextlib.suppress(*DATABASE_GONE, asyncpg.PostgresError):
-            await self.pool.expire_connections()
+        await expire_pool(self.pool)  # the pool's connections were ended too: none is handed out again
         for attempt in count():
             try:
                 await self._connect()
@@ -225,8 +223,7 @@ class PostgresRelay:
                     "the signaling relay cannot reach PostgreSQL (%s); again in %.1f s", exc, delay
                 )
                 await asyncio.sleep(delay)  # the backoff's pause, not a wait for a condition
-        with contextlib.suppress(*DATABASE_GONE, asyncpg.PostgresError):
-            await self.pool.expire_connections()
+        await expire_pool(self.pool)
         self.reconnects += 1
         logger.warning("the signaling relay listens again; its participants resume")
         if self._keeper is not None:

@@ -23,7 +23,7 @@ try:
 except ImportError as _exc:
     raise MissingExtraError("postgres", "telemedroom.hub") from _exc
 
-__all__ = ["DATABASE_GONE", "HubStore", "RoomStatus", "StaffSession"]
+__all__ = ["DATABASE_GONE", "HubStore", "RoomStatus", "StaffSession", "expire_pool"]
 
 DATABASE_GONE: Final = (
     OSError,
@@ -34,6 +34,13 @@ DATABASE_GONE: Final = (
     asyncpg.exceptions.InternalClientError,
 )
 """The errors that say the connection to PostgreSQL is gone (a restart, a network cut)."""
+
+
+async def expire_pool(pool: Any) -> None:
+    """Drop an asyncpg ``pool``'s connections (PostgreSQL went away): the next use opens new ones."""
+    with contextlib.suppress(*DATABASE_GONE, asyncpg.PostgresError):
+        await pool.expire_connections()
+
 
 # Advisory lock keys (any two constants of our own): the schema, and the audit chain's head.
 _SCHEMA_LOCK: Final = 0x7E1E_0001
@@ -168,8 +175,7 @@ class HubStore:
     async def reconnect(self) -> None:
         """Let go of every pooled connection (PostgreSQL went away): the next use opens new ones."""
         if self._pool is not None:
-            with contextlib.suppress(*DATABASE_GONE, asyncpg.PostgresError):
-                await self._pool.expire_connections()
+            await expire_pool(self._pool)
 
     # -- login attempts (single use: a replayed callback finds nothing) -------------------------
 
