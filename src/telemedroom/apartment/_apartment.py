@@ -728,9 +728,10 @@ class Apartment:
 
         One attempt (the FHIR client's own retries included): a failure (the clinic's
         server unreachable, or refusing the gateway's credentials) keeps everything
-        queued for the next try, which :meth:`run` makes at its next round. Once deliveries have failed for
-        ``[health] delivery_alert_minutes``, a ``delivery-failing`` device alert goes to
-        the ward's webhook, the hub and the screen; the next delivery that works clears it.
+        queued for the next try, which :meth:`run` makes at its next round. Once
+        deliveries have failed for ``[health] delivery_alert_minutes``, a
+        ``delivery-failing`` device alert goes to the ward's webhook, the hub and the
+        screen; the next delivery that works clears it.
         """
         now = self.clock.now()
         try:
